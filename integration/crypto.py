@@ -1,0 +1,86 @@
+"""Encryption at rest (Fernet, several keys for rotation) and keyed hashing for look-ups.
+
+The key file holds Fernet keys, newest first, one per line. New data is encrypted
+with the newest; any listed key decrypts. Personal addresses are looked up by an
+HMAC-SHA256 keyed with a key derived from the newest Fernet key, so after a rotation
+`rotate-key` re-encrypts and re-hashes stored rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from integration.errors import ConfigError
+
+
+class Crypto:
+    def __init__(self, keys: list[bytes]):
+        if not keys:
+            raise ConfigError("the encryption key file holds no keys")
+        self._fernets = [Fernet(k) for k in keys]
+        self._multi = MultiFernet(self._fernets)
+        self._hmac_key = hashlib.sha256(b"safechannels-hmac-v1:" + keys[0]).digest()
+
+    @classmethod
+    def from_file(cls, path: Path) -> Crypto:
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="ascii").splitlines()]
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: encryption key file not found ([privacy] encryption_key_file). "
+                "Run 'python -m integration init' to create one, and back it up."
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: encryption key file cannot be read ({exc})") from None
+        keys = [ln.encode() for ln in lines if ln and not ln.startswith("#")]
+        try:
+            return cls(keys)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"{path}: not a Fernet key file (expected 32-byte url-safe base64 keys, one per line, newest first)"
+            ) from None
+
+    @staticmethod
+    def new_key() -> bytes:
+        return Fernet.generate_key()
+
+    def encrypt(self, text: str) -> str:
+        return self._multi.encrypt(text.encode("utf-8")).decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._multi.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise ConfigError("stored data cannot be decrypted with any key in the key file "
+                              "(was a key removed before 'rotate-key' ran?)") from None
+
+    def rotate(self, token: str) -> str:
+        return self._multi.rotate(token.encode("ascii")).decode("ascii")
+
+    def address_hash(self, address: str) -> str:
+        """Keyed hash of a normalised address: equality look-ups without storing it in clear."""
+        norm = address.strip().lower()
+        return hmac.new(self._hmac_key, norm.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def write_new_key_file(path: Path) -> bool:
+    """Create a key file with one fresh key; never overwrite. Returns True if written."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write("# SafeChannels encryption keys, newest first. Back this file up: without it stored\n")
+        fh.write("# personal addresses and secrets cannot be read.\n")
+        fh.write(Crypto.new_key().decode("ascii") + "\n")
+    return True
+
+
+def random_token(nbytes: int = 32) -> str:
+    return base64.urlsafe_b64encode(os.urandom(nbytes)).decode("ascii").rstrip("=")

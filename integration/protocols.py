@@ -1,0 +1,100 @@
+"""The small protocols through which the core talks to outside systems.
+
+Connectors implement these; the composition root (:mod:`integration.wiring`) builds
+them from settings. Tests can implement them with plain classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from integration.records import ActivityBatch, FormInfo, FormResponseRecord, RosterSnapshot
+
+
+@dataclass
+class Check:
+    """One line of `doctor`: what was checked, whether it passed, and the fix if not."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+    def as_json(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+@dataclass
+class CallStats:
+    """API calls (logical requests, batch parts included) and HTTP round trips, per API."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    round_trips: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def api_calls(self) -> int:
+        return sum(self.calls.values())
+
+    @property
+    def http_round_trips(self) -> int:
+        return sum(self.round_trips.values())
+
+
+@runtime_checkable
+class RosterSource(Protocol):
+    """Reads staff, pupils, groups, org units, courses and guardians."""
+
+    name: str
+
+    def fetch_roster(self) -> RosterSnapshot: ...
+
+    def check(self) -> list[Check]: ...
+
+
+@runtime_checkable
+class ActivitySource(Protocol):
+    """Yields pages of activity records per stream; cursors are stored by the audit engine."""
+
+    name: str
+    streams: tuple[str, ...]
+
+    def fetch(self, stream: str, cursor: dict | None, *, since: datetime, until: datetime,
+              people: list[str]) -> Iterator[ActivityBatch]: ...
+
+    def check(self) -> list[Check]: ...
+
+
+@runtime_checkable
+class AcknowledgementSource(Protocol):
+    """A policy acknowledgement form and its responses."""
+
+    def create_form(self, title: str, description: str, policy_url: str, question: str) -> FormInfo: ...
+
+    def get_form(self, form_id: str) -> FormInfo: ...
+
+    def responses(self, form_id: str, since: datetime | None) -> Iterator[FormResponseRecord]: ...
+
+
+@dataclass
+class OutgoingEmail:
+    """An email to send: plain text and HTML parts, never message bodies or file contents of users."""
+
+    to: list[str]
+    subject: str
+    text: str
+    html: str = ""
+    cc: list[str] = field(default_factory=list)
+    message_id: str = ""  # stable Message-ID so a retried send can be recognised downstream
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Mailer(Protocol):
+    """Delivers one email or raises (TransientError to retry, SourceRefused when a human must act)."""
+
+    name: str
+
+    def send(self, email: OutgoingEmail) -> None: ...

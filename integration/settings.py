@@ -1,0 +1,342 @@
+"""Configuration: one TOML file plus ``SAFECHANNELS__SECTION__KEY`` environment overrides.
+
+Validated whole at start-up: every problem is collected into one ConfigError that
+names the file, the key and what was expected, so an admin fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from integration.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/safechannels.toml")
+ENV_CONFIG = "SAFECHANNELS_CONFIG"
+ENV_PREFIX = "SAFECHANNELS__"
+
+
+@dataclass
+class School:
+    name: str = "My School"
+    domain: str = ""
+    timezone: str = "Europe/London"
+
+
+@dataclass
+class Google:
+    service_account_file: str = "secrets/sa.json"
+    admin_subject: str = ""
+    customer: str = "my_customer"
+    api_base_url: str = ""
+
+
+@dataclass
+class Roster:
+    staff_org_units: list[str] = field(default_factory=lambda: ["/Staff"])
+    pupil_org_units: list[str] = field(default_factory=lambda: ["/Pupils"])
+    staff_groups: list[str] = field(default_factory=list)
+    pupil_groups: list[str] = field(default_factory=list)
+    former_pupil_retention_days: int = 730
+
+
+@dataclass
+class Channels:
+    approved_email_domains: list[str] = field(default_factory=list)
+    learning_platforms: list[str] = field(default_factory=lambda: ["classroom"])
+    chat_approved: bool = False
+    meet_approved: bool = False
+    personal_address_register: str = ""
+    exceptions_register: str = ""
+    working_hours: str = "07:00-21:00"
+
+
+@dataclass
+class Audit:
+    mail_source: str = "auto"
+    initial_lookback_days: int = 30
+    rules_disabled: list[str] = field(default_factory=list)
+    severity_overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Acknowledgement:
+    policy_version: str = ""
+    form_id: str = ""
+    policy_url: str = ""
+    form_owner: str = ""
+    deadline_days: int = 14
+    reminder_days: list[int] = field(default_factory=lambda: [3, 7, 12])
+    escalate_to: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Alerts:
+    dsl_emails: list[str] = field(default_factory=list)
+    deputy_emails: list[str] = field(default_factory=list)
+    escalate_after_hours: int = 24
+    transport: str = "smtp"
+    smtp_url: str = "smtp://127.0.0.1:25"
+    from_address: str = ""
+    digest_time: str = "07:30"
+    outbox_dir: str = "instance/outbox"
+    base_url: str = "http://127.0.0.1:5000"
+
+
+@dataclass
+class Privacy:
+    encryption_key_file: str = "secrets/safechannels.key"
+    closed_findings_retention_days: int = 1095
+    activity_retention_days: int = 180
+
+
+@dataclass
+class Database:
+    url: str = "sqlite:///instance/safechannels.db"
+
+
+@dataclass
+class Web:
+    secret_key_file: str = "secrets/web.key"
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    dsl_users: list[str] = field(default_factory=list)
+    admin_users: list[str] = field(default_factory=list)
+    viewer_users: list[str] = field(default_factory=list)
+    dev_login: bool = False
+
+
+@dataclass
+class Webhooks:
+    public_url: str = ""
+    pubsub_audience: str = ""
+    pubsub_service_account: str = ""
+    pubsub_topic: str = ""
+    google_certs_url: str = ""
+
+
+@dataclass
+class Schedule:
+    roster_sync: str = "0 */4 * * *"
+    audit: str = "*/15 * * * *"
+    acknowledgement: str = "0 8 * * *"
+    alerts: str = "*/2 * * * *"
+    watch_renewal: str = "0 */6 * * *"
+    retention_purge: str = "30 2 * * *"
+
+
+@dataclass
+class Settings:
+    school: School = field(default_factory=School)
+    google: Google = field(default_factory=Google)
+    roster: Roster = field(default_factory=Roster)
+    channels: Channels = field(default_factory=Channels)
+    audit: Audit = field(default_factory=Audit)
+    acknowledgement: Acknowledgement = field(default_factory=Acknowledgement)
+    alerts: Alerts = field(default_factory=Alerts)
+    privacy: Privacy = field(default_factory=Privacy)
+    database: Database = field(default_factory=Database)
+    web: Web = field(default_factory=Web)
+    webhooks: Webhooks = field(default_factory=Webhooks)
+    schedule: Schedule = field(default_factory=Schedule)
+    source_path: Path | None = None
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config: relative paths are relative to the working directory, as in the contract's
+        examples (`secrets/sa.json` beside `config/`)."""
+        return Path(path).expanduser().absolute()
+
+    @property
+    def approved_domains(self) -> list[str]:
+        domains = [d.lower() for d in self.channels.approved_email_domains]
+        if self.school.domain and self.school.domain.lower() not in domains:
+            domains.append(self.school.domain.lower())
+        return domains
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Settings(school={self.school.name!r}, domain={self.school.domain!r}, source={self.source_path})"
+
+
+_SECTION_TYPES = {
+    "school": School, "google": Google, "roster": Roster, "channels": Channels, "audit": Audit,
+    "acknowledgement": Acknowledgement, "alerts": Alerts, "privacy": Privacy, "database": Database,
+    "web": Web, "webhooks": Webhooks, "schedule": Schedule,
+}
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is list:
+        return f"a list of {_type_name(get_args(tp)[0])}s"
+    if origin is dict:
+        return "a table of strings"
+    return {str: "a string", int: "an integer", bool: "true or false", float: "a number"}.get(tp, str(tp))
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = {}
+    for f in dataclasses.fields(cls):
+        tp = f.type
+        if isinstance(tp, str):
+            tp = eval(tp, {"list": list, "dict": dict, "str": str, "int": int, "bool": bool, "float": float})  # noqa: S307
+        hints[f.name] = tp
+    return hints
+
+
+def _coerce_env(raw: str, tp: Any) -> Any:
+    """Environment values are strings; turn them into the key's type (lists are comma-separated)."""
+    origin = get_origin(tp)
+    if origin is list:
+        inner = get_args(tp)[0]
+        items = [s.strip() for s in raw.split(",") if s.strip()]
+        return [_coerce_env(s, inner) for s in items]
+    if tp is bool:
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    if tp is int:
+        return int(raw)
+    if origin is dict:
+        return dict(part.split("=", 1) for part in raw.split(",") if "=" in part)
+    return raw
+
+
+def _check_value(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if origin is list:
+        inner = get_args(tp)[0]
+        return isinstance(value, list) and all(_check_value(v, inner) for v in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is bool:
+        return isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Load, override from the environment and validate; raise one ConfigError listing every problem."""
+    env = dict(os.environ if env is None else env)
+    if path is None:
+        path = env.get(ENV_CONFIG) or DEFAULT_CONFIG_PATH
+    path = Path(path)
+    where = str(path)
+    problems: list[str] = []
+    data: dict[str, Any] = {}
+    if not path.exists():
+        raise ConfigError(
+            f"{where}: configuration file not found. Run 'python -m integration init' to write a starter "
+            f"config, or pass --config PATH / set {ENV_CONFIG}."
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot be read: {exc.strerror}") from None
+
+    sections: dict[str, dict[str, Any]] = {}
+    for name, value in data.items():
+        if name not in _SECTION_TYPES:
+            problems.append(f"{where}: unknown section [{name}] (expected one of: {', '.join(_SECTION_TYPES)})")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"{where}: '{name}' must be a [section] table")
+            continue
+        sections[name] = dict(value)
+
+    for var, raw in env.items():
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or parts[0] not in _SECTION_TYPES:
+            problems.append(f"environment {var}: expected {ENV_PREFIX}<SECTION>__<KEY> with a known section")
+            continue
+        sec, key = parts
+        types = _field_types(_SECTION_TYPES[sec])
+        if key not in types:
+            problems.append(f"environment {var}: unknown key '{key}' in [{sec}]")
+            continue
+        try:
+            sections.setdefault(sec, {})[key] = _coerce_env(raw, types[key])
+        except ValueError:
+            problems.append(f"environment {var}: expected {_type_name(types[key])}, got {raw!r}")
+
+    built: dict[str, Any] = {}
+    for sec, cls in _SECTION_TYPES.items():
+        values = sections.get(sec, {})
+        types = _field_types(cls)
+        kwargs = {}
+        for key, value in values.items():
+            if key not in types:
+                problems.append(f"{where}: unknown key '{key}' in [{sec}] (known keys: {', '.join(types)})")
+                continue
+            if not _check_value(value, types[key]):
+                problems.append(f"{where}: [{sec}] {key} must be {_type_name(types[key])}, got {value!r}")
+                continue
+            kwargs[key] = value
+        built[sec] = cls(**kwargs)
+
+    settings = Settings(**built, source_path=path.resolve())
+    problems.extend(_semantic_problems(settings, where))
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} problem(s) in the configuration:\n  - " + "\n  - ".join(problems), problems
+        )
+    return settings
+
+
+def _semantic_problems(s: Settings, where: str) -> list[str]:
+    """Checks beyond types: values that parse but cannot work."""
+    out: list[str] = []
+    if not s.school.domain or "." not in s.school.domain:
+        out.append(f"{where}: [school] domain must be the school's primary domain, e.g. 'northfield.sch.uk'")
+    try:
+        ZoneInfo(s.school.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(f"{where}: [school] timezone must be an IANA zone such as 'Europe/London', got {s.school.timezone!r}")
+    if s.audit.mail_source not in ("auto", "reports", "mailbox"):
+        out.append(f"{where}: [audit] mail_source must be one of auto, reports, mailbox, got {s.audit.mail_source!r}")
+    if s.alerts.transport not in ("smtp", "gmail", "outbox"):
+        out.append(f"{where}: [alerts] transport must be one of smtp, gmail, outbox, got {s.alerts.transport!r}")
+    if not _HHMM.match(s.alerts.digest_time):
+        out.append(f"{where}: [alerts] digest_time must be HH:MM (24-hour), got {s.alerts.digest_time!r}")
+    hours = s.channels.working_hours.split("-")
+    if len(hours) != 2 or not all(_HHMM.match(h) for h in hours):
+        out.append(f"{where}: [channels] working_hours must be 'HH:MM-HH:MM', got {s.channels.working_hours!r}")
+    for key in ("former_pupil_retention_days",):
+        if getattr(s.roster, key) < 0:
+            out.append(f"{where}: [roster] {key} must be zero or more")
+    if s.acknowledgement.deadline_days < 0:
+        out.append(f"{where}: [acknowledgement] deadline_days must be zero or more")
+    if any(d < 0 for d in s.acknowledgement.reminder_days):
+        out.append(f"{where}: [acknowledgement] reminder_days must be days after publication (zero or more)")
+    if s.alerts.escalate_after_hours <= 0:
+        out.append(f"{where}: [alerts] escalate_after_hours must be more than zero")
+    for sev_rule, sev in s.audit.severity_overrides.items():
+        if sev not in ("high", "medium", "low"):
+            out.append(f"{where}: [audit] severity_overrides.{sev_rule} must be high, medium or low, got {sev!r}")
+    for ou in s.roster.staff_org_units + s.roster.pupil_org_units:
+        if not ou.startswith("/"):
+            out.append(f"{where}: [roster] org unit paths start with '/', got {ou!r}")
+    if not s.database.url or "://" not in s.database.url:
+        out.append(f"{where}: [database] url must be an SQLAlchemy URL such as 'sqlite:///instance/safechannels.db'")
+    return out
+
+
+def hours_window(spec: str) -> tuple[int, int]:
+    """'07:00-21:00' -> (420, 1260) minutes since midnight."""
+    a, b = spec.split("-")
+    return tuple(int(x[:2]) * 60 + int(x[3:]) for x in (a, b))  # type: ignore[return-value]

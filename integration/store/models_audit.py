@@ -1,0 +1,3 @@
+"""Tables for the audit feature (filled in by that feature's work)."""
+
+from __future__ import annotations
