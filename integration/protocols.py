@@ -56,13 +56,20 @@ class RosterSource(Protocol):
 
 @runtime_checkable
 class ActivitySource(Protocol):
-    """Yields pages of activity records per stream; cursors are stored by the audit engine."""
+    """Yields pages of activity records per stream; the audit engine stores each page's records,
+    then the page's cursor (per partition), in that order.
+
+    ``cursors`` maps partition ("" when the stream is not partitioned; a mailbox or Drive owner
+    address when it is) to the cursor JSON stored after the last page of a previous run.
+    ``since``/``until`` bound time-window streams (the engine already applied the overlap for the
+    reporting delay); ``people`` lists the school accounts to crawl per user, with their role.
+    """
 
     name: str
     streams: tuple[str, ...]
 
-    def fetch(self, stream: str, cursor: dict | None, *, since: datetime, until: datetime,
-              people: list[str]) -> Iterator[ActivityBatch]: ...
+    def fetch(self, stream: str, cursors: dict[str, dict], *, since: datetime, until: datetime,
+              people: list[tuple[str, str]]) -> Iterator[ActivityBatch]: ...
 
     def check(self) -> list[Check]: ...
 
