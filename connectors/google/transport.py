@@ -1,0 +1,289 @@
+"""All Google plumbing in one place: services per thread, delegated credentials, retries, paging,
+batches, bounded fan-out and call counting. Connectors never write their own retry loops.
+
+Why per thread: google-api-python-client's httplib2 transport is not thread-safe, so each
+thread gets its own `httplib2.Http` and its own service objects; credentials are shared
+(one token per impersonated user) through :class:`CredentialCache`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import httplib2
+from google_auth_httplib2 import AuthorizedHttp
+from google_auth_httplib2 import Request as AuthRequest
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest, HttpRequest
+
+from connectors.google.auth import CredentialCache, KeyFile
+from connectors.google.errors import classify
+from integration.errors import SourceError, TransientError
+from integration.logs import event
+from integration.protocols import CallStats
+
+log = logging.getLogger("safechannels.google")
+
+
+@dataclass(frozen=True)
+class ApiInfo:
+    name: str
+    version: str
+    service_path: str
+    batch_path: str
+    batch_cap: int
+    in_flight: int  # concurrent requests we allow ourselves, to stay inside Google's quotas
+
+
+APIS: dict[str, ApiInfo] = {
+    "directory": ApiInfo("admin", "directory_v1", "", "batch", 1000, 8),
+    "reports": ApiInfo("admin", "reports_v1", "", "batch", 0, 4),
+    "classroom": ApiInfo("classroom", "v1", "", "batch", 50, 8),
+    "drive": ApiInfo("drive", "v3", "drive/v3/", "batch/drive/v3", 100, 16),
+    "gmail": ApiInfo("gmail", "v1", "", "batch", 50, 16),
+    "forms": ApiInfo("forms", "v1", "", "batch", 0, 4),
+}
+
+HTTP_TIMEOUT = 60
+
+
+class CountingHttp(httplib2.Http):
+    """An httplib2.Http that counts round trips per API (token requests count as 'oauth2')."""
+
+    def __init__(self, stats: CallStats, lock: threading.Lock, token_uri: str, **kw):
+        super().__init__(timeout=HTTP_TIMEOUT, **kw)
+        self._stats, self._lock, self._token_uri = stats, lock, token_uri
+
+    def request(self, uri, method="GET", body=None, headers=None, *args, **kwargs):  # noqa: D401
+        api = "oauth2" if uri.startswith(self._token_uri) else api_of_url(uri)
+        with self._lock:
+            self._stats.round_trips[api] = self._stats.round_trips.get(api, 0) + 1
+        return super().request(uri, method, body, headers, *args, **kwargs)
+
+
+def api_of_url(uri: str) -> str:
+    path = urlparse(uri).path
+    if "/drive/" in path:
+        return "drive"
+    if path.startswith("/admin/reports"):
+        return "reports"
+    if path.startswith("/admin/directory"):
+        return "directory"
+    if path.startswith("/gmail"):
+        return "gmail"
+    if path.startswith("/v1/forms"):
+        return "forms"
+    if path.startswith("/v1/"):
+        return "classroom"
+    return "batch" if path.startswith("/batch") else "other"
+
+
+class GoogleClient:
+    """The shared Google client: build it once per process and share it between threads."""
+
+    def __init__(self, key: KeyFile, *, api_base_url: str = "", max_attempts: int = 7,
+                 backoff_base: float = 1.0, backoff_max: float = 32.0, sleep: Callable[[float], None] = time.sleep):
+        self.key = key
+        self.base_url = api_base_url.rstrip("/")
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.sleep = sleep
+        self.stats = CallStats()
+        self._stats_lock = threading.Lock()
+        self._local = threading.local()
+        self._creds = CredentialCache(key)
+        self._gates = {name: threading.BoundedSemaphore(info.in_flight) for name, info in APIS.items()}
+        self._rng = random.Random()
+
+    @classmethod
+    def from_settings(cls, settings) -> GoogleClient:
+        key = KeyFile(settings.resolve(settings.google.service_account_file))
+        return cls(key, api_base_url=settings.google.api_base_url)
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _http(self) -> httplib2.Http:
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = CountingHttp(self.stats, self._stats_lock, self.key.token_uri)
+            self._local.http = http
+        return http
+
+    def service(self, api: str):
+        """This thread's service object for `api` (built offline from the shipped discovery document)."""
+        services = getattr(self._local, "services", None)
+        if services is None:
+            services = self._local.services = {}
+        svc = services.get(api)
+        if svc is None:
+            info = APIS[api]
+            opts = {"api_endpoint": f"{self.base_url}/{info.service_path}"} if self.base_url else None
+            svc = build(info.name, info.version, http=self._http(), cache_discovery=False,
+                        static_discovery=True, client_options=opts)
+            services[api] = svc
+        return svc
+
+    def authorized_http(self, subject: str, scopes: tuple[str, ...]) -> AuthorizedHttp:
+        http = self._http()
+        creds = self._creds.get(subject, scopes, AuthRequest(http))
+        return AuthorizedHttp(creds, http=http)
+
+    def check_token(self, subject: str, scopes: tuple[str, ...]) -> None:
+        """Exchange a token for (subject, scopes) now; raises SourceRefused naming the scopes if refused."""
+        self._creds.get(subject, scopes, AuthRequest(self._http()))
+
+    def _count(self, api: str, n: int = 1) -> None:
+        with self._stats_lock:
+            self.stats.calls[api] = self.stats.calls.get(api, 0) + n
+
+    def _backoff(self, attempt: int, err: TransientError) -> float:
+        if err.retry_after is not None:
+            return min(err.retry_after, self.backoff_max)
+        cap = min(self.backoff_max, self.backoff_base * (2 ** attempt))
+        return cap / 2 + self._rng.random() * cap / 2  # truncated exponential backoff, jittered
+
+    # ---------------------------------------------------------------- calls
+
+    def execute(self, api: str, request: HttpRequest, *, subject: str, scopes: tuple[str, ...]) -> dict:
+        """Run one request with retries on transient errors; raise our error tree otherwise."""
+        attempt = 0
+        while True:
+            try:
+                http = self.authorized_http(subject, scopes)
+                self._count(api)
+                with self._gates[api]:
+                    return request.execute(http=http, num_retries=0)
+            except HttpError as exc:
+                err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
+            except (httplib2.HttpLib2Error, OSError) as exc:
+                err = TransientError(f"{api}: network error: {exc}", api=api)
+            if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
+                raise err
+            delay = self._backoff(attempt, err)
+            if attempt == 0:
+                event(log, "google.retry", logging.INFO, api=api, status=err.status, reason=err.reason,
+                      delay=round(delay, 2))
+            self.sleep(delay)
+            attempt += 1
+
+    def pages(self, api: str, make_request: Callable[[str | None], HttpRequest], *, subject: str,
+              scopes: tuple[str, ...]) -> Iterator[dict]:
+        """Yield every page; `make_request(page_token)` builds the request. Refuses a repeated token."""
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            page = self.execute(api, make_request(token), subject=subject, scopes=scopes)
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            if token in seen:
+                raise SourceError(f"{api}: the API returned a page token it had already sent (paging loop)", api=api)
+            seen.add(token)
+
+    def batch(self, api: str, requests: Iterable[tuple[str, HttpRequest]], *, subject: str,
+              scopes: tuple[str, ...]) -> Iterator[tuple[str, dict | None, SourceError | None]]:
+        """Run requests in batches of the API's cap; yield (key, response, error) for each, retrying
+        transient failures of single parts in later batches."""
+        info = APIS[api]
+        pending = list(requests)
+        attempts: dict[str, int] = {}
+        if not info.batch_cap:
+            for key, req in pending:
+                try:
+                    yield key, self.execute(api, req, subject=subject, scopes=scopes), None
+                except SourceError as exc:
+                    yield key, None, exc
+            return
+        while pending:
+            chunk, pending = pending[: info.batch_cap], pending[info.batch_cap:]
+            results = self._run_batch(api, chunk, subject, scopes)
+            retry: list[tuple[str, HttpRequest]] = []
+            worst_delay = 0.0
+            for key, req in chunk:
+                resp, err = results[key]
+                if isinstance(err, TransientError) and attempts.get(key, 0) + 1 < self.max_attempts:
+                    worst_delay = max(worst_delay, self._backoff(attempts.get(key, 0), err))
+                    attempts[key] = attempts.get(key, 0) + 1
+                    retry.append((key, req))
+                else:
+                    yield key, resp, err
+            if retry:
+                self.sleep(worst_delay)
+                pending = retry + pending
+
+    def _run_batch(self, api: str, chunk: list[tuple[str, HttpRequest]], subject: str,
+                   scopes: tuple[str, ...]) -> dict[str, tuple[dict | None, SourceError | None]]:
+        results: dict[str, tuple[dict | None, SourceError | None]] = {}
+
+        def callback(request_id: str, response: Any, exception: Exception | None) -> None:
+            if exception is None:
+                results[request_id] = (response, None)
+            elif isinstance(exception, HttpError):
+                results[request_id] = (None, classify(exception.resp.status, exception.content, exception.resp,
+                                                      api=api, scopes=scopes, subject=subject))
+            else:
+                results[request_id] = (None, TransientError(f"{api}: {exception}", api=api))
+
+        info = APIS[api]
+        attempt = 0
+        while True:
+            http = self.authorized_http(subject, scopes)
+            uri = f"{self.base_url}/{info.batch_path}" if self.base_url else None
+            batch = BatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
+            for key, req in chunk:
+                req.http = http  # so each part carries this subject's Authorization header
+                batch.add(req, request_id=key)
+            self._count(api, len(chunk))
+            try:
+                with self._gates[api]:
+                    batch.execute(http=http)
+                return results
+            except HttpError as exc:
+                err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
+            except (httplib2.HttpLib2Error, OSError) as exc:
+                err = TransientError(f"{api} batch: network error: {exc}", api=api)
+            if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
+                return {key: (None, err) for key, _ in chunk}
+            self.sleep(self._backoff(attempt, err))
+            attempt += 1
+            results.clear()
+
+
+def _google_batch_uri(info: ApiInfo) -> str:
+    root = "https://www.googleapis.com/" if info.name == "drive" else f"https://{_host(info)}/"
+    return root + info.batch_path
+
+
+def _host(info: ApiInfo) -> str:
+    return {"admin": "admin.googleapis.com", "classroom": "classroom.googleapis.com",
+            "gmail": "gmail.googleapis.com", "forms": "forms.googleapis.com"}[info.name]
+
+
+def fan_out(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) -> Iterator[tuple[Any, Any, Exception | None]]:
+    """Run fn over items on a bounded pool; yield (item, result, error) as each finishes.
+
+    Bounded so per-user crawls never exceed the APIs' in-flight limits; each worker thread
+    gets its own transport automatically (GoogleClient keeps them thread-local).
+    """
+    items = list(items)
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="google") as pool:
+        futures = {pool.submit(fn, item): item for item in items}
+        for fut in as_completed(futures):
+            item = futures[fut]
+            try:
+                yield item, fut.result(), None
+            except Exception as exc:  # noqa: BLE001 - handed to the caller to classify
+                yield item, None, exc
