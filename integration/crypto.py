@@ -23,6 +23,7 @@ class Crypto:
     def __init__(self, keys: list[bytes]):
         if not keys:
             raise ConfigError("the encryption key file holds no keys")
+        self._keys = list(keys)
         self._fernets = [Fernet(k) for k in keys]
         self._multi = MultiFernet(self._fernets)
         self._hmac_key = hashlib.sha256(b"safechannels-hmac-v1:" + keys[0]).digest()
@@ -59,6 +60,14 @@ class Crypto:
         except InvalidToken:
             raise ConfigError("stored data cannot be decrypted with any key in the key file "
                               "(was a key removed before 'rotate-key' ran?)") from None
+
+    @property
+    def key_count(self) -> int:
+        return len(self._keys)
+
+    def with_new_key(self, key: bytes) -> Crypto:
+        """This key set with `key` put first (the newest)."""
+        return Crypto([key, *self._keys])
 
     def rotate(self, token: str) -> str:
         return self._multi.rotate(token.encode("ascii")).decode("ascii")

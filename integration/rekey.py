@@ -1,0 +1,61 @@
+"""Key rotation: re-encrypt every Encrypted column with the newest key and recompute keyed hashes.
+
+Convention (kept by every model): an Encrypted column `x` that is looked up by value has a
+sibling column `x_hash` holding `Crypto.address_hash(x)`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from integration.crypto import Crypto
+from integration.store import Store
+from integration.store.base import Encrypted
+from integration.store.models import metadata
+
+
+def encrypted_columns() -> list[tuple[str, str, str | None]]:
+    """(table, column, hash column or None) for every Encrypted column in the schema."""
+    out = []
+    for table in metadata.sorted_tables:
+        for col in table.columns:
+            if isinstance(col.type, Encrypted):
+                hash_col = f"{col.name}_hash" if f"{col.name}_hash" in table.c else None
+                out.append((table.name, col.name, hash_col))
+    return out
+
+
+def rotate_all(store: Store, crypto: Crypto) -> dict[str, int]:
+    """Re-encrypt and re-hash in one transaction; returns rows touched per table."""
+    counts: dict[str, int] = {}
+    with store.session() as s:
+        for table_name, col_name, hash_name in encrypted_columns():
+            table = metadata.tables[table_name]
+            pk = list(table.primary_key.columns)
+            raw_col = table.c[col_name]
+            # Read the stored ciphertext without the type's automatic decryption.
+            rows = s.execute(select(*pk, raw_col.cast(raw_col.type.impl))).all()
+            for row in rows:
+                token = row[-1]
+                if token is None:
+                    continue
+                values = {col_name: _Raw(crypto.rotate(token))}
+                if hash_name:
+                    values[hash_name] = crypto.address_hash(crypto.decrypt(token))
+                cond = [c == row[i] for i, c in enumerate(pk)]
+                s.execute(update(table).where(*cond).values(**{k: _unwrap(v) for k, v in values.items()}),
+                          execution_options={"synchronize_session": False})
+                counts[table_name] = counts.get(table_name, 0) + 1
+    return counts
+
+
+class _Raw(str):
+    """Marks an already-encrypted value."""
+
+
+def _unwrap(v):
+    if isinstance(v, _Raw):
+        from sqlalchemy import literal
+
+        return literal(str(v), type_=Encrypted.impl)
+    return v
