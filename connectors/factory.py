@@ -4,20 +4,78 @@ from __future__ import annotations
 
 
 def roster_sources(ctx) -> list:
-    raise NotImplementedError("roster sources are wired by the roster work")
+    """Google (Directory, plus Classroom when it is a learning platform) and Moodle when configured."""
+    from connectors.google.roster import GoogleRosterSource
+    from integration.errors import ConfigError
+
+    s = ctx.settings
+    if not s.google.admin_subject:
+        raise ConfigError("[google] admin_subject is empty: set it to an admin account the service account "
+                          "may impersonate (e.g. it.admin@your-school.sch.uk)")
+    platforms = [p.lower() for p in s.channels.learning_platforms]
+    sources: list = [GoogleRosterSource(ctx.google, admin=s.google.admin_subject, customer=s.google.customer,
+                                        staff_groups=s.roster.staff_groups, pupil_groups=s.roster.pupil_groups,
+                                        classroom="classroom" in platforms)]
+    if "moodle" in platforms:
+        from connectors.moodle.roster import MoodleRosterSource
+
+        sources.append(MoodleRosterSource.from_settings(s))
+    return sources
 
 
 def activity_sources(ctx) -> list:
-    raise NotImplementedError("activity sources are wired by the audit work")
+    """The Google activity source (Drive, mail, forwarding, Chat, Meet, OAuth grants); one per Context,
+    so its mail-source decision is shared with doctor."""
+    from connectors.google.activity import GoogleActivitySource
+    from integration.errors import ConfigError
+
+    s = ctx.settings
+    if not s.google.admin_subject:
+        raise ConfigError("[google] admin_subject is empty: set it to an admin account the service account "
+                          "may impersonate (e.g. it.admin@your-school.sch.uk)")
+    cached = ctx.__dict__.get("_google_activity_source")
+    if cached is None:
+        cached = GoogleActivitySource(ctx.google, s.google.admin_subject, mail_source=s.audit.mail_source)
+        ctx.__dict__["_google_activity_source"] = cached
+    return [cached]
 
 
 def acknowledgement_source(ctx):
-    raise NotImplementedError("the acknowledgement source is wired by the acknowledgement work")
+    """The Google Forms source, impersonating [acknowledgement] form_owner (default [google] admin_subject)."""
+    from connectors.google.forms import FormsAcknowledgementSource
+    from integration.errors import ConfigError
+
+    s = ctx.settings
+    owner = s.acknowledgement.form_owner or s.google.admin_subject
+    if not owner:
+        raise ConfigError("[acknowledgement] form_owner (or [google] admin_subject) is empty: set it to the "
+                          "account that owns (or will own) the acknowledgement form")
+    return FormsAcknowledgementSource(ctx.google, owner=owner)
 
 
 def mailer(ctx):
-    raise NotImplementedError("mailers are wired by the alerts work")
+    """The [alerts] transport: smtp | gmail (domain-wide delegation, gmail.send) | outbox (.eml files)."""
+    a = ctx.settings.alerts
+    if a.transport == "smtp":
+        from connectors.mail.smtp import SmtpMailer
+
+        return SmtpMailer(a.smtp_url, a.from_address)
+    if a.transport == "gmail":
+        from connectors.mail.gmail_send import GmailSendMailer
+
+        return GmailSendMailer(ctx.google, a.from_address)
+    from connectors.mail.outbox_dir import OutboxDirMailer
+
+    return OutboxDirMailer(ctx.settings.resolve(a.outbox_dir), a.from_address)
 
 
 def doctor_checks(ctx) -> list:
-    raise NotImplementedError("doctor checks are wired by the roster work")
+    """Live probes for `doctor`: key, one token per scope group, each API, the configured OUs (and Moodle)."""
+    from connectors.google.doctor import google_checks
+
+    checks = google_checks(ctx.settings)
+    if "moodle" in [p.lower() for p in ctx.settings.channels.learning_platforms]:
+        from connectors.moodle.roster import moodle_checks
+
+        checks += moodle_checks(ctx.settings)
+    return checks

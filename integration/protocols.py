@@ -63,6 +63,10 @@ class ActivitySource(Protocol):
     address when it is) to the cursor JSON stored after the last page of a previous run.
     ``since``/``until`` bound time-window streams (the engine already applied the overlap for the
     reporting delay); ``people`` lists the school accounts to crawl per user, with their role.
+
+    Optional: ``stream_records: dict[str, tuple[str, ...]]`` maps each stream to the record type
+    names it yields (e.g. ``{"reports.gmail": ("MailEvent",)}``), so that when a stream fails the
+    audit marks exactly the rules it feeds as "not evaluated" (else guessed from the stream name).
     """
 
     name: str
@@ -80,6 +84,11 @@ class AcknowledgementSource(Protocol):
 
     def create_form(self, title: str, description: str, policy_url: str, question: str) -> FormInfo: ...
 
+    def configure_form(self, form_id: str, description: str, policy_url: str, question: str) -> FormInfo:
+        """Finish setting up a form that `create_form` created but could not configure (its error carried
+        ``form_id``), so a re-run never creates a second form for the same policy version."""
+        ...
+
     def get_form(self, form_id: str) -> FormInfo: ...
 
     def responses(self, form_id: str, since: datetime | None) -> Iterator[FormResponseRecord]: ...
@@ -96,6 +105,11 @@ class OutgoingEmail:
     cc: list[str] = field(default_factory=list)
     message_id: str = ""  # stable Message-ID so a retried send can be recognised downstream
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# SourceRefused.reason of a Mailer when this one message/recipient was refused for good (e.g. SMTP 550):
+# the outbox marks that email failed and goes on; any other SourceRefused stops delivery (exit 3).
+RECIPIENT_REFUSED = "recipient_refused"
 
 
 @runtime_checkable

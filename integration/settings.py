@@ -63,6 +63,7 @@ class Audit:
     initial_lookback_days: int = 30
     rules_disabled: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
+    social_apps_file: str = ""  # empty = the list shipped in integration/rules/social_apps.toml
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Acknowledgement:
     deadline_days: int = 14
     reminder_days: list[int] = field(default_factory=lambda: [3, 7, 12])
     escalate_to: list[str] = field(default_factory=list)
+    include_org_units: list[str] = field(default_factory=list)  # role "other" here (governors, volunteers) asked too
 
 
 @dataclass
@@ -97,6 +99,15 @@ class Privacy:
 
 
 @dataclass
+class Moodle:
+    """Moodle web services (only read when "moodle" is in [channels] learning_platforms)."""
+
+    url: str = ""  # e.g. https://moodle.northfield.sch.uk
+    token_file: str = "secrets/moodle.token"  # a web-services token with the core_* read functions
+    parent_role: str = "parent"  # shortname of the role that links parents to pupils (user context)
+
+
+@dataclass
 class Database:
     url: str = "sqlite:///instance/safechannels.db"
 
@@ -110,6 +121,8 @@ class Web:
     admin_users: list[str] = field(default_factory=list)
     viewer_users: list[str] = field(default_factory=list)
     dev_login: bool = False
+    oauth_authorize_url: str = ""  # empty = Google's; tests and proxies may point elsewhere
+    oauth_token_url: str = ""  # empty = Google's
 
 
 @dataclass
@@ -145,6 +158,7 @@ class Settings:
     web: Web = field(default_factory=Web)
     webhooks: Webhooks = field(default_factory=Webhooks)
     schedule: Schedule = field(default_factory=Schedule)
+    moodle: Moodle = field(default_factory=Moodle)
     source_path: Path | None = None
 
     def resolve(self, path: str) -> Path:
@@ -167,6 +181,7 @@ _SECTION_TYPES = {
     "school": School, "google": Google, "roster": Roster, "channels": Channels, "audit": Audit,
     "acknowledgement": Acknowledgement, "alerts": Alerts, "privacy": Privacy, "database": Database,
     "web": Web, "webhooks": Webhooks, "schedule": Schedule,
+    "moodle": Moodle,
 }
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -323,11 +338,16 @@ def _semantic_problems(s: Settings, where: str) -> list[str]:
         out.append(f"{where}: [acknowledgement] deadline_days must be zero or more")
     if any(d < 0 for d in s.acknowledgement.reminder_days):
         out.append(f"{where}: [acknowledgement] reminder_days must be days after publication (zero or more)")
+    if any(not ou.startswith("/") for ou in s.acknowledgement.include_org_units):
+        out.append(f"{where}: [acknowledgement] include_org_units paths start with '/', e.g. '/Governors'")
     if s.alerts.escalate_after_hours <= 0:
         out.append(f"{where}: [alerts] escalate_after_hours must be more than zero")
     for sev_rule, sev in s.audit.severity_overrides.items():
         if sev not in ("high", "medium", "low"):
             out.append(f"{where}: [audit] severity_overrides.{sev_rule} must be high, medium or low, got {sev!r}")
+    if "moodle" in s.channels.learning_platforms and not s.moodle.url.startswith(("http://", "https://")):
+        out.append(f"{where}: [moodle] url must be the Moodle site's http(s) URL when 'moodle' is in "
+                   "[channels] learning_platforms")
     for ou in s.roster.staff_org_units + s.roster.pupil_org_units:
         if not ou.startswith("/"):
             out.append(f"{where}: [roster] org unit paths start with '/', got {ou!r}")

@@ -75,6 +75,18 @@ class Context:
 
         return doctor_checks(self)
 
+    def delegation_text(self) -> str:
+        """`doctor --scopes`: the client ID and scope list for the Admin console's delegation entry."""
+        from connectors.google.doctor import delegation_text
+
+        return delegation_text(self.settings)
+
+    def watch_api(self):
+        """The Google calls that open and stop push channels (integration.watches.WatchApi)."""
+        from connectors.google.watches import GoogleWatches
+
+        return GoogleWatches.from_context(self)
+
     def api_calls(self) -> int:
         return self.google.stats.api_calls if "google" in self.__dict__ else 0
 

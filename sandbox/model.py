@@ -209,6 +209,8 @@ class Domain:
     extra: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _next_id: int = field(default=0, repr=False)
+    _version: int = field(default=0, repr=False)
+    _index_cache: tuple[Any, dict[str, User], dict[str, User]] | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ look-ups
 
@@ -220,24 +222,33 @@ class Domain:
             return self.extra[key]
 
     def _index(self) -> tuple[dict[str, User], dict[str, User]]:
-        by_email: dict[str, User] = {}
-        by_id: dict[str, User] = {}
-        for u in self.users:
-            by_id[u.id] = u
-            by_email[u.primary_email.lower()] = u
-            for a in u.aliases:
-                by_email.setdefault(a.lower(), u)
-        return by_email, by_id
+        """(by email/alias, by id), rebuilt only when the user list changes (trust-sized domains are big)."""
+        key = (id(self.users), len(self.users), self._version)
+        with self.lock:
+            if self._index_cache is None or self._index_cache[0] != key:
+                by_email: dict[str, User] = {}
+                by_id: dict[str, User] = {}
+                for u in sorted(self.users, key=lambda u: u.deleted):  # live accounts win over deleted ones
+                    by_id.setdefault(u.id, u)
+                    by_email.setdefault(u.primary_email.lower(), u)
+                for u in self.users:
+                    for a in u.aliases:
+                        by_email.setdefault(a.lower(), u)
+                self._index_cache = (key, by_email, by_id)
+            return self._index_cache[1], self._index_cache[2]
 
     def find_user(self, key: str, *, include_deleted: bool = False) -> User | None:
         """By primary email, alias or numeric id (Directory's userKey)."""
-        key = key.lower()
-        for u in self.users:
-            if u.deleted and not include_deleted:
-                continue
-            if u.id == key or u.primary_email.lower() == key or key in (a.lower() for a in u.aliases):
-                return u
-        return None
+        by_email, by_id = self._index()
+        user = by_id.get(key) or by_email.get(key.lower())
+        if user is None or (user.deleted and not include_deleted):
+            return None
+        return user
+
+    def touch(self) -> None:
+        """Call after editing users' emails or aliases in place, so look-ups see the change."""
+        with self.lock:
+            self._version += 1
 
     def user_by_id(self) -> dict[str, User]:
         return self._index()[1]

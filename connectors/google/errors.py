@@ -17,7 +17,9 @@ RETRYABLE_REASONS = {
     "servingLimitExceeded", "transientError",
 }
 DAILY_REASONS = {"dailyLimitExceeded", "dailyLimitExceededUnreg"}
-SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "forbidden", "PERMISSION_DENIED"}
+# Only reasons that really mean "the token lacks a scope": a bare 403 `forbidden` / PERMISSION_DENIED
+# ("Not Authorized to access this resource/api") means the delegated user lacks admin privileges.
+SCOPE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}
 DISABLED_REASONS = {"accessNotConfigured", "SERVICE_DISABLED"}
 PAGE_TOKEN_REASONS = {"invalidPageToken", "badRequest_invalidPageToken"}
 

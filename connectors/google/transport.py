@@ -13,8 +13,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import urlparse
 
@@ -167,6 +168,8 @@ class GoogleClient:
                 err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
             except (httplib2.HttpLib2Error, OSError) as exc:
                 err = TransientError(f"{api}: network error: {exc}", api=api)
+            except TransientError as exc:  # the token endpoint was unreachable: retry like any other call
+                err = exc
             if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
                 raise err
             delay = self._backoff(attempt, err)
@@ -222,6 +225,42 @@ class GoogleClient:
                 self.sleep(worst_delay)
                 pending = retry + pending
 
+    def batch_pages(self, api: str, starts: dict[str, Callable[[str | None], HttpRequest]], *, subject: str,
+                    scopes: tuple[str, ...], workers: int | None = None
+                    ) -> Iterator[tuple[str, dict | None, SourceError | None]]:
+        """Every page of many paged lists, as batches: round 1 fetches each list's first page, later
+        rounds the next pages of the lists that have more. Chunks of one round run concurrently
+        (bounded by the API's in-flight cap). Yields (key, page, None) per page, or (key, None, err)
+        once for a list that failed (it is not followed further)."""
+        info = APIS[api]
+        cap = info.batch_cap or 1
+        seen: dict[str, set[str]] = {key: set() for key in starts}
+        pending: list[tuple[str, str | None]] = [(key, None) for key in starts]
+        while pending:
+            chunks = [pending[i:i + cap] for i in range(0, len(pending), cap)]
+            pending = []
+
+            def run(chunk: list[tuple[str, str | None]]) -> list[tuple[str, dict | None, SourceError | None]]:
+                reqs = [(key, starts[key](token)) for key, token in chunk]
+                return list(self.batch(api, reqs, subject=subject, scopes=scopes))
+
+            for _chunk, results, exc in fan_out(run, chunks, workers or info.in_flight):
+                if exc is not None:
+                    raise exc
+                for key, page, err in results:
+                    if err is not None or page is None:
+                        yield key, None, err
+                        continue
+                    yield key, page, None
+                    token = page.get("nextPageToken")
+                    if token:
+                        if token in seen[key]:
+                            yield key, None, SourceError(f"{api}: the API returned a page token it had already "
+                                                         "sent (paging loop)", api=api)
+                            continue
+                        seen[key].add(token)
+                        pending.append((key, token))
+
     def _run_batch(self, api: str, chunk: list[tuple[str, HttpRequest]], subject: str,
                    scopes: tuple[str, ...]) -> dict[str, tuple[dict | None, SourceError | None]]:
         results: dict[str, tuple[dict | None, SourceError | None]] = {}
@@ -238,14 +277,14 @@ class GoogleClient:
         info = APIS[api]
         attempt = 0
         while True:
-            http = self.authorized_http(subject, scopes)
-            uri = f"{self.base_url}/{info.batch_path}" if self.base_url else None
-            batch = BatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
-            for key, req in chunk:
-                req.http = http  # so each part carries this subject's Authorization header
-                batch.add(req, request_id=key)
-            self._count(api, len(chunk))
             try:
+                http = self.authorized_http(subject, scopes)
+                uri = f"{self.base_url}/{info.batch_path}" if self.base_url else None
+                batch = BatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
+                for key, req in chunk:
+                    req.http = http  # so each part carries this subject's Authorization header
+                    batch.add(req, request_id=key)
+                self._count(api, len(chunk))
                 with self._gates[api]:
                     batch.execute(http=http)
                 return results
@@ -253,6 +292,8 @@ class GoogleClient:
                 err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
             except (httplib2.HttpLib2Error, OSError) as exc:
                 err = TransientError(f"{api} batch: network error: {exc}", api=api)
+            except SourceError as exc:  # the token exchange failed (refused, or the endpoint unreachable)
+                err = exc
             if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
                 return {key: (None, err) for key, _ in chunk}
             self.sleep(self._backoff(attempt, err))
@@ -279,11 +320,18 @@ def fan_out(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) ->
     items = list(items)
     if not items:
         return
+    pending = iter(items)
+    ahead = 2 * max(1, workers)  # submitted but not yet handed back: bounds memory when the caller is slower
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items))), thread_name_prefix="google") as pool:
-        futures = {pool.submit(fn, item): item for item in items}
-        for fut in as_completed(futures):
-            item = futures[fut]
-            try:
-                yield item, fut.result(), None
-            except Exception as exc:  # noqa: BLE001 - handed to the caller to classify
-                yield item, None, exc
+        futures = {pool.submit(fn, item): item for item in islice(pending, ahead)}
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for fut in done:
+                item = futures.pop(fut)
+                try:
+                    result, error = fut.result(), None
+                except Exception as exc:  # noqa: BLE001 - handed to the caller to classify
+                    result, error = None, exc
+                for nxt in islice(pending, 1):
+                    futures[pool.submit(fn, nxt)] = nxt
+                yield item, result, error

@@ -1,0 +1,219 @@
+"""The Google activity source: Drive sharing, mail, forwarding, Chat, Meet and OAuth grants as streams.
+
+| stream          | API                                         | partition | cursor (stored after the batch)     |
+|-----------------|---------------------------------------------|-----------|-------------------------------------|
+| drive.files     | files.list per owner (first crawl / --full) | owner     | {"crawled_at"}: owner is done       |
+| drive.events    | Reports drive acl_change, by day slices     | ""        | {"until"}: end of the last slice    |
+| drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
+| mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
+| mail.forwarding | Gmail settings of staff mailboxes           | ""        | {"at"} (state, re-read every run)   |
+| chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
+| meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
+| oauth           | Directory tokens.list, batched              | ""        | {"at"} (state, re-read every run)   |
+
+After the first crawl, Drive changes arrive through Reports drive events (rebuilt into
+DriveItems); ``--full`` clears the cursors and re-crawls. Time-window streams honour the
+engine's ``since``/``until`` and resume a broken run at the last finished slice.
+``[audit] mail_source = auto`` probes Reports gmail once (an edition without it answers
+empty or 403) and keeps the decision in the mail cursor; `mail_source_decision` exposes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from connectors.google import reports
+from connectors.google.drive import DriveCrawler
+from connectors.google.gmail import GmailReader
+from connectors.google.reports import ReportsReader, slices
+from connectors.google.tokens import TokenReader
+from connectors.google.transport import GoogleClient, fan_out
+from integration.errors import SourceError, SourceRefused
+from integration.logs import event
+from integration.protocols import Check
+from integration.records import ActivityBatch
+
+log = logging.getLogger("safechannels.google.activity")
+
+OVERLAP = timedelta(hours=2)  # re-read this much before a stored slice end (late Reports events)
+PROBE_WINDOW = timedelta(days=7)
+CRAWLED = ("staff", "pupil")  # former pupils' accounts are suspended: they cannot be impersonated
+GIVE_UP_AFTER = 5  # consecutive per-user refusals before a stream is declared refused
+
+
+class GoogleActivitySource:
+    """Implements integration.protocols.ActivitySource over the shared GoogleClient."""
+
+    name = "google"
+    streams = ("drive.files", "drive.events", "drive.shared", "mail", "mail.forwarding", "chat", "meet", "oauth")
+    stream_records = {"drive.files": ("DriveItem",), "drive.events": ("DriveItem",), "drive.shared": ("DriveItem",),
+                      "mail": ("MailEvent",), "mail.forwarding": ("ForwardingSetting",), "chat": ("ChatEvent",),
+                      "meet": ("MeetCall",), "oauth": ("OAuthGrant",)}
+
+    def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16):
+        self.client, self.admin, self.mail_source, self.workers = client, admin, mail_source, workers
+        self.reports = ReportsReader(client, admin)
+        self.drive = DriveCrawler(client, admin)
+        self.gmail = GmailReader(client)
+        self.tokens = TokenReader(client, admin)
+        self.mail_source_decision = "" if mail_source == "auto" else mail_source
+
+    def fetch(self, stream: str, cursors: dict[str, dict], *, since: datetime, until: datetime,
+              people: list[tuple[str, str]]) -> Iterator[ActivityBatch]:
+        handler = getattr(self, "_" + stream.replace(".", "_"), None)
+        if handler is None:
+            raise SourceError(f"google: unknown activity stream {stream!r}", api="activity")
+        return handler(cursors, since, until, people)
+
+    # ------------------------------------------------------------------ drive
+
+    def _drive_files(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        owners = [e for e, role in people if role in CRAWLED and e not in cursors]
+        done = {"crawled_at": until.isoformat()}
+        for owner, items, err in self._per_user(self.drive.user_files, owners, "drive.files"):
+            if err is None:
+                yield ActivityBatch("drive.files", items, dict(done), owner)
+
+    def _drive_shared(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        for items in self.drive.shared_drives():
+            yield ActivityBatch("drive.shared", items, {"crawled_at": until.isoformat()})
+
+    def _drive_events(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        names = ("change_user_access", "change_document_access_scope")
+        yield from self._windowed("drive.events", "drive", names, reports.drive_items, cursors, since, until)
+
+    # ------------------------------------------------------------------ mail
+
+    def _mail(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        source = self._decide_mail_source(cursors, until)
+        if source == "reports":
+            extra = {"mail_source": "reports"}
+            yield from self._windowed("mail", "gmail", ("delivery",), reports.mail_events, cursors, since, until,
+                                      extra)
+            return
+        boxes = [e for e, role in people if role in CRAWLED]
+
+        def read(box: str) -> list:
+            start = _resume(cursors.get(box), since)
+            return [ev for page in self.gmail.mailbox(box, start, until) for ev in page]
+
+        for box, events, err in self._per_user(read, boxes, "mail"):
+            if err is None:
+                yield ActivityBatch("mail", events, {"until": until.isoformat(), "mail_source": "mailbox"}, box)
+
+    def _decide_mail_source(self, cursors: dict[str, dict], until: datetime) -> str:
+        if self.mail_source != "auto":
+            return self.mail_source
+        stored = next((c.get("mail_source") for c in cursors.values() if c.get("mail_source")), None)
+        if stored:
+            self.mail_source_decision = stored
+            return stored
+        try:
+            available = self.reports.probe("gmail", until - PROBE_WINDOW, until)
+        except SourceRefused as exc:
+            event(log, "audit.mail_source_probe", logging.INFO, refused=str(exc))
+            available = False
+        self.mail_source_decision = "reports" if available else "mailbox"
+        event(log, "audit.mail_source", decision=self.mail_source_decision)
+        return self.mail_source_decision
+
+    def _mail_forwarding(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        staff = [e for e, role in people if role == "staff"]
+        page: list = []
+        for _, setting, err in self._per_user(self.gmail.forwarding, staff, "mail.forwarding"):
+            if err is None:
+                page.append(setting)
+            if len(page) >= 200:
+                yield ActivityBatch("mail.forwarding", page, None)
+                page = []
+        yield ActivityBatch("mail.forwarding", page, {"at": until.isoformat()})
+
+    # ------------------------------------------------------------------ chat, meet, oauth
+
+    def _chat(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        yield from self._windowed("chat", "chat", ("message_posted",), reports.chat_events, cursors, since, until)
+
+    def _meet(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        """Read the whole window, then group: a call's participants arrive as separate events."""
+        start = _resume(cursors.get(""), since)
+        legs = [a for page in self.reports.pages("meet", start, until, event_name="call_ended") for a in page]
+        calls = reports.meet_calls(legs)
+        for i in range(0, len(calls), 1000):
+            yield ActivityBatch("meet", calls[i:i + 1000], None)
+        yield ActivityBatch("meet", [], {"until": until.isoformat()})
+
+    def _oauth(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        users = [e for e, role in people if role in CRAWLED]
+        for grants in self.tokens.grants(users):
+            yield ActivityBatch("oauth", grants, None)
+        yield ActivityBatch("oauth", [], {"at": until.isoformat()})
+
+    # ------------------------------------------------------------------ shared machinery
+
+    def _windowed(self, stream: str, app: str, names: tuple[str, ...], parse, cursors: dict[str, dict],
+                  since: datetime, until: datetime, extra: dict | None = None) -> Iterator[ActivityBatch]:
+        """Reports events slice by slice (oldest first); each slice's end is stored once it is read."""
+        for start, end in slices(_resume(cursors.get(""), since), until):
+            for name in names:
+                for page in self.reports.pages(app, start, end, event_name=name):
+                    yield ActivityBatch(stream, [r for act in page for r in parse(act)], None)
+            yield ActivityBatch(stream, [], {"until": end.isoformat(), **(extra or {})})
+
+    def _per_user(self, fn, users: list[str], stream: str):
+        """fan_out over users; one user's failure is logged and retried next run (no cursor), but a
+        refusal for every one of the first users means a human must act, so it is raised."""
+        failures = successes = 0
+        for user, result, err in fan_out(fn, users, workers=self.workers):
+            if err is None:
+                successes += 1
+                yield user, result, None
+                continue
+            failures += 1
+            event(log, "audit.user_failed", logging.WARNING, stream=stream, user=user, error=str(err))
+            if isinstance(err, SourceRefused) and not successes and failures >= min(GIVE_UP_AFTER, len(users)):
+                raise err
+            if not isinstance(err, SourceError):
+                raise err
+            yield user, None, err
+
+    # ------------------------------------------------------------------ doctor
+
+    def check(self) -> list[Check]:
+        """One live call per API the audit reads, each naming its fix."""
+        probes = [
+            ("Reports API (drive, chat, meet events)", lambda: self.reports.probe("drive", *_last_day())),
+            ("Drive shared drives (drive.readonly as admin)", lambda: next(self.drive.shared_drives(), None)),
+            ("Directory tokens.list (admin.directory.user.security)", lambda: next(self.tokens.grants([self.admin]))),
+        ]
+        out = []
+        for name, probe in probes:
+            try:
+                probe()
+                out.append(Check(name, True))
+            except SourceError as exc:
+                out.append(Check(name, False, str(exc), getattr(exc, "fix", "")))
+        try:
+            end = _last_day()[1]
+            source = self._decide_mail_source({}, end)
+            detail = {"reports": "Reports gmail events are available",
+                      "mailbox": "no Reports gmail events: reading mailbox headers (gmail.metadata)"}[source]
+            out.append(Check("Mail source", True, f"{source}: {detail}"))
+        except SourceError as exc:
+            out.append(Check("Mail source", False, str(exc), getattr(exc, "fix", "")))
+        return out
+
+
+def _resume(cursor: dict | None, since: datetime) -> datetime:
+    """Where a window read starts: the engine's `since`, or just before a slice a broken run finished."""
+    if cursor and cursor.get("until"):
+        return max(since, datetime.fromisoformat(cursor["until"]) - OVERLAP)
+    return since
+
+
+def _last_day() -> tuple[datetime, datetime]:
+    from datetime import UTC
+
+    end = datetime.now(UTC) - timedelta(minutes=10)
+    return end - timedelta(days=1), end

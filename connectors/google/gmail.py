@@ -1,0 +1,103 @@
+"""Gmail API as each mailbox: message headers (when Reports has no gmail events) and forwarding settings.
+
+Headers only: ``messages.list`` (no ``q`` — the ``gmail.metadata`` scope forbids it) then
+``messages.get(format=metadata, metadataHeaders=From/To/Cc/Bcc/Date/Message-ID/Subject)``
+in Gmail batches of 50 (Google's recommendation; the cap is 100). Never ``full``/``raw``,
+never bodies or snippets. Listing stops at the first page reaching back past the window.
+Forwarding: ``getAutoForwarding`` + ``forwardingAddresses.list`` in one batch per
+mailbox with ``gmail.settings.basic`` (which grants no mail access); only *accepted*
+forwarding addresses count, since a pending one cannot receive mail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import getaddresses
+
+from connectors.google.scopes import SCOPES
+from connectors.google.transport import GoogleClient
+from integration.errors import NotFound, SourceError
+from integration.logs import event
+from integration.records import ForwardingSetting, MailEvent
+
+log = logging.getLogger("safechannels.google.gmail")
+
+HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject"]
+GET_FIELDS = "id,internalDate,labelIds,payload/headers"
+LIST_PAGE = 500
+BATCH = 50
+
+
+def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
+    """A MailEvent from a metadata-format message; None (logged) when it has no sender or recipients."""
+    headers: dict[str, list[str]] = {}
+    for hdr in (msg.get("payload") or {}).get("headers") or []:
+        headers.setdefault(str(hdr.get("name", "")).lower(), []).append(str(hdr.get("value", "")))
+    senders = getaddresses(headers.get("from", []))
+    rcpts = getaddresses(headers.get("to", []) + headers.get("cc", []) + headers.get("bcc", []))
+    names = tuple((a.lower(), n) for n, a in senders + rcpts if n and a)
+    sender = next((a.lower() for _, a in senders if a), "")
+    recipients = tuple(dict.fromkeys(a.lower() for _, a in rcpts if a))
+    if not sender or not recipients or not msg.get("internalDate"):
+        event(log, "gmail.message_skipped", logging.WARNING, mailbox=mailbox, id=msg.get("id", ""),
+              why="no sender, recipients or date")
+        return None
+    when = datetime.fromtimestamp(int(msg["internalDate"]) / 1000, UTC)
+    direction = "sent" if "SENT" in (msg.get("labelIds") or []) else "received"
+    return MailEvent(f"gmail:{mailbox}:{msg['id']}", when, mailbox, direction, sender, recipients,
+                     (headers.get("message-id") or [""])[0], (headers.get("subject") or [""])[0], names,
+                     "gmail.messages")
+
+
+class GmailReader:
+    def __init__(self, client: GoogleClient):
+        self.client = client
+
+    def mailbox(self, mailbox: str, since: datetime, until: datetime) -> Iterator[list[MailEvent]]:
+        """Pages of the mailbox's messages in [since, until), newest first."""
+        svc = self.client.service("gmail")
+        scopes = SCOPES["gmail_metadata"]
+
+        def make(token: str | None):
+            return svc.users().messages().list(userId="me", maxResults=LIST_PAGE, pageToken=token,
+                                               fields="nextPageToken,messages/id")
+
+        for page in self.client.pages("gmail", make, subject=mailbox, scopes=scopes):
+            ids = [m["id"] for m in page.get("messages") or [] if m.get("id")]
+            reqs = [(mid, svc.users().messages().get(userId="me", id=mid, format="metadata",
+                                                      metadataHeaders=HEADERS, fields=GET_FIELDS)) for mid in ids]
+            events: list[MailEvent] = []
+            oldest: datetime | None = None
+            for start in range(0, len(reqs), BATCH):
+                for _mid, resp, err in self.client.batch("gmail", reqs[start:start + BATCH], subject=mailbox,
+                                                        scopes=scopes):
+                    if isinstance(err, NotFound):
+                        continue  # deleted between list and get
+                    if err is not None:
+                        raise err if isinstance(err, SourceError) else SourceError(str(err), api="gmail")
+                    ev = mail_event(mailbox, resp or {})
+                    if ev is None:
+                        continue
+                    oldest = ev.time if oldest is None else min(oldest, ev.time)
+                    if since <= ev.time < until:
+                        events.append(ev)
+            yield events
+            if oldest is not None and oldest < since:
+                return
+
+    def forwarding(self, mailbox: str) -> ForwardingSetting:
+        svc = self.client.service("gmail")
+        reqs = [("auto", svc.users().settings().getAutoForwarding(userId="me")),
+                ("addresses", svc.users().settings().forwardingAddresses().list(userId="me"))]
+        got: dict[str, dict] = {}
+        for key, resp, err in self.client.batch("gmail", reqs, subject=mailbox, scopes=SCOPES["gmail_settings"]):
+            if err is not None:
+                raise err if isinstance(err, SourceError) else SourceError(str(err), api="gmail")
+            got[key] = resp or {}
+        auto = got.get("auto", {})
+        accepted = tuple(str(a.get("forwardingEmail", "")).lower() for a in got.get("addresses", {}).get(
+            "forwardingAddresses") or [] if a.get("verificationStatus") == "accepted" and a.get("forwardingEmail"))
+        return ForwardingSetting(mailbox, bool(auto.get("enabled")), str(auto.get("emailAddress", "")).lower(),
+                                 accepted, "gmail.settings")

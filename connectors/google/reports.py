@@ -1,0 +1,258 @@
+"""Admin SDK Reports API: time-window reads of drive, gmail, chat and meet events, and their parsers.
+
+Windows are read in slices (a day by default) oldest first, so a cursor can be stored after
+each slice: an interrupted run resumes at the last finished slice instead of the start of a
+30-day window. Gmail windows must be ≤ 30 days; slices keep them far below.
+
+Parsers take one Activity (Google's JSON) and return records or None; an event missing the
+fields a record needs is skipped with one log line, never fatal. Gmail parameters arrive
+nested (``message_info.messageValue.parameter[]``) or flattened with dotted names
+(``message_info.flattened_destinations``); `flat_params` reads both the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.google.scopes import SCOPES
+from connectors.google.transport import GoogleClient
+from integration.logs import event
+from integration.records import ChatEvent, DriveItem, MailEvent, MeetCall, Permission
+
+log = logging.getLogger("safechannels.google.reports")
+
+SLICE = timedelta(days=1)
+PAGE = 1000
+ROLE_OF = {"can_edit": "writer", "can_comment": "commenter", "can_view": "reader", "owner": "owner",
+           "can_manage": "organizer", "can_organize": "fileOrganizer"}
+MIME_OF = {"document": "application/vnd.google-apps.document", "spreadsheet": "application/vnd.google-apps.spreadsheet",
+           "presentation": "application/vnd.google-apps.presentation", "form": "application/vnd.google-apps.form",
+           "folder": "application/vnd.google-apps.folder", "drawing": "application/vnd.google-apps.drawing",
+           "pdf": "application/pdf", "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png",
+           "gif": "image/gif", "heic": "image/heic", "mp4": "video/mp4", "mov": "video/quicktime",
+           "image": "image/unknown", "video": "video/unknown"}
+
+
+def rfc3339(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def slices(since: datetime, until: datetime, step: timedelta = SLICE) -> Iterator[tuple[datetime, datetime]]:
+    start = since
+    while start < until:
+        end = min(start + step, until)
+        yield start, end
+        start = end
+
+
+class ReportsReader:
+    """activities.list for every user, paged, as the delegated admin."""
+
+    def __init__(self, client: GoogleClient, admin: str):
+        self.client, self.admin = client, admin
+        self.scopes = SCOPES["reports"]
+
+    def pages(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
+              max_results: int = PAGE) -> Iterator[list[dict[str, Any]]]:
+        """Every page of activities in [start, end), newest first as Google returns them."""
+        svc = self.client.service("reports")
+
+        def make(token: str | None):
+            kw: dict[str, Any] = {"userKey": "all", "applicationName": app, "startTime": rfc3339(start),
+                                  "endTime": rfc3339(end), "maxResults": max_results}
+            if event_name:
+                kw["eventName"] = event_name
+            if token:
+                kw["pageToken"] = token
+            return svc.activities().list(**kw)
+
+        for page in self.client.pages("reports", make, subject=self.admin, scopes=self.scopes):
+            yield page.get("items", []) or []
+
+    def probe(self, app: str, start: datetime, end: datetime) -> bool:
+        """True when `app` has any event in the window (one call, one item)."""
+        for items in self.pages(app, start, end, max_results=1):
+            return bool(items)
+        return False
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def _value(p: dict[str, Any]) -> Any:
+    for key in ("value", "intValue", "boolValue", "multiValue", "multiIntValue", "multiBoolValue"):
+        if key in p:
+            return p[key]
+    if "multiMessageValue" in p:
+        return [flat_params(m.get("parameter", [])) for m in p["multiMessageValue"]]
+    return None
+
+
+def flat_params(params: list[dict[str, Any]], prefix: str = "") -> dict[str, Any]:
+    """Parameters as {dotted name: value}, nested messageValue parameters flattened into dotted names."""
+    out: dict[str, Any] = {}
+    for p in params or []:
+        name = prefix + str(p.get("name", ""))
+        if "messageValue" in p:
+            out.update(flat_params((p["messageValue"] or {}).get("parameter", []), name + "."))
+        else:
+            out[name] = _value(p)
+    return out
+
+
+def event_id(activity: dict[str, Any], index: int) -> str:
+    """The de-duplication key: id.time + uniqueQualifier + applicationName + event index."""
+    ident = activity.get("id") or {}
+    return f"{ident.get('time', '')}|{ident.get('uniqueQualifier', '')}|{ident.get('applicationName', '')}|{index}"
+
+
+def _skip(kind: str, activity: dict[str, Any], why: str) -> None:
+    event(log, "reports.event_skipped", logging.WARNING, kind=kind, why=why,
+          id=(activity.get("id") or {}).get("uniqueQualifier", ""))
+
+
+def _events(activity: dict[str, Any], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for i, ev in enumerate(activity.get("events") or []):
+        if ev.get("name") == name:
+            yield i, flat_params(ev.get("parameters") or [])
+
+
+def _time(activity: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_time((activity.get("id") or {})["time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------- gmail
+
+
+def _addresses(value: Any) -> list[str]:
+    if isinstance(value, list):
+        return [str(v).strip().lower() for v in value if v]
+    return [str(value).strip().lower()] if value else []
+
+
+def _destinations(params: dict[str, Any]) -> list[str]:
+    found = _addresses(params.get("message_info.destination.address"))
+    dests = params.get("message_info.destination")
+    if isinstance(dests, list):
+        found += [str(d.get("address", "")).lower() for d in dests if isinstance(d, dict) and d.get("address")]
+    flat = params.get("message_info.flattened_destinations")
+    if not found and isinstance(flat, str):
+        found = [part.rsplit(":", 1)[-1].strip().lower() for part in flat.split(",") if "@" in part]
+    return list(dict.fromkeys(a for a in found if a))
+
+
+def mail_events(activity: dict[str, Any]) -> Iterator[MailEvent]:
+    """Sent (type 1) and received (type 2) deliveries; other gmail event types are not messages."""
+    when, actor = _time(activity), str((activity.get("actor") or {}).get("email", "")).lower()
+    for i, p in _events(activity, "delivery"):
+        kind = str(p.get("event_info.mail_event_type", ""))
+        if kind not in ("1", "2"):
+            continue
+        direction = "sent" if kind == "1" else "received"
+        sender = str(p.get("message_info.source.address") or (actor if kind == "1" else "")).lower()
+        recipients = _destinations(p)
+        if when is None or not actor or not sender or not recipients:
+            _skip("gmail", activity, "no time, mailbox, sender or recipients")
+            continue
+        names = ()
+        display = p.get("message_info.source.from_header_displayname")
+        if display:
+            names = ((sender, str(display)),)
+        yield MailEvent(event_id(activity, i), when, actor, direction, sender, tuple(recipients),
+                        str(p.get("message_info.rfc2822_message_id") or ""), str(p.get("message_info.subject") or ""),
+                        names, "reports.gmail")
+
+
+# ---------------------------------------------------------------------------- drive
+
+
+def drive_items(activity: dict[str, Any]) -> Iterator[DriveItem]:
+    """A DriveItem holding the one grant an acl_change event made (removals are not grants)."""
+    when = _time(activity)
+    for i, ev in enumerate(activity.get("events") or []):
+        name = ev.get("name")
+        if name not in ("change_user_access", "change_document_access_scope"):
+            continue
+        p = flat_params(ev.get("parameters") or [])
+        new = p.get("new_value") or []
+        role_word = (new[0] if isinstance(new, list) and new else str(new or "")).lower()
+        if role_word in ("", "none"):
+            continue
+        doc_id = str(p.get("doc_id") or "")
+        if not doc_id or when is None:
+            _skip("drive", activity, "no doc_id or time")
+            continue
+        role = ROLE_OF.get(role_word, "reader")
+        if name == "change_user_access":
+            target = str(p.get("target_user") or "").lower()
+            if not target:
+                _skip("drive", activity, "change_user_access without target_user")
+                continue
+            perm = Permission("user", role, email=target)
+        else:
+            target = str(p.get("target_domain") or "").lower()
+            if target in ("all", ""):
+                perm = Permission("anyone", role, allow_discovery=p.get("visibility") == "public_on_the_web")
+            else:
+                perm = Permission("domain", role, domain=target)
+        shared_drive = bool(p.get("owner_is_shared_drive"))
+        doc_type = str(p.get("doc_type") or "")
+        yield DriveItem(doc_id, str(p.get("doc_title") or ""), MIME_OF.get(doc_type, f"application/x-{doc_type}"),
+                        "" if shared_drive else str(p.get("owner") or "").lower(), (perm,),
+                        link=f"https://drive.google.com/open?id={doc_id}",
+                        shared_drive_id=str(p.get("shared_drive_id") or ""), modified=when,
+                        source="reports.drive", event_id=event_id(activity, i))
+
+
+# ---------------------------------------------------------------------------- chat and meet
+
+
+def chat_events(activity: dict[str, Any]) -> Iterator[ChatEvent]:
+    when = _time(activity)
+    for i, p in _events(activity, "message_posted"):
+        actor = str((activity.get("actor") or {}).get("email") or p.get("actor") or "").lower()
+        if when is None or not actor:
+            _skip("chat", activity, "no time or actor")
+            continue
+        targets = _addresses(p.get("target_users"))
+        yield ChatEvent(event_id(activity, i), when, actor, str(p.get("conversation_type") or ""),
+                        tuple(dict.fromkeys([actor, *targets])), str(p.get("room_id") or ""),
+                        str(p.get("message_id") or ""), "reports.chat")
+
+
+def meet_calls(activities: list[dict[str, Any]]) -> list[MeetCall]:
+    """Group call_ended events (one per participant) by conference into calls."""
+    calls: dict[str, dict[str, Any]] = {}
+    for act in activities:
+        when = _time(act)
+        actor = act.get("actor") or {}
+        for i, p in _events(act, "call_ended"):
+            conf = str(p.get("conference_id") or "")
+            if not conf or when is None:
+                _skip("meet", act, "call_ended without conference_id or time")
+                continue
+            c = calls.setdefault(conf, {"time": when, "people": [], "external": 0, "ids": [], "organizer": "",
+                                        "code": "", "duration": 0})
+            c["time"] = max(c["time"], when)
+            c["ids"].append(event_id(act, i))
+            who = str(p.get("identifier") or actor.get("email") or "").lower()
+            external = bool(p.get("is_external")) or actor.get("callerType") == "KEY" or "@" not in who
+            if external:
+                c["external"] += 1
+            elif who not in c["people"]:
+                c["people"].append(who)
+            c["organizer"] = c["organizer"] or str(p.get("organizer_email") or "").lower()
+            c["code"] = c["code"] or str(p.get("meeting_code") or "")
+            c["duration"] = max(c["duration"], int(p.get("duration_seconds") or 0))
+    return [MeetCall(conf, c["time"], tuple(sorted(c["people"])), c["organizer"], c["code"], c["external"],
+                     c["duration"], tuple(c["ids"]), "reports.meet") for conf, c in calls.items()]

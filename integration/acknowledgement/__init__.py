@@ -1,0 +1,54 @@
+"""Policy acknowledgement through a Google Form, one round per policy version.
+
+- ``run_acknowledgement(ctx, now=None, *, send=True, mailer=None)`` — the scheduler's job: opens
+  the round for ``[acknowledgement] policy_version`` (closing the previous one, whose history is
+  kept), creates its form once if no ``form_id`` is configured, reads new responses, and (``send``)
+  queues the due request / new-starter / reminder / escalation emails in the alerts outbox and
+  delivers them. Returns an `AckRunResult` whose ``status`` is the `acks --json` document.
+- ``report(ctx, now=None)`` — the compliance report (JSON-able dict); ``compliance_csv(report)``.
+- ``checks(ctx)`` — `doctor` lines: delegation for Forms, the form readable and collecting emails,
+  and the setting the API cannot make (respondents restricted to the school domain).
+
+Who is asked: active staff, and people with role "other" (governors, volunteers, contractors)
+under ``[acknowledgement] include_org_units`` (empty by default: staff only, because "other"
+also holds service accounts and the IT admin). Leavers are no longer chased.
+"""
+
+from __future__ import annotations
+
+from integration.acknowledgement.report import compliance_csv
+from integration.acknowledgement.run import AckRunResult, report, run_acknowledgement
+from integration.protocols import Check
+
+
+def checks(ctx) -> list[Check]:
+    """Live `doctor` checks for acknowledgement (one Forms API read when a form is known)."""
+    from integration.acknowledgement.rounds import current_round, manual_steps
+    from integration.errors import SourceError
+
+    source = ctx.acknowledgement_source()
+    out: list[Check] = list(source.check()) if hasattr(source, "check") else []
+    a = ctx.settings.acknowledgement
+    form_id = a.form_id
+    if not form_id:
+        with ctx.store.session() as s:
+            rnd = current_round(s, a.policy_version)
+            form_id = rnd.form_id if rnd else ""
+    if not form_id:
+        out.append(Check("acknowledgement: form", True, "no form yet: 'acks' will create one as "
+                         f"{a.form_owner or ctx.settings.google.admin_subject}"))
+        return out
+    try:
+        info = source.get_form(form_id)
+    except SourceError as exc:
+        return out + [Check("acknowledgement: form", False, str(exc), getattr(exc, "fix", ""))]
+    out.append(Check("acknowledgement: form collects verified emails", info.email_collection_type == "VERIFIED",
+                     f"form {form_id}: emailCollectionType {info.email_collection_type or 'not set'}",
+                     "" if info.email_collection_type == "VERIFIED" else
+                     "Google Forms → the form → Settings → Responses → 'Collect email addresses' → 'Verified'"))
+    out.append(Check("acknowledgement: respondents restricted to the school", True,
+                     "cannot be read through the Forms API: check it by hand", manual_steps(ctx.settings)[0]))
+    return out
+
+
+__all__ = ["AckRunResult", "checks", "compliance_csv", "report", "run_acknowledgement"]

@@ -1,0 +1,120 @@
+"""Which acknowledgement emails are due now, queued through the alerts outbox.
+
+Schedule (days are whole 24-hour periods since the person was asked — the round's opening,
+or the day a new starter first appeared in the roster):
+
+- invite / new_starter: once, as soon as the person is expected and has not acknowledged;
+- reminder: on each ``reminder_days`` day until they acknowledge. A run that missed several
+  reminder days sends only the latest one (one email, not a burst); day 0 is the invite itself;
+- escalation: once the round is ``deadline_days`` old and anyone is past their own deadline, one
+  email per ``escalate_to`` + ``[alerts] dsl_emails`` address listing the overdue, then again
+  every 7 days while anyone is overdue (a weekly nudge; the list is what changes).
+
+Each email is recorded in ``ack_notices`` (unique per round, recipient, kind, day) in the same
+transaction as its outbox row (outbox key ``ack:<version>:<kind>:<day>:<recipient>``), so a
+re-run — or two workers at once — never queues the same email twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from integration.acknowledgement.emails import escalation_email, request_email
+from integration.acknowledgement.matching import Standing
+from integration.alerts.outbox import queue_email
+from integration.logs import event
+from integration.protocols import OutgoingEmail
+from integration.settings import Settings
+from integration.store.models_acks import AckNotice
+
+log = logging.getLogger("safechannels.acks")
+
+WEEK = 7
+
+
+@dataclass
+class Queued:
+    counts: dict[str, int] = field(default_factory=lambda: {"invite": 0, "new_starter": 0, "reminder": 0,
+                                                              "escalation": 0})
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def outbox_key(version: str, kind: str, day: int, recipient: str) -> str:
+    key = f"ack:{version}:{kind}:{day}:{recipient}"
+    if len(key) > 255:  # very long addresses or versions: keep it unique and within the column
+        key = f"ack:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def escalation_recipients(settings: Settings) -> list[str]:
+    seen: dict[str, None] = {}
+    for a in settings.acknowledgement.escalate_to + settings.alerts.dsl_emails:
+        a = a.strip().lower()
+        if a:
+            seen.setdefault(a, None)
+    return list(seen)
+
+
+def days_since(start: datetime, now: datetime) -> int:
+    return (now - start) // timedelta(days=1)
+
+
+def due_reminder_day(reminder_days: list[int], elapsed: int) -> int | None:
+    due = [d for d in set(reminder_days) if 0 < d <= elapsed]
+    return max(due) if due else None
+
+
+def _queue(session, settings: Settings, round_id: int, version: str, kind: str, day: int, recipient: str,
+           person_id: int | None, email: OutgoingEmail, now: datetime) -> bool:
+    key = outbox_key(version, kind, day, recipient)
+    try:
+        with session.begin_nested():
+            session.add(AckNotice(round_id=round_id, recipient=recipient, person_id=person_id, kind=kind, day=day,
+                                  outbox_key=key, queued_at=now))
+            session.flush()
+    except IntegrityError:
+        return False  # another run queued it first
+    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain)
+    return True
+
+
+def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queued:
+    """Queue every acknowledgement email due at `now` for this round (in the caller's transaction)."""
+    rnd, a = st.round, settings.acknowledgement
+    out = Queued()
+    sent = {(n.recipient, n.kind, n.day) for n in session.scalars(
+        select(AckNotice).where(AckNotice.round_id == rnd.id))}
+    asked = {r for r, k, _ in sent if k in ("invite", "new_starter")}
+    for m in st.outstanding:
+        if m.email not in asked:
+            kind = "new_starter" if m.new_starter else "invite"
+            if _queue(session, settings, rnd.id, rnd.policy_version, kind, 0, m.email, m.person_id,
+                      request_email(kind, m, rnd, settings), now):
+                out.counts[kind] += 1
+            continue  # never a reminder in the same run as the first request
+        day = due_reminder_day(a.reminder_days, days_since(m.anchor, now))
+        if day is not None and (m.email, "reminder", day) not in sent and _queue(
+                session, settings, rnd.id, rnd.policy_version, "reminder", day, m.email, m.person_id,
+                request_email("reminder", m, rnd, settings, day), now):
+            out.counts["reminder"] += 1
+    overdue = st.overdue(now)
+    elapsed = days_since(rnd.opened_at, now)
+    if overdue and elapsed >= a.deadline_days:
+        day = a.deadline_days + (elapsed - a.deadline_days) // WEEK * WEEK
+        for r in escalation_recipients(settings):
+            if (r, "escalation", day) not in sent and _queue(
+                    session, settings, rnd.id, rnd.policy_version, "escalation", day, r, None,
+                    escalation_email(r, overdue, rnd, settings, now, day), now):
+                out.counts["escalation"] += 1
+    if out.total:
+        event(log, "acks.emails_queued", policy_version=rnd.policy_version, **out.counts)
+    return out

@@ -1,0 +1,149 @@
+"""Rounds: one per policy version, each with its form — configured, or created once.
+
+Why the setup states: creating the form is two API calls (create, then one atomic
+batchUpdate). The round row exists before the first call and the new form id is stored
+as soon as it is known, so a failure between the two calls is finished on the next run
+(`configure_form`) instead of creating a second form for the same version. (A crash in the
+instant between Google creating the form and us storing its id can still leave one unused
+form in the owner's Drive; nothing else can.)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from integration.acknowledgement.matching import standing
+from integration.errors import ConfigError, SourceError
+from integration.logs import event
+from integration.records import FormInfo
+from integration.settings import Settings
+from integration.store.models_acks import AckRound
+
+log = logging.getLogger("safechannels.acks")
+
+
+@dataclass
+class Problem:
+    """Something about the form a human must fix, with the fix."""
+
+    problem: str
+    fix: str
+    blocking: bool = True  # True: responses cannot be matched, so nobody is chased
+
+    def as_json(self) -> dict:
+        return {"problem": self.problem, "fix": self.fix, "blocking": self.blocking}
+
+
+def form_texts(settings: Settings) -> tuple[str, str, str, str]:
+    """(title, description, policy_url, question) of the form the service creates."""
+    a, school = settings.acknowledgement, settings.school
+    title = f"{school.name}: policy acknowledgement, version {a.policy_version}"
+    description = (f"Please read the {school.name} staff safeguarding and communication policy, version "
+                   f"{a.policy_version}, then tick the box below to confirm you have read and understood it. "
+                   "Sign in with your school account: your school email address is recorded.")
+    question = f"I have read and understood the policy (version {a.policy_version})"
+    return title, description, a.policy_url, question
+
+
+def manual_steps(settings: Settings) -> list[str]:
+    """What the Forms API cannot set and the form owner must set by hand."""
+    domain = settings.school.domain
+    return [f"In the form's Settings → Responses, turn on 'Restrict to users in {domain} and its trusted "
+            "organisations' (the Forms API cannot set this), so only school accounts can respond."]
+
+
+def form_problems(rnd: AckRound, settings: Settings) -> list[Problem]:
+    out = []
+    if rnd.form_id and rnd.setup_state == "ready" and not rnd.collects_email:
+        out.append(Problem(
+            f"form {rnd.form_id} does not collect respondents' email addresses (emailCollectionType "
+            f"{rnd.email_collection_type or 'not set'}): responses cannot be matched to staff, so nobody can be "
+            "counted as acknowledged and no reminders are sent",
+            "open the form in Google Forms → Settings → Responses → 'Collect email addresses' → 'Verified', "
+            "then run 'python -m integration acks' again (responses already given without an address must be "
+            "given again)"))
+    elif rnd.email_collection_type == "RESPONDER_INPUT":
+        out.append(Problem(
+            f"form {rnd.form_id} lets respondents type any email address (RESPONDER_INPUT): anyone could "
+            "acknowledge in someone else's name",
+            "in the form's Settings → Responses → 'Collect email addresses', choose 'Verified'", blocking=False))
+    if rnd.form_source == "created" and not settings.acknowledgement.policy_url:
+        out.append(Problem("the form does not link to the policy document ([acknowledgement] policy_url is empty)",
+                           "set [acknowledgement] policy_url to the policy's address", blocking=False))
+    return out
+
+
+def current_round(session, version: str) -> AckRound | None:
+    return session.scalar(select(AckRound).where(AckRound.policy_version == version))
+
+
+def open_round(store, settings: Settings, now: datetime) -> AckRound:
+    """The round for the configured version, opening it (and closing the previous one) if new."""
+    a = settings.acknowledgement
+    if not a.policy_version:
+        raise ConfigError("[acknowledgement] policy_version is empty: set it to the version of the policy staff "
+                          "must acknowledge, e.g. '2025-10'")
+    with store.session() as s:
+        rnd = current_round(s, a.policy_version)
+        if rnd is None:
+            for old in s.scalars(select(AckRound).where(AckRound.closed_at.is_(None))):
+                old.final_summary = _summary(s, old, settings, now)
+                old.closed_at = now
+                event(log, "acks.round_closed", policy_version=old.policy_version)
+            reused = bool(a.form_id) and s.scalar(select(AckRound.id).where(AckRound.form_id == a.form_id)) is not None
+            rnd = AckRound(policy_version=a.policy_version, form_id=a.form_id,
+                           form_source="configured" if a.form_id else "created",
+                           setup_state="ready" if a.form_id else "creating", opened_at=now,
+                           counts_from=now if reused else None, final_summary={})
+            s.add(rnd)
+            event(log, "acks.round_opened", policy_version=a.policy_version, form_id=a.form_id or "(to create)")
+        elif a.form_id and rnd.form_id != a.form_id:
+            event(log, "acks.form_changed", policy_version=rnd.policy_version, old=rnd.form_id, new=a.form_id)
+            rnd.form_id, rnd.form_source, rnd.setup_state = a.form_id, "configured", "ready"
+        s.flush()
+        s.expunge(rnd)
+    return rnd
+
+
+def _summary(session, rnd: AckRound, settings: Settings, now: datetime) -> dict:
+    st = standing(session, rnd, settings)
+    return {"acknowledged": len(st.acknowledged), "outstanding": len(st.outstanding),
+            "closed_at": now.isoformat(), "responses": st.counts()}
+
+
+def ensure_form(store, source, rnd: AckRound, settings: Settings, now: datetime) -> AckRound:
+    """Create/finish the form if needed, else re-read it (its settings may have changed); store what we learn."""
+    title, description, policy_url, question = form_texts(settings)
+    info: FormInfo
+    if rnd.setup_state == "creating":
+        try:
+            info = source.create_form(title, description, policy_url, question)
+        except SourceError as exc:
+            form_id = getattr(exc, "form_id", "")
+            if form_id:
+                _save(store, rnd.id, form_id=form_id, setup_state="created")
+            raise
+        event(log, "acks.form_created", policy_version=rnd.policy_version, form_id=info.form_id)
+    elif rnd.setup_state == "created":
+        info = source.configure_form(rnd.form_id, description, policy_url, question)
+        event(log, "acks.form_configured", policy_version=rnd.policy_version, form_id=info.form_id)
+    else:
+        info = source.get_form(rnd.form_id)
+    return _save(store, rnd.id, form_id=info.form_id, setup_state="ready", responder_uri=info.responder_uri,
+                 form_title=info.title, collects_email=info.collects_email,
+                 email_collection_type=info.email_collection_type,
+                 confirmation_question_id=info.confirmation_question_id, checked_at=now)
+
+
+def _save(store, round_id: int, **values) -> AckRound:
+    with store.session() as s:
+        rnd = s.get(AckRound, round_id)
+        for k, v in values.items():
+            setattr(rnd, k, v)
+        s.flush()
+        s.expunge(rnd)
+    return rnd

@@ -1,0 +1,115 @@
+"""One acknowledgement run: the round and its form, new responses, due emails, delivery.
+
+The order matters: responses are read and stored before anything is decided, so nobody is
+chased who has just responded; if the Forms API fails, the run stops before sending anything
+and the stored state (responses, cursor, notices) is exactly as the previous run left it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from integration.acknowledgement.matching import standing
+from integration.acknowledgement.notices import Queued, queue_due
+from integration.acknowledgement.report import compliance_report, status_json
+from integration.acknowledgement.responses import ReadResult, read_responses
+from integration.acknowledgement.rounds import Problem, ensure_form, form_problems, open_round
+from integration.errors import SafeChannelsError
+from integration.logs import event
+from integration.store.models_ops import Run
+from integration.store.models_roster import Person
+
+log = logging.getLogger("safechannels.acks")
+
+
+@dataclass
+class AckRunResult:
+    status: dict
+    read: ReadResult
+    queued: Queued = field(default_factory=Queued)
+    problems: list[Problem] = field(default_factory=list)
+    delivery: object | None = None  # integration.alerts.DeliveryResult when emails were delivered
+
+    @property
+    def blocking(self) -> list[Problem]:
+        return [p for p in self.problems if p.blocking]
+
+
+def _start(store, now: datetime) -> int:
+    with store.session() as s:
+        run = Run(job="acks", started_at=now, status="running", summary={}, error="")
+        s.add(run)
+        s.flush()
+        return run.id
+
+
+def _finish(store, run_id: int, now: datetime, status: str, summary: dict, error: str = "") -> None:
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        run.finished_at, run.status, run.summary, run.error = now, status, summary, error[:2000]
+
+
+def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, mailer=None) -> AckRunResult:
+    """For the scheduler (and `acks`): read responses, then (``send``) queue and deliver due emails."""
+    now = now or datetime.now(UTC)
+    store, settings = ctx.store, ctx.settings
+    run_id = _start(store, now)
+    try:
+        rnd = open_round(store, settings, now)
+        source = ctx.acknowledgement_source()
+        rnd = ensure_form(store, source, rnd, settings, now)
+        problems = form_problems(rnd, settings)
+        read = read_responses(store, ctx.crypto, source, rnd, now)
+        if read.missing_email and rnd.collects_email:
+            problems.append(Problem(f"{read.missing_email} response(s) arrived without an email address although "
+                                    "the form says it collects them", "check the form's email collection setting",
+                                    blocking=False))
+        queued = Queued()
+        with store.session() as s:
+            if not s.scalar(select(func.count()).select_from(Person)):
+                problems.append(Problem("the roster is empty, so nobody is expected to acknowledge",
+                                        "run 'python -m integration sync' first", blocking=False))
+            st = standing(s, rnd, settings)
+            if send and not any(p.blocking for p in problems):
+                queued = queue_due(s, st, settings, now)
+            status = status_json(s, st)
+        result = AckRunResult(status, read, queued, problems)
+        if send:
+            from integration.alerts import deliver_due
+
+            result.delivery = deliver_due(ctx, now, mailer=mailer)
+    except SafeChannelsError as exc:
+        _finish(store, run_id, now, "failed", {}, str(exc))
+        event(log, "acks.failed", logging.ERROR, error=str(exc), fix=getattr(exc, "fix", ""))
+        raise
+    except BaseException as exc:
+        _finish(store, run_id, now, "failed", {}, f"{type(exc).__name__}: {exc}")
+        raise
+    summary = {"acknowledged": status["acknowledged"], "outstanding": status["outstanding"], **read.as_json(),
+               "queued": queued.counts, "problems": [p.problem for p in problems]}
+    _finish(store, run_id, now, "partial" if result.blocking else "ok", summary)
+    for p in problems:
+        event(log, "acks.problem", logging.WARNING, problem=p.problem, fix=p.fix)
+    event(log, "acks.done", policy_version=status["policy_version"], acknowledged=status["acknowledged"],
+          outstanding=status["outstanding"], new_responses=read.new, emails_queued=queued.total)
+    return result
+
+
+def report(ctx, now: datetime | None = None) -> dict:
+    """The compliance report from stored state (run `run_acknowledgement` first for fresh responses)."""
+    now = now or datetime.now(UTC)
+    with ctx.store.session() as s:
+        from integration.acknowledgement.rounds import current_round
+
+        rnd = current_round(s, ctx.settings.acknowledgement.policy_version)
+        if rnd is None:
+            from integration.errors import ConfigError
+
+            raise ConfigError(f"no acknowledgement round for policy version "
+                              f"{ctx.settings.acknowledgement.policy_version!r} yet: run 'python -m integration acks'")
+        st = standing(s, rnd, ctx.settings)
+        return compliance_report(s, st, ctx.settings, now, form_problems(rnd, ctx.settings))

@@ -1,0 +1,285 @@
+"""The audit engine: activity sources → rules → findings (+ alerts) → cursors, one batch at a time.
+
+Each batch is one transaction: its findings, occurrences, queued alerts and the cursor
+that is safe after it commit together, so a crash loses nothing and a re-run duplicates
+nothing (occurrences are unique per event). A failing stream never stops the others: the
+rules it feeds are reported "not evaluated", never "passed".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from integration import alerts, findings
+from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused
+from integration.identity import Identity
+from integration.logs import event
+from integration.records import (
+    ActivityBatch,
+    ChatEvent,
+    DriveItem,
+    ForwardingSetting,
+    MailEvent,
+    MeetCall,
+    OAuthGrant,
+)
+from integration.registers import ExceptionIndex, sync_registers
+from integration.rules import RuleSet, check_record, rule_set
+from integration.rules.base import Candidate, ChannelPolicy, Rule, RuleContext
+from integration.rules.oauth import SocialApps
+from integration.store.models_ops import Cursor, Run
+
+log = logging.getLogger("safechannels.audit")
+
+REPORTING_OVERLAP = timedelta(hours=2)  # Reports events can arrive late: re-read this much of the last window
+UNTIL_DELAY = timedelta(minutes=10)  # do not ask for the last minutes, which are still being logged
+WINDOW_PARTITION = "__window__"  # the engine's own watermark row per (source, stream)
+MAX_SKIP_LOGS = 20
+
+_TYPES_BY_NAME = {t.__name__: t for t in (MailEvent, ForwardingSetting, DriveItem, ChatEvent, MeetCall, OAuthGrant)}
+_STREAM_HINTS = (("forward", ForwardingSetting), ("settings", ForwardingSetting), ("gmail", MailEvent),
+                 ("mail", MailEvent), ("drive", DriveItem), ("chat", ChatEvent), ("meet", MeetCall),
+                 ("token", OAuthGrant), ("oauth", OAuthGrant))
+
+
+@dataclass
+class AuditResult:
+    findings_new: int = 0
+    findings_updated: int = 0
+    events_read: int = 0
+    api_calls: int = 0
+    skipped: int = 0
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        """The operator contract's `audit --json` document, exactly."""
+        return {"findings_new": self.findings_new, "findings_updated": self.findings_updated,
+                "events_read": self.events_read, "api_calls": self.api_calls}
+
+
+def stream_types(source, stream: str) -> set[type] | None:
+    """Record types a stream yields: declared by the source (``stream_records``), else guessed
+    from the stream name; None when unknown (then a failure marks every rule)."""
+    declared = (getattr(source, "stream_records", None) or {}).get(stream)
+    if declared:
+        return {_TYPES_BY_NAME.get(t, t) if isinstance(t, str) else t for t in declared}
+    name = stream.lower()
+    guessed = {t for hint, t in _STREAM_HINTS if hint in name}
+    if MailEvent in guessed and ForwardingSetting in guessed:
+        guessed.discard(MailEvent)
+    return guessed or None
+
+
+class _Run:
+    """State of one audit run (kept small: records are never held beyond their batch)."""
+
+    def __init__(self, ctx, rules: RuleSet, rctx: RuleContext, now: datetime, full: bool):
+        self.ctx, self.rules, self.rctx, self.now, self.full = ctx, rules, rctx, now, full
+        self.settings = ctx.settings
+        self.store = ctx.store
+        self.result = AuditResult()
+        self.created: set[int] = set()
+        self.updated: set[int] = set()
+        self.fed: set[type] = set()
+        self.unknown_fed = False
+        self.people = rctx.identity.people()
+        self.exceptions: list[Exception] = []
+        self._skip_logs = 0
+
+    # ------------------------------------------------------------------ cursors and windows
+
+    def _cursors(self, source: str, stream: str) -> tuple[dict[str, dict], datetime | None]:
+        with self.store.session() as s:
+            rows = list(s.scalars(select(Cursor).where(Cursor.source == source, Cursor.stream == stream)))
+        cursors = {r.partition: r.cursor for r in rows if r.partition != WINDOW_PARTITION}
+        mark = next((r.cursor.get("end") for r in rows if r.partition == WINDOW_PARTITION), None)
+        return cursors, datetime.fromisoformat(mark) if mark else None
+
+    def _window(self, mark: datetime | None) -> tuple[datetime, datetime]:
+        until = self.now - UNTIL_DELAY
+        if mark is None or self.full:
+            since = self.now - timedelta(days=self.settings.audit.initial_lookback_days)
+        else:
+            since = mark - REPORTING_OVERLAP
+        return min(since, until), until
+
+    @staticmethod
+    def _save_cursor(session, source: str, stream: str, partition: str, cursor: dict, now: datetime) -> None:
+        row = session.scalars(select(Cursor).where(Cursor.source == source, Cursor.stream == stream,
+                                                   Cursor.partition == partition)).first()
+        if row is None:
+            row = Cursor(source=source, stream=stream, partition=partition)
+            session.add(row)
+        row.cursor, row.updated_at = cursor, now
+
+    # ------------------------------------------------------------------ streams
+
+    def run_stream(self, source, stream: str) -> bool:
+        """Read one stream to the end; False when it failed (its rules are then not evaluated)."""
+        types = stream_types(source, stream)
+        cursors, mark = self._cursors(source.name, stream)
+        if self.full:
+            cursors, mark = {}, None
+        since, until = self._window(mark)
+        try:
+            try:
+                self._consume(source, stream, cursors, since, until)
+            except CursorExpired as exc:
+                event(log, "audit.cursor_expired", logging.WARNING, source=source.name, stream=stream, error=str(exc))
+                with self.store.session() as s:
+                    s.execute(delete(Cursor).where(Cursor.source == source.name, Cursor.stream == stream))
+                since, until = self._window(None)
+                self._consume(source, stream, {}, since, until)
+        except (SourceError, SkippableRecord) as exc:
+            message = f"{source.name}/{stream}: {exc}"
+            self.exceptions.append(exc)
+            self.result.errors.append(message)
+            event(log, "audit.stream_failed", logging.ERROR, source=source.name, stream=stream,
+                  api=getattr(exc, "api", ""), error=str(exc), fix=getattr(exc, "fix", ""))
+            for rule_id in self.rules.rules_for_types(types):
+                self.result.not_evaluated.setdefault(rule_id, f"{source.name}/{stream} failed: {exc}")
+            return False
+        with self.store.session() as s:
+            self._save_cursor(s, source.name, stream, WINDOW_PARTITION, {"end": until.isoformat()}, self.now)
+        if types is None:
+            self.unknown_fed = True
+        else:
+            self.fed |= types
+        return True
+
+    def _consume(self, source, stream: str, cursors: dict, since: datetime, until: datetime) -> None:
+        batches: Iterable[ActivityBatch] = source.fetch(stream, cursors, since=since, until=until, people=self.people)
+        for batch in batches:
+            self._batch(source.name, stream, batch)
+
+    def _batch(self, source: str, stream: str, batch: ActivityBatch) -> None:
+        self.result.events_read += len(batch.records)
+        prepared = [p for record in batch.records for p in self._evaluate(source, stream, record)]
+        for attempt in (1, 2):
+            try:
+                with self.store.session() as s:
+                    outcome = findings.record(s, prepared, self.now)
+                    alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now)
+                    if batch.cursor is not None:
+                        self._save_cursor(s, source, batch.stream or stream, batch.partition, batch.cursor, self.now)
+                break
+            except IntegrityError:  # another run recorded the same finding first: read it back and retry
+                if attempt == 2:
+                    raise
+        self.created.update(f.id for f in outcome.created)
+        self.updated.update(f.id for f in outcome.updated if f.id not in self.created)
+
+    def _evaluate(self, source: str, stream: str, record) -> list[findings.Prepared]:
+        rules = self.rules.by_type.get(type(record))
+        if not rules:
+            return []
+        try:
+            check_record(record)
+        except SkippableRecord as exc:
+            self._skipped(source, stream, exc)
+            return []
+        out = []
+        for rule in rules:
+            try:
+                candidates = rule.evaluate(record, self.rctx)
+            except SkippableRecord as exc:
+                self._skipped(source, stream, exc)
+                continue
+            out.extend(self._prepare(rule, c) for c in candidates)
+        return out
+
+    def _prepare(self, rule: Rule, c: Candidate) -> findings.Prepared:
+        ident = self.rctx.identity
+        exc_id = self.rctx.exceptions.match(c) if self.rctx.exceptions is not None else None  # type: ignore[attr-defined]
+        return findings.Prepared(c, self.rules.severity(rule, c), rule.policy, exc_id,
+                                 findings.fingerprint(c, ident.address_hash),
+                                 ident.address_hash(c.counterpart) if c.counterpart else "")
+
+    def _skipped(self, source: str, stream: str, exc: Exception) -> None:
+        self.result.skipped += 1
+        if self._skip_logs < MAX_SKIP_LOGS:
+            self._skip_logs += 1
+            event(log, "audit.record_skipped", logging.WARNING, source=source, stream=stream, reason=str(exc))
+
+
+def build_rule_context(session, settings, crypto, now: datetime) -> RuleContext:
+    """Identity, channel policy, social-app list and exceptions for one run."""
+    identity = Identity.load(session, settings, crypto, now)
+    today = now.astimezone(ZoneInfo(settings.school.timezone)).date()
+    apps_file = settings.audit.social_apps_file
+    social = SocialApps.load(settings.resolve(apps_file) if apps_file else None)
+    return RuleContext(identity, ChannelPolicy.from_settings(settings), social,
+                       ExceptionIndex.load(session, identity, today))
+
+
+def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditResult:
+    """Run every enabled rule over new activity (all activity in the look-back with ``full``)."""
+    now = now or datetime.now(UTC)
+    settings = ctx.settings
+    rules = rule_set(settings)  # an unknown rule id stops here, before anything is read
+    store = ctx.store
+    with store.session() as s:
+        run = Run(job="audit", started_at=now, status="running")
+        s.add(run)
+    try:
+        with store.session() as s:
+            sync_registers(s, settings, store.crypto, now)
+        with store.session() as s:
+            rctx = build_rule_context(s, settings, store.crypto, now)
+        state = _Run(ctx, rules, rctx, now, full)
+        failures = _run_sources(state, ctx.activity_sources())
+    except BaseException as exc:
+        _finish(store, run.id, "failed", {}, str(exc) or type(exc).__name__)
+        raise
+    result = state.result
+    result.findings_new, result.findings_updated = len(state.created), len(state.updated - state.created)
+    result.api_calls = ctx.api_calls() if hasattr(ctx, "api_calls") else 0
+    if not state.unknown_fed:
+        for rule in rules.rules:
+            if rule.record_type not in state.fed:
+                result.not_evaluated.setdefault(rule.id, "no activity source provided this data")
+    status = "partial" if result.errors else "ok"
+    summary = {**result.as_json(), "skipped": result.skipped, "not_evaluated": result.not_evaluated,
+               "errors": result.errors}
+    if failures is not None:
+        _finish(store, run.id, "failed", summary, str(failures))
+        raise failures
+    _finish(store, run.id, status, summary, "; ".join(result.errors))
+    event(log, "audit.done", status=status, **result.as_json(), skipped=result.skipped,
+          not_evaluated=len(result.not_evaluated))
+    return result
+
+
+def _run_sources(state: _Run, sources: list) -> SourceError | None:
+    """Run every stream; return the error to raise when every source failed entirely."""
+    failed_sources = 0
+    for source in sources:
+        ok = [state.run_stream(source, stream) for stream in source.streams]
+        if ok and not any(ok):
+            failed_sources += 1
+    if not sources or failed_sources < len(sources) or not state.exceptions:
+        return None
+    refused = next((e for e in state.exceptions if isinstance(e, SourceRefused)), None)
+    if refused is not None:
+        return refused
+    first = state.exceptions[0]
+    if isinstance(first, SourceError):
+        return first
+    return SourceRefused("every activity source failed: " + "; ".join(state.result.errors), api="activity",
+                         fix="run 'python -m integration doctor' for the fix")
+
+
+def _finish(store, run_id: int, status: str, summary: dict, error: str) -> None:
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        if run is not None:
+            run.status, run.summary, run.error = status, summary, error[:4000]
+            run.finished_at = datetime.now(UTC)

@@ -1,0 +1,74 @@
+"""`findings`: list findings (--status, --rule), or triage one (--set-status ID STATUS --actor EMAIL)."""
+
+from __future__ import annotations
+
+import argparse
+
+from integration import findings as repo
+from integration.errors import InputError
+from integration.store.models_audit import FINDING_STATUSES
+from integration.wiring import context_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--status", choices=FINDING_STATUSES, help="only findings with this status")
+    p.add_argument("--rule", help="only findings of this rule id")
+    p.add_argument("--set-status", nargs=2, metavar=("ID", "STATUS"),
+                   help="move a finding along new -> reviewing -> resolved/false_positive (reopen -> reviewing)")
+    p.add_argument("--actor", help="who is triaging (required with --set-status; logged)")
+    p.add_argument("--note", default="", help="a note for the triage log")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def run(args) -> int:
+    ctx = context_from_args(args)
+    if args.rule:
+        from integration.rules import RULES
+
+        if args.rule not in RULES:
+            raise InputError(f"unknown rule id {args.rule!r} (known rule ids: {', '.join(RULES)})")
+    if args.set_status:
+        return _set_status(ctx, args)
+    with ctx.store.session() as s:
+        docs = [repo.as_json(f) for f in repo.list_findings(s, status=args.status, rule=args.rule)]
+        actor = args.actor or "cli"
+        for doc in docs:  # listing shows counterparts: every view is logged
+            repo.log_view(s, doc["id"], actor)
+    if args.json:
+        from integration.__main__ import print_json
+
+        print_json(docs)
+    else:
+        _table(docs)
+    return 0
+
+
+def _set_status(ctx, args) -> int:
+    raw_id, status = args.set_status
+    try:
+        finding_id = int(raw_id)
+    except ValueError:
+        raise InputError(f"finding id must be a number, got {raw_id!r}") from None
+    if not args.actor:
+        raise InputError("--set-status needs --actor EMAIL (who made the change; it is logged)")
+    with ctx.store.session() as s:
+        doc = repo.as_json(repo.transition(s, finding_id, status, args.actor, args.note))
+    if args.json:
+        from integration.__main__ import print_json
+
+        print_json(doc)
+    else:
+        print(f"finding {finding_id} is now {doc['status']}")
+    return 0
+
+
+def _table(docs: list[dict]) -> None:
+    cols = ("id", "rule", "severity", "status", "staff", "pupil/guardian", "confidence", "occurrences", "last_seen")
+    rows = [[str(d["id"]), d["rule"], d["severity"], d["status"], d["staff"] or "", d["pupil"] or d["guardian"] or "",
+             d["confidence"], str(d["occurrences"]), d["last_seen"] or ""] for d in docs]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+    if not rows:
+        print("(no findings)")

@@ -1,0 +1,50 @@
+"""`worker`: the scheduler process (one per installation; never inside web workers).
+
+Runs every job on its `[schedule]`, the digest at `[alerts] digest_time`, escalation every few
+minutes, and jobs requested by webhooks. SIGTERM/SIGINT stop it gracefully: no new runs,
+running jobs finish. `--run JOB` runs one job now (same lease and `runs` record) and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from integration.jobs import JOBS
+from integration.wiring import context_from_args
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", choices=sorted(JOBS), metavar="JOB",
+                   help=f"run one job now and exit ({', '.join(sorted(JOBS))})")
+
+
+def run(args) -> int:
+    from integration.scheduler import Worker, run_job
+
+    ctx = context_from_args(args)
+    if args.run:
+        outcome = run_job(ctx, args.run)
+        print(f"{outcome.kind}: {outcome.status}" + (f" — {outcome.error}" if outcome.error else ""),
+              file=sys.stderr)
+        if outcome.status == "skipped":
+            return 1
+        return outcome.exit_code if outcome.status == "failed" else 0
+    stop = threading.Event()
+
+    def _signal(signum, _frame) -> None:
+        print(f"worker: signal {signum}, stopping after running jobs finish", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    worker = Worker(ctx)
+    worker.start()
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        worker.stop(wait=True)
+    return 0

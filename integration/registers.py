@@ -1,0 +1,264 @@
+"""The two operator registers (CSV): personal addresses and Headteacher-approved exceptions.
+
+Imported at the start of every audit when the file changed (sha256), row by row: a bad
+row is reported with file, line and problem and the rest still load, because one typo
+in a 2,000-line MIS export must not switch the register off. A re-import replaces the
+register's rows in the caller's transaction, so it is idempotent and removals stick.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from integration.crypto import Crypto
+from integration.errors import ConfigError
+from integration.identity import Identity
+from integration.logs import event
+from integration.rules.base import Candidate
+from integration.settings import Settings
+from integration.store.models_audit import ChannelException, PersonalAddress, RegisterImport
+from integration.store.models_roster import Person, PersonAlias
+
+log = logging.getLogger("safechannels.registers")
+
+PERSONAL = "personal_addresses"
+EXCEPTIONS = "exceptions"
+HEADERS = {PERSONAL: ["address", "owner"], EXCEPTIONS: ["staff", "counterpart", "reason", "approved_by", "expires"]}
+CONFIG_KEYS = {PERSONAL: "personal_address_register", EXCEPTIONS: "exceptions_register"}
+_ADDRESS = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass
+class ImportReport:
+    register: str
+    path: str
+    loaded: int = 0
+    problems: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+
+def _read(path: Path, register: str) -> tuple[bytes, list[tuple[int, list[str]]]]:
+    """The file's bytes and its data rows with line numbers; unreadable/wrong header -> ConfigError."""
+    key = f"[channels] {CONFIG_KEYS[register]}"
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"{path}: {key} cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: {key} is not UTF-8 text (save the CSV as UTF-8)") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    expected = HEADERS[register]
+    if header is None or [h.strip().lower() for h in header] != expected:
+        raise ConfigError(f"{path}: {key} must start with the header line '{','.join(expected)}', "
+                          f"got {','.join(header or []) or 'an empty file'!r}")
+    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    return raw, rows
+
+
+def _school_accounts(session: Session) -> tuple[dict[str, str], dict[str, str]]:
+    """(any school address -> primary, primary -> role)."""
+    people = {p.id: (p.email.lower(), p.role) for p in session.scalars(select(Person))}
+    addresses = {email: email for email, _ in people.values()}
+    for a in session.scalars(select(PersonAlias)):
+        if a.person_id in people:
+            addresses.setdefault(a.address.lower(), people[a.person_id][0])
+    return addresses, dict(people.values())
+
+
+def _fields(row: list[str], n: int) -> list[str] | str:
+    if len(row) != n:
+        return f"expected {n} fields, got {len(row)}"
+    return [c.strip() for c in row]
+
+
+def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[str],
+                    now: datetime) -> ImportReport:
+    """Replace the personal-address register with the file's valid rows."""
+    raw, rows = _read(path, PERSONAL)
+    report = ImportReport(PERSONAL, str(path))
+    addresses, _ = _school_accounts(session)
+    seen: dict[str, int] = {}
+    valid: list[PersonalAddress] = []
+    for line, row in rows:
+        cells = _fields(row, 2)
+        problem = cells if isinstance(cells, str) else None
+        if problem is None:
+            address, owner = cells[0].lower(), cells[1].lower()
+            digest = crypto.address_hash(address) if address else ""
+            if not address or not owner:
+                problem = "missing " + ("address" if not address else "owner")
+            elif not _ADDRESS.match(address):
+                problem = f"address {address!r} is not an email address"
+            elif address.rpartition("@")[2] in approved:
+                problem = "address is in an approved school domain, not a personal address"
+            elif owner not in addresses:
+                problem = f"unknown owner {owner!r} (not a school account in the roster; run 'sync' first?)"
+            elif digest in seen:
+                problem = f"duplicate address (first on line {seen[digest]})"
+            else:
+                seen[digest] = line
+                valid.append(PersonalAddress(address_hash=digest, address=address,
+                                             owner_email=addresses[owner], imported_at=now))
+        if problem:
+            report.problems.append(f"{path.name}:{line}: {problem}")
+    session.execute(delete(PersonalAddress))
+    session.add_all(valid)
+    report.loaded = len(valid)
+    _record(session, report, raw, now)
+    return report
+
+
+def new_exception_id() -> str:
+    """Random (an id derived from the addresses would be a guessable hash of a personal address)."""
+    return "EXC-" + secrets.token_hex(6)
+
+
+def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetime) -> ImportReport:
+    """Replace the exceptions register with the file's valid rows."""
+    raw, rows = _read(path, EXCEPTIONS)
+    report = ImportReport(EXCEPTIONS, str(path))
+    addresses, roles = _school_accounts(session)
+    # a re-import keeps each exception's id, so suppressed findings keep naming the same exception
+    ids = {(e.staff, e.counterpart_hash): e.id for e in session.scalars(select(ChannelException))}
+    seen: dict[tuple[str, str], int] = {}
+    valid: list[ChannelException] = []
+    for line, row in rows:
+        cells = _fields(row, 5)
+        problem = cells if isinstance(cells, str) else None
+        if problem is None:
+            staff, counterpart, reason, approved_by, expires = cells
+            staff, counterpart = staff.lower(), counterpart.lower()
+            missing = [n for n, v in zip(HEADERS[EXCEPTIONS], cells, strict=True) if not v]
+            primary = addresses.get(staff)
+            if missing:
+                problem = "missing " + ", ".join(missing)
+            elif primary is None or roles.get(primary) != "staff":
+                problem = f"staff {staff!r} is not a staff member in the roster"
+            elif not _ADDRESS.match(counterpart):
+                problem = f"counterpart {counterpart!r} is not an email address"
+            else:
+                try:
+                    until = date.fromisoformat(expires)
+                except ValueError:
+                    until = None
+                    problem = f"expires {expires!r} is not an ISO date (YYYY-MM-DD)"
+                digest = crypto.address_hash(counterpart)
+                if until is not None and (primary, digest) in seen:
+                    problem = f"duplicate exception for this staff member and counterpart " \
+                              f"(first on line {seen[(primary, digest)]})"
+                elif until is not None:
+                    seen[(primary, digest)] = line
+                    valid.append(ChannelException(
+                        id=ids.get((primary, digest)) or new_exception_id(), staff=primary, counterpart=counterpart,
+                        counterpart_hash=digest, reason=reason, approved_by=approved_by, expires=until,
+                        imported_at=now))
+        if problem:
+            report.problems.append(f"{path.name}:{line}: {problem}")
+    session.execute(delete(ChannelException))
+    session.add_all(valid)
+    report.loaded = len(valid)
+    _record(session, report, raw, now)
+    return report
+
+
+def _record(session: Session, report: ImportReport, raw: bytes, now: datetime) -> None:
+    row = session.get(RegisterImport, report.register) or RegisterImport(register=report.register)
+    row.path, row.sha256 = report.path, hashlib.sha256(raw).hexdigest()
+    row.rows, row.problems, row.imported_at = report.loaded, report.problems, now
+    session.add(row)
+    session.flush()
+
+
+def sync_registers(session: Session, settings: Settings, crypto: Crypto, now: datetime) -> list[ImportReport]:
+    """Import each configured register whose file changed (or had problems last time)."""
+    reports = []
+    for register, key in CONFIG_KEYS.items():
+        configured = getattr(settings.channels, key)
+        previous = session.get(RegisterImport, register)
+        if not configured:
+            if previous is not None:  # the register was switched off: its rows go with it
+                session.execute(delete(PersonalAddress if register == PERSONAL else ChannelException))
+                session.delete(previous)
+                event(log, "register.cleared", register=register)
+            continue
+        path = settings.resolve(configured)
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ConfigError(f"{path}: [channels] {key} cannot be read ({exc.strerror})") from None
+        if previous is not None and previous.sha256 == digest and previous.path == str(path) \
+                and not previous.problems:
+            reports.append(ImportReport(register, str(path), previous.rows, unchanged=True))
+            continue
+        if register == PERSONAL:
+            report = import_personal(session, path, crypto, set(settings.approved_domains), now)
+        else:
+            report = import_exceptions(session, path, crypto, now)
+        for problem in report.problems:
+            event(log, "register.bad_row", logging.WARNING, problem=problem)
+        event(log, "register.imported", register=register, loaded=report.loaded, problems=len(report.problems))
+        reports.append(report)
+    return reports
+
+
+@dataclass(frozen=True)
+class _Exception:
+    id: str
+    expires: date
+    keys: frozenset[tuple[str, str]]
+
+
+class ExceptionIndex:
+    """Exceptions by staff member; a counterpart covers the person's school and attributed addresses."""
+
+    def __init__(self, identity: Identity, today: date):
+        self._identity = identity
+        self._today = today
+        self._by_staff: dict[str, list[_Exception]] = {}
+
+    @classmethod
+    def load(cls, session: Session, identity: Identity, today: date) -> ExceptionIndex:
+        index = cls(identity, today)
+        for exc in session.scalars(select(ChannelException)):
+            index.add(exc.id, exc.staff, exc.counterpart, exc.expires)
+        return index
+
+    def _keys(self, address: str | None) -> set[tuple[str, str]]:
+        if not address:
+            return set()
+        keys = {("addr", self._identity.address_hash(address.lower()))}
+        person = self._identity.resolve(address.lower()).person_email
+        if person:
+            keys.add(("person", person))
+        return keys
+
+    def add(self, exc_id: str, staff: str, counterpart: str, expires: date) -> None:
+        primary = self._identity.person(staff) or staff.lower()
+        self._by_staff.setdefault(primary, []).append(_Exception(exc_id, expires, frozenset(self._keys(counterpart))))
+
+    def match(self, c: Candidate) -> str | None:
+        """The id of an unexpired exception covering this candidate, else None (expired ones never match)."""
+        if not c.staff or c.staff not in self._by_staff:
+            return None
+        keys = self._keys(c.counterpart) | self._keys(c.guardian)
+        if c.pupil:
+            keys.add(("person", c.pupil))
+        best = None
+        for exc in self._by_staff[c.staff]:
+            if exc.expires >= self._today and not exc.keys.isdisjoint(keys) \
+                    and (best is None or exc.expires > best.expires):
+                best = exc
+        return best.id if best else None

@@ -1,0 +1,399 @@
+"""Applies roster snapshots to the store as a difference (the rules are in integration/roster.py).
+
+Kept apart from the engine so the classification and the diff can be read (and tested) on
+their own. Runs inside the caller's session: everything it writes commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from integration.crypto import Crypto
+from integration.logs import event
+from integration.records import DirectoryUser, EnrolmentRecord, RosterSnapshot
+from integration.store.models_roster import (
+    Course,
+    Enrolment,
+    Group,
+    GroupMember,
+    Guardian,
+    GuardianLink,
+    OrgUnit,
+    Person,
+    PersonAlias,
+)
+
+log = logging.getLogger("safechannels.roster")
+
+
+@dataclass
+class Counts:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+def in_org_units(path: str, roots: list[str]) -> bool:
+    """`path` is one of `roots` or below one of them."""
+    for root in roots:
+        root = root.rstrip("/") or "/"
+        if root == "/" or path == root or path.startswith(root + "/"):
+            return True
+    return False
+
+
+def expand_groups(roots: list[str], members: list[tuple[str, str, str]]) -> set[str]:
+    """User addresses in `roots`, nested groups expanded; members are (group, member, type)."""
+    by_group: dict[str, list[tuple[str, str]]] = {}
+    for group, member, kind in members:
+        by_group.setdefault(group.lower(), []).append((member.lower(), kind))
+    found: set[str] = set()
+    todo, seen = [g.lower() for g in roots], set()
+    while todo:
+        g = todo.pop()
+        if g in seen:
+            continue
+        seen.add(g)
+        for member, kind in by_group.get(g, []):
+            (todo.append(member) if kind == "GROUP" else found.add(member))
+    return found
+
+
+def classify_user(u: DirectoryUser, cfg, staff_members: set[str], pupil_members: set[str],
+                  teachers: set[str], students: set[str]) -> str:
+    """Role by rules 2–4 of integration/roster.py (history and retention are applied after)."""
+    if u.suspended or u.archived:
+        return "former_pupil" if in_org_units(u.org_unit, cfg.pupil_org_units) else "other"
+    if in_org_units(u.org_unit, cfg.staff_org_units) or u.email in staff_members or u.email in teachers:
+        return "staff"
+    if in_org_units(u.org_unit, cfg.pupil_org_units) or u.email in pupil_members or u.email in students:
+        return "pupil"
+    return "other"
+
+
+def lifecycle(role: str, status: str, prev: Person | None, now: datetime,
+              retention: timedelta) -> tuple[str, str, datetime | None]:
+    """(role, status, left_at) once history is applied: leavers become former pupils, kept for the retention."""
+    prev_role, prev_left = (prev.role, prev.left_at) if prev else (None, None)
+    if role in ("staff", "pupil"):
+        return role, status, None
+    if role == "other" and prev_role in ("pupil", "former_pupil"):
+        role, status = "former_pupil", ("left" if status == "active" else status)
+    if role == "former_pupil":
+        if prev_role == "other" and prev_left:  # retention already ran out: stays other
+            return "other", status, prev_left
+        left = prev_left if prev_role == "former_pupil" and prev_left else now
+        return ("other" if now - left > retention else "former_pupil"), status, left
+    return "other", status, (prev_left if prev_role == "other" else None)
+
+
+def _complete(parts: list[tuple[str, RosterSnapshot]], coll: str) -> bool:
+    return any(coll in sn.complete for _, sn in parts) and not any(coll in sn.errors for _, sn in parts)
+
+
+class Applier:
+    def __init__(self, s: Session, crypto: Crypto | None, cfg, now: datetime):
+        self.s, self.crypto, self.cfg, self.now = s, crypto, cfg, now
+        self.retention = timedelta(days=cfg.former_pupil_retention_days)
+        self.counts = Counts()
+
+    def apply(self, parts: list[tuple[str, RosterSnapshot]]) -> Counts:
+        s = self.s
+        if _complete(parts, "org_units"):
+            self._org_units([o for _, sn in parts for o in sn.org_units])
+        if _complete(parts, "groups"):
+            self._groups([g for _, sn in parts for g in sn.groups])
+        if _complete(parts, "members"):
+            self._members([(m.group_email, m.member_email, m.role, m.type) for _, sn in parts for m in sn.members])
+        member_rows = [(g, m, t) for g, m, t in s.execute(select(GroupMember.group_email, GroupMember.member_email,
+                                                                   GroupMember.type))]
+        staff_members = expand_groups(self.cfg.staff_groups, member_rows)
+        pupil_members = expand_groups(self.cfg.pupil_groups, member_rows)
+
+        users = [u for _, sn in parts for u in sn.users]
+        people = list(s.scalars(select(Person)))
+        by_gid = {p.google_id: p for p in people if p.google_id}
+        by_email = {p.email: p for p in people}
+        addr = _address_index(users)
+        courses = {(c.platform, c.course_id): c for c in s.scalars(select(Course))}
+        teachers, students = self._course_roles(parts, addr, courses)
+        seen = self._people(users, by_gid, by_email, staff_members, pupil_members, teachers, students)
+        if _complete(parts, "users"):
+            self._gone([p for p in people if p.id not in seen])
+        s.flush()
+        people = list(s.scalars(select(Person)))
+        self._aliases(people, users)
+        person_of = _person_index(people, users)
+        for platform, sn in parts:
+            self._courses(platform, sn, courses, person_of)
+            if "guardians" in sn.complete and "guardians" not in sn.errors:
+                self._guardians(platform, sn, person_of)
+        self._orphan_guardians()
+        return self.counts
+
+    # ---------------------------------------------------------------- directory structure
+
+    def _org_units(self, units) -> None:
+        stored = {o.path: o for o in self.s.scalars(select(OrgUnit))}
+        for u in units:
+            row = stored.pop(u.path, None)
+            if row is None:
+                self.s.add(OrgUnit(path=u.path, name=u.name, parent_path=u.parent_path, org_unit_id=u.org_unit_id))
+            elif (row.name, row.parent_path, row.org_unit_id) != (u.name, u.parent_path, u.org_unit_id):
+                row.name, row.parent_path, row.org_unit_id = u.name, u.parent_path, u.org_unit_id
+        for row in stored.values():
+            self.s.delete(row)
+
+    def _groups(self, groups) -> None:
+        stored = {g.email: g for g in self.s.scalars(select(Group))}
+        for g in groups:
+            row = stored.pop(g.email, None)
+            if row is None:
+                self.s.add(Group(email=g.email, name=g.name, google_id=g.google_id))
+            elif (row.name, row.google_id) != (g.name, g.google_id):
+                row.name, row.google_id = g.name, g.google_id
+        if stored:
+            self.s.execute(delete(GroupMember).where(GroupMember.group_email.in_(list(stored))))
+            for row in stored.values():
+                self.s.delete(row)
+        self.s.flush()
+
+    def _members(self, members: list[tuple[str, str, str, str]]) -> None:
+        known = set(self.s.scalars(select(Group.email)))
+        want = {(g, m): (r, t) for g, m, r, t in members if g in known}
+        stored = {(r.group_email, r.member_email): r for r in self.s.scalars(select(GroupMember))}
+        for key, row in stored.items():
+            if key not in want:
+                self.s.delete(row)
+            elif (row.role, row.type) != want[key]:
+                row.role, row.type = want[key]
+        new = [{"group_email": g, "member_email": m, "role": r, "type": t}
+               for (g, m), (r, t) in want.items() if (g, m) not in stored]
+        if new:
+            self.s.execute(insert(GroupMember), new)
+        self.s.flush()
+
+    # ---------------------------------------------------------------- people
+
+    def _course_roles(self, parts, addr: dict[str, str], courses: dict) -> tuple[set[str], set[str]]:
+        """Addresses of teachers and students of counted courses: read now where the rosters were
+        read to the end, else as stored (so an outage demotes nobody)."""
+        teachers: set[str] = set()
+        students: set[str] = set()
+        for platform, sn in parts:
+            if "enrolments" in sn.complete and "enrolments" not in sn.errors:
+                for e in sn.enrolments:
+                    who = addr.get(e.user_id) or addr.get(e.email) or e.email
+                    if who:
+                        (teachers if e.role == "teacher" else students).add(who)
+                continue
+            pks = [c.id for (p, _), c in courses.items() if p == platform and c.state != "DECLINED"]
+            if pks:
+                q = (select(Person.email, Enrolment.role).join(Enrolment, Enrolment.person_id == Person.id)
+                     .where(Enrolment.course_pk.in_(pks)))
+                for email, role in self.s.execute(q):
+                    (teachers if role == "teacher" else students).add(email)
+        return teachers, students
+
+    def _people(self, users, by_gid, by_email, staff_members, pupil_members, teachers, students) -> set[int]:
+        seen: set[int] = set()
+        done: set[str] = set()
+        for u in users:
+            if u.email in done:
+                continue
+            done.add(u.email)
+            prev = by_gid.get(u.google_id) or by_email.get(u.email)
+            role = classify_user(u, self.cfg, staff_members, pupil_members, teachers, students)
+            status = "suspended" if (u.suspended or u.archived) else "active"
+            role, status, left_at = lifecycle(role, status, prev, self.now, self.retention)
+            values = {"email": u.email, "google_id": u.google_id, "name": u.name or u.email.split("@")[0],
+                      "role": role, "org_unit": u.org_unit, "status": status, "aliases": list(u.aliases),
+                      "is_admin": u.is_admin, "left_at": left_at}
+            if prev is None:
+                self.s.add(Person(**values, first_seen=self.now, updated_at=self.now))
+                self.counts.added += 1
+                continue
+            seen.add(prev.id)
+            if all(getattr(prev, k) == v for k, v in values.items()):
+                continue
+            leaving = prev.role in ("staff", "pupil") and role in ("former_pupil", "other")
+            for k, v in values.items():
+                setattr(prev, k, v)
+            prev.updated_at = self.now
+            if leaving:
+                self.counts.removed += 1
+            else:
+                self.counts.updated += 1
+        return seen
+
+    def _gone(self, missing: list[Person]) -> None:
+        """Accounts no longer in a complete users read: status change, never a hard delete."""
+        for p in missing:
+            if p.status == "deleted" and (p.role != "former_pupil" or not p.left_at
+                                          or self.now - p.left_at <= self.retention):
+                continue
+            was_active = p.status != "deleted"
+            if p.role in ("pupil", "former_pupil"):
+                left = p.left_at if p.role == "former_pupil" and p.left_at else self.now
+                p.role = "other" if self.now - left > self.retention else "former_pupil"
+                p.left_at = left
+            else:
+                p.role = "other"
+            p.status, p.updated_at = "deleted", self.now
+            if was_active:
+                self.counts.removed += 1
+            event(log, "roster.person_gone", email=p.email, role=p.role)
+
+    def _aliases(self, people: list[Person], users: list[DirectoryUser]) -> None:
+        """person_aliases = every address (primary and alias) of every account; live accounts win."""
+        want: dict[str, int] = {}
+        for p in sorted(people, key=lambda p: p.status == "deleted", reverse=True):  # live last: they win
+            for a in [p.email, *(p.aliases or [])]:
+                want[a.lower()] = p.id
+        stored = {a.address: a for a in self.s.scalars(select(PersonAlias))}
+        for address, row in stored.items():
+            if address not in want:
+                self.s.delete(row)
+            elif row.person_id != want[address]:
+                row.person_id = want[address]
+        new = [{"address": a, "person_id": pid} for a, pid in want.items() if a not in stored]
+        if new:
+            self.s.execute(insert(PersonAlias), new)
+
+    # ---------------------------------------------------------------- courses and enrolments
+
+    def _courses(self, platform: str, sn: RosterSnapshot, courses: dict, person_of: dict[str, int]) -> None:
+        fresh: set[tuple[str, str]] = set()
+        changed: set[int] = set()
+        created: set[int] = set()
+        for c in sn.courses:
+            key = (c.platform, c.course_id)
+            fresh.add(key)
+            values = {"name": c.name, "section": c.section, "state": c.state, "owner_id": c.owner_id,
+                      "teacher_group_email": c.teacher_group_email, "course_group_email": c.course_group_email,
+                      "link": c.link}
+            row = courses.get(key)
+            if row is None:
+                row = courses[key] = Course(platform=c.platform, course_id=c.course_id, **values)
+                self.s.add(row)
+                created.add(id(row))
+                self.counts.added += 1
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                for k, v in values.items():
+                    setattr(row, k, v)
+                changed.add(id(row))
+        self.s.flush()
+        if "courses" in sn.complete and "courses" not in sn.errors:
+            for key in [k for k in courses if k[0] == platform and k not in fresh]:
+                row = courses.pop(key)
+                self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
+                self.s.delete(row)
+                self.counts.removed += 1
+        if "enrolments" in sn.complete and "enrolments" not in sn.errors:
+            changed |= self._enrolments(platform, sn.enrolments, courses, person_of)
+        self.counts.updated += len(changed - created)
+
+    def _enrolments(self, platform: str, records: list[EnrolmentRecord], courses: dict,
+                    person_of: dict[str, int]) -> set[int]:
+        pk_of = {key[1]: row for key, row in courses.items() if key[0] == platform}
+        want: set[tuple[int, int, str]] = set()
+        for e in records:
+            course = pk_of.get(e.course_id)
+            pid = person_of.get(e.user_id) or person_of.get(e.email)
+            if course is None or pid is None:
+                event(log, "roster.enrolment_skipped", logging.DEBUG, course=e.course_id, user=e.email or e.user_id)
+                continue
+            want.add((course.id, pid, e.role))
+        by_pk = {row.id: row for row in pk_of.values()}
+        stored = {(pk, pid, r) for pk, pid, r in self.s.execute(
+            select(Enrolment.course_pk, Enrolment.person_id, Enrolment.role)
+            .where(Enrolment.course_pk.in_(list(by_pk))))} if by_pk else set()
+        gone, new = stored - want, want - stored
+        for pk, pid, role in gone:
+            self.s.execute(delete(Enrolment).where(Enrolment.course_pk == pk, Enrolment.person_id == pid,
+                                                   Enrolment.role == role))
+        if new:
+            self.s.execute(insert(Enrolment), [{"course_pk": pk, "person_id": pid, "role": r} for pk, pid, r in new])
+        return {id(by_pk[pk]) for pk, _, _ in gone | new if pk in by_pk}
+
+    # ---------------------------------------------------------------- guardians
+
+    def _guardians(self, platform: str, sn: RosterSnapshot, person_of: dict[str, int]) -> None:
+        if self.crypto is None:
+            raise RuntimeError("guardian addresses need the encryption key")
+        rows = {g.email_hash: g for g in self.s.scalars(select(Guardian))}
+        touched: set[int] = set()
+        created: list[Guardian] = []
+        resolved: list[tuple[Guardian, int, str]] = []
+        for rec in sn.guardians:
+            pid = person_of.get(rec.student_id) or person_of.get(rec.student_email)
+            if pid is None:
+                event(log, "roster.guardian_skipped", logging.DEBUG, reason="pupil not in the Directory")
+                continue
+            h = self.crypto.address_hash(rec.guardian_email)
+            row = rows.get(h)
+            if row is None:
+                row = rows[h] = Guardian(email_hash=h, email=rec.guardian_email, name=rec.guardian_name,
+                                         google_id=rec.guardian_id, first_seen=self.now)
+                self.s.add(row)
+                created.append(row)
+            elif rec.guardian_name and (row.name, row.google_id) != (rec.guardian_name, rec.guardian_id):
+                row.name, row.google_id = rec.guardian_name, rec.guardian_id
+                touched.add(id(row))
+            resolved.append((row, pid, rec.state))
+        self.s.flush()
+        self.counts.added += len(created)
+        new_ids = {r.id for r in created}
+        touched = {r.id for r in rows.values() if id(r) in touched}
+        want: dict[tuple[int, int], str] = {(row.id, pid): state for row, pid, state in resolved}
+        stored = {(link.guardian_id, link.pupil_id): link
+                  for link in self.s.scalars(select(GuardianLink).where(GuardianLink.platform == platform))}
+        for key, link in stored.items():
+            if key not in want:
+                self.s.delete(link)
+                touched.add(key[0])
+            elif link.state != want[key]:
+                link.state = want[key]
+                touched.add(key[0])
+        new = [{"guardian_id": g, "pupil_id": p, "state": st, "platform": platform}
+               for (g, p), st in want.items() if (g, p) not in stored]
+        if new:
+            self.s.execute(insert(GuardianLink), new)
+        touched |= {key[0] for key in want if key not in stored}
+        self.counts.updated += len(touched - new_ids)
+        self.s.flush()
+
+    def _orphan_guardians(self) -> None:
+        """A guardian address with no pupil left is personal data with no purpose: delete it."""
+        linked = select(GuardianLink.guardian_id)
+        orphans = list(self.s.scalars(select(Guardian.id).where(Guardian.id.not_in(linked))))
+        if orphans:
+            self.s.execute(delete(Guardian).where(Guardian.id.in_(orphans)))
+            self.counts.removed += len(orphans)
+
+
+def _address_index(users: list[DirectoryUser]) -> dict[str, str]:
+    """google id, primary address and aliases -> primary address."""
+    out: dict[str, str] = {}
+    for u in users:
+        for a in u.aliases:
+            out.setdefault(a, u.email)
+    for u in users:
+        out[u.email] = u.email
+        out[u.google_id] = u.email
+    return out
+
+
+def _person_index(people: list[Person], users: list[DirectoryUser]) -> dict[str, int]:
+    """google id / any address -> person id (live accounts win over deleted ones)."""
+    out: dict[str, int] = {}
+    for p in sorted(people, key=lambda p: p.status == "deleted", reverse=True):
+        for key in (p.google_id, p.email, *(p.aliases or [])):
+            if key:
+                out[key] = p.id
+    return out

@@ -1,0 +1,59 @@
+"""``python -m sandbox``: serve a generated school until interrupted.
+
+Runs on its own so anyone, and any Google client library, can talk to a simulated
+school; ``--write-config DIR`` also writes a key and a complete service config for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from sandbox.config_writer import write_config
+from sandbox.school import SIZES, generate, truth
+from sandbox.server import SandboxServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=list(SIZES), default="demo")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 = any free port")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of API calls answering a transient error")
+    parser.add_argument("--strict", action="store_true", help="answer 400 to requests the discovery documents reject")
+    parser.add_argument("--write-config", metavar="DIR", default="")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    domain = generate(args.size, args.seed)
+    server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
+                           fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    counts = {k: v for k, v in truth(domain).items() if k != "roles"}
+    print(f"sandbox: {domain.name} ({domain.domain}, {args.size}, seed {args.seed}) at {server.url}")
+    print(f"sandbox: token endpoint {server.token_uri}; admin {domain.admin_email}; {counts}")
+    if args.write_config:
+        toml_path = write_config(domain, server.url, args.write_config)
+        print(f"sandbox: wrote {toml_path} and {toml_path.parent / 'service-account.json'}")
+        print(f"sandbox: try  python -m integration sync --config {toml_path} --json")
+    sys.stdout.flush()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("sandbox: stopping", file=sys.stderr)
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,522 @@
+"""The school's activity (Drive files, mail, Chat, Meet), derived lazily and deterministically.
+
+Nothing is stored per file or per message: a user's files and each (user, day) of mail,
+chat and meet are re-derived from ``(size, seed, user, day)`` on demand, so ``school``
+(≈200,000 files, ≈500,000 mail events) and ``trust`` (10×) need no such memory. The
+handful of planted breaches and decoys (`sandbox.activity_plant`) are explicit lists
+merged into the same views, and `audit_truth` says which findings the service must
+report. Background activity is built never to breach a rule: staff–pupil mail only in
+working hours, no direct file shares with pupils, no personal addresses, no public media.
+
+Time: the activity spans ``days`` whole UTC days before today plus today up to the
+*horizon* (generation time minus one hour, so a run's "now minus reporting delay" sees
+it all). `advance` moves the horizon on, so later days' background appears as time passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.model import Domain, User
+from sandbox.school import classify
+
+DAY = timedelta(days=1)
+ORGS = [("exams@aqa.org.uk", "AQA Exams"), ("office@localcouncil.gov.uk", "Council Office"),
+        ("bookings@leisurecentre.co.uk", "Leisure Centre"), ("support@edtech-supplier.co.uk", "Supplier Support"),
+        ("admin@trip-company.co.uk", "School Trips Ltd")]
+SUBJECTS = ["Homework", "Lesson plan", "Trip letter", "Marking", "Meeting notes", "Report", "Timetable",
+            "Coursework", "Revision", "Club"]
+DOC_TYPES = [("application/vnd.google-apps.document", 40), ("application/vnd.google-apps.spreadsheet", 15),
+             ("application/vnd.google-apps.presentation", 15), ("application/pdf", 10),
+             ("application/vnd.google-apps.folder", 5), ("image/jpeg", 10), ("video/mp4", 5)]
+
+
+@dataclass(frozen=True)
+class Scale:
+    files: tuple[int, int]  # base files per user (uniform)
+    mail: tuple[int, int]  # mail events per mailbox per day (uniform)
+    days: int
+    chat: float  # chat events per user per day (mean)
+    meet: float  # class calls per teacher per day (mean)
+    daily_share: float  # probability a user shares a new file on a given day
+
+
+SCALES = {
+    "tiny": Scale((3, 9), (0, 3), 14, 0.5, 0.2, 0.2),
+    "demo": Scale((8, 24), (0, 2), 14, 0.3, 0.2, 0.1),
+    "school": Scale((60, 177), (5, 16), 29, 0.5, 0.3, 0.1),
+    "trust": Scale((60, 177), (5, 16), 29, 0.5, 0.3, 0.1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One message as one mailbox sees it."""
+
+    id: str  # Gmail API message id (16 hex)
+    time: datetime
+    mailbox: str
+    direction: str  # sent | received
+    sender: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    message_id: str = ""
+    subject: str = ""
+    names: tuple[tuple[str, str], ...] = ()  # (address, display name) in headers
+
+
+@dataclass(frozen=True, slots=True)
+class Perm:
+    id: str
+    type: str
+    role: str
+    email: str = ""
+    domain: str = ""
+    display: str = ""
+    discover: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    id: str
+    name: str
+    mime: str
+    owner: str  # "" in a shared drive
+    modified: datetime
+    perms: tuple[Perm, ...]
+    trashed: bool = False
+    drive_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DriveEvent:
+    """One Reports drive acl_change event (one grant)."""
+
+    time: datetime
+    actor: str
+    file: File
+    perm: Perm
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    time: datetime
+    actor: str
+    conversation_type: str
+    targets: tuple[str, ...]
+    room_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeetLeg:
+    """One participant's call_ended event."""
+
+    time: datetime
+    conference_id: str
+    identifier: str  # "" for an external/anonymous participant
+    display_name: str
+    organizer: str
+    meeting_code: str
+    duration: int
+    external: bool = False
+
+
+@dataclass
+class SharedDrive:
+    id: str
+    name: str
+    perms: list[Perm]
+    created: datetime
+
+
+@dataclass
+class Forwarding:
+    enabled: bool = False
+    address: str = ""
+    addresses: list[tuple[str, str]] = field(default_factory=list)  # (address, accepted|pending)
+
+
+def h(*parts: Any) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def rng_for(*parts: Any) -> random.Random:
+    return random.Random(h(*parts))
+
+
+def file_id(*parts: Any) -> str:
+    return "1" + h("file", *parts)[:32]
+
+
+def perm_id(email: str) -> str:
+    return str(int(h("perm", email)[:15], 16))
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+class Activity:
+    """Per-domain activity views. Built once per domain (`activity(domain)`); thread-safe caches."""
+
+    def __init__(self, dom: Domain, now: datetime | None = None) -> None:
+        self.dom = dom
+        self.scale = SCALES.get(dom.size, SCALES["demo"])
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        self.today = now.replace(hour=0, minute=0, second=0)
+        self.start = self.today - self.scale.days * DAY
+        self.horizon = now - timedelta(hours=1)
+        self.reports_gmail = True
+        self.roles = classify(dom)
+        users = {u.primary_email: u for u in dom.live_users()}
+        self.users = users
+        self.staff = sorted(e for e, r in self.roles.items() if r == "staff")
+        self.pupils = sorted(e for e, r in self.roles.items() if r == "pupil")
+        self.former = sorted(e for e, r in self.roles.items() if r == "former_pupil")
+        by_id = dom.user_by_id()
+        self.taught: dict[str, list[str]] = {}  # teacher -> pupils in their counted courses
+        self.teachers_of: dict[str, list[str]] = {}
+        self.classmates: dict[str, list[str]] = {}
+        self.course_groups: dict[str, list[str]] = {}  # teacher -> course group emails
+        for c in dom.courses:
+            if c.course_state in ("DECLINED", "SUSPENDED"):
+                continue
+            kids = [by_id[s].primary_email for s in c.student_ids if s in by_id
+                    and self.roles.get(by_id[s].primary_email) == "pupil"]
+            for t in c.teacher_ids:
+                if t in by_id:
+                    temail = by_id[t].primary_email
+                    self.taught.setdefault(temail, []).extend(kids)
+                    self.course_groups.setdefault(temail, []).append(c.course_group_email)
+                    for k in kids:
+                        self.teachers_of.setdefault(k, []).append(temail)
+            for k in kids:
+                self.classmates.setdefault(k, []).extend(x for x in kids if x != k)
+        self.guardians_of: dict[str, list[tuple[str, str]]] = {}
+        for g in dom.guardians:
+            pupil = by_id.get(g.student_id)
+            if pupil and "@" + dom.domain not in g.email:
+                self.guardians_of.setdefault(pupil.primary_email, []).append((g.email, g.full_name))
+        self.person_names = {_norm(u.full_name) for e, u in users.items()
+                             if self.roles.get(e) in ("staff", "pupil", "former_pupil")}
+        # planted state (filled by sandbox.activity_plant)
+        self.plant_mail: dict[tuple[str, int], list[Mail]] = {}
+        self.plant_files: dict[str, list[File]] = {}
+        self.plant_drive_events: list[DriveEvent] = []
+        self.plant_chat: dict[int, list[Chat]] = {}
+        self.plant_meet: dict[int, list[MeetLeg]] = {}
+        self.shared_drives: list[SharedDrive] = []
+        self.forwarding: dict[str, Forwarding] = {}
+        self.truth: list[dict] = []
+        self.decoys: list[dict] = []
+        self.exceptions: list[dict] = []
+        self.unregistered: set[str] = set()  # personal addresses the register must not contain
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple, Any] = OrderedDict()  # per-user views
+        self._days: OrderedDict[tuple, Any] = OrderedDict()  # whole-domain day lists (large: keep few)
+
+    # ------------------------------------------------------------------ time
+
+    def day_of(self, when: datetime) -> int:
+        return (when - self.start) // DAY
+
+    def day_start(self, day: int) -> datetime:
+        return self.start + day * DAY
+
+    @property
+    def last_day(self) -> int:
+        return self.day_of(self.horizon)
+
+    def visible(self, when: datetime) -> bool:
+        return when < self.horizon
+
+    def advance(self, hours: float) -> None:
+        """Let time pass: later background (and anything planted then) becomes visible."""
+        with self._lock:
+            self.horizon += timedelta(hours=hours)
+            self._cache.clear()
+            self._days.clear()
+
+    def _cached(self, key: tuple, build, *, day: bool = False) -> Any:
+        cache, limit = (self._days, 3) if day else (self._cache, 4096)
+        with self._lock:
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+        value = build()
+        with self._lock:
+            cache[key] = value
+            while len(cache) > limit:
+                cache.popitem(last=False)
+        return value
+
+    def display(self, address: str, name: str) -> str:
+        """A display name for an outside address, dropped if it would read as a pupil's or staff name."""
+        return "" if _norm(name) in self.person_names else name
+
+    # ------------------------------------------------------------------ mail
+
+    def mailbox_day(self, email: str, day: int) -> list[Mail]:
+        """Every message `email`'s mailbox holds for one day (background + planted), newest first."""
+        return self._cached(("mail", email, day), lambda: self._mailbox_day(email, day))
+
+
+    def _mailbox_day(self, email: str, day: int) -> list[Mail]:
+        role = self.roles.get(email)
+        out: list[Mail] = []
+        if role in ("staff", "pupil") and day >= 0:
+            r = rng_for(self.dom.seed, "mail", email, day)
+            base = self.day_start(day)
+            for i in range(r.randint(*self.scale.mail)):
+                when = base + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600), microseconds=r.randrange(10**6))
+                out.append(self._background_mail(r, email, role, when, day, i))
+        out += self.plant_mail.get((email, day), [])
+        out = [m for m in out if self.visible(m.time)]
+        out.sort(key=lambda m: m.time, reverse=True)
+        return out
+
+    def _background_mail(self, r: random.Random, me: str, role: str, when: datetime, day: int, i: int) -> Mail:
+        mid = f"{day:04x}{i:04x}" + h(self.dom.seed, me, day, i)[:8]
+        contacts = self._contacts(me, role)
+        roll = r.random()
+        names: tuple[tuple[str, str], ...] = ()
+        if roll < 0.8 or not contacts[1]:
+            other = r.choice(contacts[0])
+        else:
+            other, name = r.choice(contacts[1])
+            name = self.display(other, name)
+            names = ((other, name),) if name else ()
+        subject = f"{r.choice(SUBJECTS)} {day}-{i}"
+        msg_id = f"<{h('msg', self.dom.seed, me, day, i)[:24]}@mail.gmail.com>"
+        if r.random() < 0.4:
+            return Mail(mid, when, me, "sent", me, (other,), (), msg_id, subject, names)
+        return Mail(mid, when, me, "received", other, (me,), (), msg_id, subject, names)
+
+    def _contacts(self, me: str, role: str) -> tuple[list[str], list[tuple[str, str]]]:
+        """(school addresses, outside (address, name)) a mailbox writes to in the background."""
+        key = ("contacts", me)
+
+        def build() -> tuple[list[str], list[tuple[str, str]]]:
+            r = rng_for(self.dom.seed, "contacts", me)
+            if role == "staff":
+                school = r.sample(self.staff, min(8, len(self.staff)))
+                school += r.sample(self.taught.get(me, []) or [me], min(4, len(self.taught.get(me, [])) or 1))
+                outside = list(ORGS[:2])
+                for pupil in r.sample(self.taught.get(me, []), min(3, len(self.taught.get(me, [])))):
+                    outside += self.guardians_of.get(pupil, [])
+            else:
+                school = (self.teachers_of.get(me, []) or self.staff[:1])[:4] + self.classmates.get(me, [])[:6]
+                outside = list(self.guardians_of.get(me, []))
+            school = [s for s in dict.fromkeys(school) if s != me] or [self.staff[0]]
+            return school, outside
+
+        return self._cached(key, build)
+
+    def mailbox(self, email: str) -> list[Mail]:
+        """The whole visible mailbox, newest first."""
+        return [m for day in range(self.last_day, -1, -1) for m in self.mailbox_day(email, day)]
+
+    def find_mail(self, email: str, msg_id: str) -> Mail | None:
+        try:
+            day = int(msg_id[:4], 16)
+        except ValueError:
+            return None
+        return next((m for m in self.mailbox_day(email, day) if m.id == msg_id), None)
+
+    def mail_day(self, day: int) -> list[Mail]:
+        """Every mailbox's messages of one day, newest first (what Reports gmail logs)."""
+        people = self.staff + self.pupils
+        return self._cached(("mailday", day), lambda: sorted(
+            (m for p in people for m in self._mailbox_day(p, day)), key=lambda m: m.time, reverse=True), day=True)
+
+    # ------------------------------------------------------------------ drive
+
+    def files(self, owner: str) -> list[File]:
+        """Every file `owner` owns (base + daily shares + planted), trashed ones included."""
+        return self._cached(("files", owner), lambda: self._files(owner)) if self.roles.get(owner) in (
+            "staff", "pupil") else list(self.plant_files.get(owner, []))
+
+    def _files(self, owner: str) -> list[File]:
+        r = rng_for(self.dom.seed, "files", owner)
+        out = [self._base_file(r, owner, i) for i in range(r.randint(*self.scale.files))]
+        out += [e.file for day in range(self.last_day + 1) for e in self.daily_drive(owner, day)]
+        out += [f for f in self.plant_files.get(owner, []) if self.visible(f.modified)]
+        return out
+
+    def _owner_perm(self, owner: str) -> Perm:
+        u = self.users.get(owner)
+        return Perm(perm_id(owner), "user", "owner", owner, "", u.full_name if u else owner)
+
+    def _base_file(self, r: random.Random, owner: str, i: int) -> File:
+        mime = r.choices([m for m, _ in DOC_TYPES], [w for _, w in DOC_TYPES])[0]
+        modified = self.start - timedelta(days=r.randrange(1, 700), seconds=r.randrange(86400))
+        perms = [self._owner_perm(owner)]
+        roll, media = r.random(), mime.startswith(("image/", "video/"))
+        if roll < 0.55:
+            pass
+        elif roll < 0.8:
+            perms.append(self._school_share(r, owner))
+        elif roll < 0.9 and self.course_groups.get(owner):
+            g = r.choice(self.course_groups[owner])
+            perms.append(Perm(perm_id(g), "group", "reader", g, "", "Class group"))
+        elif roll < 0.95:
+            perms.append(Perm("domain-" + h(owner)[:8], "domain", "reader", "", self.dom.domain))
+        elif not media:
+            if roll < 0.975:
+                perms.append(Perm("anyoneWithLink", "anyone", "reader"))
+            else:
+                addr, name = r.choice(ORGS)
+                perms.append(Perm(perm_id(addr), "user", "reader", addr, "", name))
+        return File(file_id(self.dom.seed, owner, i), f"{r.choice(SUBJECTS)} {i}", mime, owner, modified,
+                    tuple(perms), trashed=r.random() < 0.03)
+
+    def _school_share(self, r: random.Random, owner: str) -> Perm:
+        pool = self.staff if self.roles.get(owner) == "staff" else (
+            self.classmates.get(owner) or self.teachers_of.get(owner) or self.staff)
+        other = r.choice([p for p in pool if p != owner] or self.staff)
+        u = self.users.get(other)
+        return Perm(perm_id(other), "user", r.choice(["reader", "writer", "commenter"]), other, "",
+                    u.full_name if u else other)
+
+    def daily_drive(self, owner: str, day: int) -> list[DriveEvent]:
+        """Background shares made on `day` by `owner`: a new file and its acl_change event."""
+        r = rng_for(self.dom.seed, "dshare", owner, day)
+        if day < 0 or r.random() >= self.scale.daily_share:
+            return []
+        when = self.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600))
+        if not self.visible(when):
+            return []
+        perm = self._school_share(r, owner)
+        f = File(file_id(self.dom.seed, owner, "d", day), f"{r.choice(SUBJECTS)} (shared {day})",
+                 "application/vnd.google-apps.document", owner, when, (self._owner_perm(owner), perm))
+        return [DriveEvent(when, owner, f, perm)]
+
+    def drive_day(self, day: int) -> list[DriveEvent]:
+        def build() -> list[DriveEvent]:
+            found = [e for p in self.staff + self.pupils for e in self.daily_drive(p, day)]
+            found += [e for e in self.plant_drive_events if self.day_of(e.time) == day and self.visible(e.time)]
+            return sorted(found, key=lambda e: e.time, reverse=True)
+        return self._cached(("driveday", day), build, day=True)
+
+    def find_file(self, fid: str) -> File | None:
+        for files in self.plant_files.values():
+            for f in files:
+                if f.id == fid:
+                    return f
+        return None
+
+    # ------------------------------------------------------------------ chat / meet
+
+    def chat_day(self, day: int) -> list[Chat]:
+        def build() -> list[Chat]:
+            out: list[Chat] = []
+            for me in self.staff + self.pupils:
+                r = rng_for(self.dom.seed, "chat", me, day)
+                n = int(self.scale.chat * 2 * r.random() + 0.5)
+                for i in range(n):
+                    when = self.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600))
+                    pool = self.staff if self.roles[me] == "staff" else (self.classmates.get(me) or [])
+                    peers = [p for p in pool if p != me]
+                    if not peers:
+                        continue
+                    room = "spaces/" + h("room", me, day, i)[:11]
+                    if r.random() < 0.5:
+                        out.append(Chat(when, me, "SPACE", (), room, f"{room}/messages/{h(me, day, i)[:10]}"))
+                    else:
+                        other = r.choice(peers)
+                        room = "spaces/" + h("dm", *sorted((me, other)))[:11]
+                        out.append(Chat(when, me, "USER_TO_USER_DIRECT_MESSAGE", (other,), room,
+                                        f"{room}/messages/{h(me, day, i)[:10]}"))
+            out += self.plant_chat.get(day, [])
+            return sorted((c for c in out if self.visible(c.time)), key=lambda c: c.time, reverse=True)
+        return self._cached(("chatday", day), build, day=True)
+
+    def meet_day(self, day: int) -> list[MeetLeg]:
+        def build() -> list[MeetLeg]:
+            out: list[MeetLeg] = []
+            for me in self.staff:
+                r = rng_for(self.dom.seed, "meet", me, day)
+                if r.random() >= self.scale.meet or not self.taught.get(me):
+                    continue
+                start = self.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 16 * 3600))
+                kids = r.sample(self.taught[me], min(len(set(self.taught[me])), r.randint(3, 6)))
+                out += meet_call(h("conf", me, day), [me, *dict.fromkeys(kids)], me, start, r.randint(600, 3600),
+                                 self.users)
+            out += self.plant_meet.get(day, [])
+            return sorted((m for m in out if self.visible(m.time)), key=lambda m: m.time, reverse=True)
+        return self._cached(("meetday", day), build, day=True)
+
+
+def meet_call(seed: str, people: list[str], organizer: str, start: datetime, duration: int,
+              users: dict[str, User], external: int = 0) -> list[MeetLeg]:
+    """The call_ended events of one conference: one per participant (external ones anonymous)."""
+    conf = h("conference", seed)[:20]
+    code = "".join(chr(97 + int(c, 16) % 26) for c in h("code", seed)[:10])
+    end = start + timedelta(seconds=duration)
+    legs = [MeetLeg(end + timedelta(seconds=i), conf, p, users[p].full_name if p in users else p, organizer, code,
+                    duration) for i, p in enumerate(people)]
+    legs += [MeetLeg(end + timedelta(seconds=len(people) + i), conf, "", "Guest", organizer, code, duration, True)
+             for i in range(external)]
+    return legs
+
+
+def _norm(name: str) -> str:
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch for ch in text if ch not in "'\u2019`-\u2010\u2011\u2013.\"")
+    return " ".join(text.split())
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def activity(dom: Domain) -> Activity:
+    """The domain's activity, built (and its breaches planted) on first use."""
+    with _BUILD_LOCK:
+        act = dom.extra.get("activity")
+        if act is None:
+            from sandbox.activity_plant import plant
+
+            act = Activity(dom)
+            plant(act)
+            dom.extra["activity"] = act
+        return act
+
+
+def set_reports_gmail(dom: Domain, available: bool) -> None:
+    """Whether the edition provides Reports gmail events (without: an empty answer, as Google gives)."""
+    activity(dom).reports_gmail = available
+
+
+def audit_truth(dom: Domain) -> list[dict]:
+    """The findings the service must report: dicts of rule, staff, pupil, guardian, counterpart, object,
+    status (new | suppressed) and confidence (known | suspected)."""
+    return [dict(t) for t in activity(dom).truth]
+
+
+def audit_decoys(dom: Domain) -> list[dict]:
+    """Planted look-alikes that must not be flagged: dicts of rule (the rule they resemble), people, why."""
+    return [dict(d) for d in activity(dom).decoys]
+
+
+def exception_rows(dom: Domain) -> list[dict]:
+    """Rows for the exceptions register (staff, counterpart, reason, approved_by, expires)."""
+    return [dict(e) for e in activity(dom).exceptions]
+
+
+def unregistered_addresses(dom: Domain) -> set[str]:
+    """Personal addresses planted for display-name attribution: the register must not list them."""
+    return set(activity(dom).unregistered)

@@ -1,0 +1,408 @@
+"""Planted breaches and decoys for every rule in rules.md, and the truth the audit must report.
+
+People are drawn from the generated school by ``random.Random(size:seed)``, so another
+seed plants other people and other objects. Each breach is built to trip exactly one
+rule; each decoy looks like a breach but is the approved channel, an excluded case
+(trashed file, pending forwarding address, a third participant ...) or is suppressed by
+the exceptions register that `sandbox.config_writer` writes. Attribution follows that
+register: an address it lists is ``known``; one it leaves out is found only through the
+display name (``suspected``).
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sandbox.activity import (
+    ORGS,
+    Activity,
+    Chat,
+    DriveEvent,
+    File,
+    Forwarding,
+    Mail,
+    Perm,
+    SharedDrive,
+    _norm,
+    file_id,
+    h,
+    meet_call,
+    perm_id,
+)
+from sandbox.config_writer import exception_rows, write_personal_register
+
+LONDON = ZoneInfo("Europe/London")
+SOCIAL = [("Facebook", "1234567890"), ("TikTok", "2345678901"), ("Snapchat", "3456789012"),
+          ("Instagram", "4567890123"), ("Discord", "5678901234")]
+NOT_SOCIAL = [("Snap Maths Tutor", "6789012345"), ("Xerte Online Toolkits", "7890123456")]
+COUNT = {"tiny": 1, "demo": 2, "school": 3, "trust": 4}
+DOC = "application/vnd.google-apps.document"
+
+
+class Planter:
+    def __init__(self, act: Activity) -> None:
+        self.a, dom = act, act.dom
+        self.rng = random.Random(f"plant:{dom.size}:{dom.seed}")
+        self.n = COUNT.get(dom.size, 2)
+        self.used: set[str] = set()
+        self.k = 0
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_personal_register(dom, Path(tmp) / "r.csv")
+            with path.open(encoding="utf-8") as fh:
+                self.registered = {row["address"].lower(): row["owner"].lower() for row in csv.DictReader(fh)}
+        names: dict[str, list[str]] = {}
+        for e in act.staff + act.pupils + act.former:
+            names.setdefault(_norm(act.users[e].full_name), []).append(e)
+        self.unique_name = {es[0] for n, es in names.items() if len(es) == 1 and " " in n}
+        self.exc = exception_rows(dom)
+        for row in self.exc:
+            self.used.update(x.lower() for x in row[:2])
+
+    # ------------------------------------------------------------------ people
+
+    def pick(self, pool: list[str], *, registered: bool | None = None, named: bool = False) -> str:
+        """A person not used by another plant; with a registered (or unregistered) personal address."""
+        cands = [p for p in pool if p not in self.used and (not named or p in self.unique_name)]
+        if registered is not None:
+            cands = [p for p in cands if self.personal(p, registered)]
+        if not cands:
+            cands = [p for p in pool if not named or p in self.unique_name] or pool
+        who = self.rng.choice(cands)
+        self.used.add(who)
+        return who
+
+    def personal(self, person: str, registered: bool) -> str:
+        for addr in self.a.dom.personal_addresses.get(person, []):
+            if (addr.lower() in self.registered) == registered:
+                return addr.lower()
+        return ""
+
+    def invented(self, person: str) -> str:
+        """An address nobody registered, attributable only by its display name."""
+        u = self.a.users[person]
+        addr = f"{h('inv', person)[:6]}.{u.given_name[:1].lower() or 'x'}@gmail.com"
+        self.a.unregistered.add(addr)
+        return addr
+
+    def suspected(self, person: str) -> str:
+        return self.personal(person, False) or self.invented(person)
+
+    def name(self, person: str) -> str:
+        return self.a.users[person].full_name
+
+    def untaught(self, staff: str) -> str:
+        taught = set(self.a.taught.get(staff, []))
+        return self.pick([p for p in self.a.pupils if p not in taught] or self.a.pupils)
+
+    # ------------------------------------------------------------------ times
+
+    def when(self, hour: int = 11, minute: int = 0) -> datetime:
+        day = self.rng.randrange(1, self.a.scale.days - 1)
+        local = (self.a.day_start(day).astimezone(LONDON)).date()
+        t = datetime.combine(local, time(hour, minute), LONDON).astimezone(UTC)
+        return t + timedelta(seconds=self.rng.randrange(0, 50 * 60) if minute == 0 else 0)
+
+    # ------------------------------------------------------------------ builders
+
+    def truth(self, rule: str, *, staff=None, pupil=None, guardian=None, counterpart=None, obj="",
+              status="new", confidence="known") -> None:
+        self.a.truth.append({"rule": rule, "staff": staff, "pupil": pupil, "guardian": guardian,
+                             "counterpart": counterpart, "object": obj, "status": status, "confidence": confidence})
+
+    def decoy(self, rule: str, why: str, **people) -> None:
+        self.a.decoys.append({"rule": rule, "why": why, **people})
+
+    def mail(self, when: datetime, sender: str, to: list[str], cc: list[str] = (), names=()) -> str:
+        """One message, logged in every school mailbox it touches (sent and received)."""
+        self.k += 1
+        msg_id = f"<plant-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
+        day = self.a.day_of(when)
+        mailboxes = [(sender, "sent")] + [(r, "received") for r in [*to, *cc] if r != sender]
+        for box, direction in mailboxes:
+            if self.a.roles.get(box) in ("staff", "pupil"):
+                gid = f"{day:04x}{0x8000 + self.k:04x}" + h(box, self.k)[:8]
+                m = Mail(gid, when, box, direction, sender, tuple(to), tuple(cc), msg_id, f"Planted {self.k}",
+                         tuple(names))
+                self.a.plant_mail.setdefault((box, day), []).append(m)
+        return msg_id
+
+    def file(self, owner: str, perms: list[Perm], *, mime: str = DOC, when: datetime | None = None,
+             trashed: bool = False, events: bool = True) -> str:
+        self.k += 1
+        when = when or self.when()
+        owner_perm = Perm(perm_id(owner), "user", "owner", owner, "", self.name(owner))
+        f = File(file_id("plant", self.a.dom.seed, self.k), f"Shared item {self.k}", mime, owner, when,
+                 (owner_perm, *perms), trashed)
+        self.a.plant_files.setdefault(owner, []).append(f)
+        if events and not trashed:
+            self.a.plant_drive_events += [DriveEvent(when, owner, f, p) for p in perms]
+        return f.id
+
+    def user_perm(self, email: str, display: str = "", role: str = "writer") -> Perm:
+        u = self.a.users.get(email)
+        return Perm(perm_id(email), "user", role, email, "", display or (u.full_name if u else ""))
+
+    def shared_drive(self, members: list[Perm]) -> str:
+        self.k += 1
+        sid = "0A" + h("drive", self.a.dom.seed, self.k)[:17].upper()
+        self.a.shared_drives.append(SharedDrive(sid, f"Project drive {self.k}", members, self.when()))
+        return sid
+
+    def chat(self, when: datetime, actor: str, other: str | None, kind: str = "USER_TO_USER_DIRECT_MESSAGE") -> str:
+        self.k += 1
+        room = "spaces/" + h("plantroom", self.a.dom.seed, self.k)[:11]
+        msg = f"{room}/messages/{h('m', self.k)[:10]}"
+        c = Chat(when, actor, kind, (other,) if other else (), room, msg)
+        self.a.plant_chat.setdefault(self.a.day_of(when), []).append(c)
+        return msg
+
+    def meet(self, people: list[str], external: int = 0) -> str:
+        self.k += 1
+        legs = meet_call(f"plant{self.a.dom.seed}:{self.k}", people, people[0], self.when(), 1500, self.a.users,
+                         external)
+        self.a.plant_meet.setdefault(self.a.day_of(legs[0].time), []).extend(legs)
+        return legs[0].conference_id
+
+
+def plant(act: Activity) -> None:
+    """Plant every rule's breaches and decoys into `act` and record the truth."""
+    p = Planter(act)
+    if not act.staff or not act.pupils:
+        return
+    for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
+               _drive_media, _drive_direct, _chat_meet, _oauth):
+        fn(p)
+
+
+def _mail_personal(p: Planter) -> None:
+    a, rule, rule2 = p.a, "mail.staff_to_pupil_personal", "mail.staff_personal_to_pupil"
+    for _ in range(p.n):
+        s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+        addr = p.personal(pu, True)
+        p.truth(rule, staff=s, pupil=pu, counterpart=addr, obj=p.mail(p.when(), s, [addr]))
+        s, pu = p.pick(a.staff), p.pick(a.pupils, named=True)
+        addr = p.suspected(pu)
+        p.truth(rule, staff=s, pupil=pu, counterpart=addr, confidence="suspected",
+                obj=p.mail(p.when(), addr, [s], names=[(addr, p.name(pu))]))
+        s, pu = p.pick(a.staff, registered=True), p.pick(a.pupils)
+        addr = p.personal(s, True)
+        p.truth(rule2, staff=s, pupil=pu, counterpart=addr, obj=p.mail(p.when(), addr, [pu]))
+        s, pu = p.pick(a.staff, registered=True), p.pick(a.pupils)
+        addr = p.personal(s, True)
+        p.truth(rule2, staff=s, pupil=pu, counterpart=addr, obj=p.mail(p.when(), pu, [addr]))
+    if a.former:
+        s, fp = p.pick(a.staff), p.pick(a.former, named=True)
+        addr = p.invented(fp)
+        p.truth(rule, staff=s, pupil=fp, counterpart=addr, confidence="suspected",
+                obj=p.mail(p.when(), addr, [s], names=[(addr, p.name(fp))]))
+    s, pu = p.pick(a.staff, named=True), p.pick(a.pupils)
+    addr = p.suspected(s)
+    p.truth(rule2, staff=s, pupil=pu, counterpart=addr, confidence="suspected",
+            obj=p.mail(p.when(), addr, [pu], names=[(addr, p.name(s))]))
+    # decoys: a member of staff mailing themselves from home; a pupil writing to their own school address
+    s = p.pick(a.staff, registered=True)
+    p.mail(p.when(), p.personal(s, True), [s])
+    p.decoy(rule2, "staff personal address to the same person's school mailbox", staff=s)
+    pu = p.pick(a.pupils, registered=True)
+    p.mail(p.when(), p.personal(pu, True), [pu])
+    p.decoy(rule, "pupil personal address to their own school mailbox", pupil=pu)
+    s = p.pick(a.staff)
+    p.mail(p.when(), s, ["sam@gmail.com"], names=[("sam@gmail.com", "Sam")])
+    p.decoy(rule, "a one-word display name attributes nobody", staff=s)
+    # the current exception covers the pupil's attributed personal addresses too
+    if p.exc:
+        staff, pupil = p.exc[0][0].lower(), p.exc[0][1].lower()
+        addr = p.personal(pupil, True)
+        if addr and a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
+            p.truth(rule, staff=staff, pupil=pupil, counterpart=addr, status="suppressed",
+                    obj=p.mail(p.when(), staff, [addr]))
+
+
+def _mail_guardian(p: Planter) -> None:
+    a, rule = p.a, "mail.staff_personal_to_guardian"
+    kids = [k for k in a.pupils if a.guardians_of.get(k)]
+    for i in range(p.n):
+        s, kid = p.pick(a.staff, registered=True), p.pick(kids or a.pupils)
+        if not a.guardians_of.get(kid):
+            return
+        g = a.guardians_of[kid][0][0]
+        addr = p.personal(s, True)
+        # from home copying the school mailbox, or the guardian writing to it copying the pupil
+        obj = p.mail(p.when(), addr, [g], [s]) if i % 2 == 0 else p.mail(p.when(), g, [addr], [kid])
+        p.truth(rule, staff=s, guardian=g, counterpart=addr, obj=obj)
+    s, kid = p.pick(a.staff), p.pick(kids or a.pupils)
+    if a.guardians_of.get(kid):
+        p.mail(p.when(), s, [a.guardians_of[kid][0][0]])
+        p.decoy(rule, "school mailbox to a guardian is the approved channel", staff=s)
+
+
+def _forwarding(p: Planter) -> None:
+    a, rule = p.a, "mail.auto_forward_external"
+    for _ in range(p.n):
+        s = p.pick(a.staff, registered=True)
+        addr = p.personal(s, True)
+        a.forwarding[s] = Forwarding(True, addr, [(addr, "accepted")])
+        p.truth(rule, staff=s, counterpart=addr, obj=s)
+    s = p.pick(a.staff)
+    a.forwarding[s] = Forwarding(False, "", [(ORGS[0][0], "accepted")])
+    p.truth(rule, staff=s, counterpart=ORGS[0][0], obj=s, confidence="suspected")
+    s, colleague = p.pick(a.staff), p.pick(a.staff)
+    a.forwarding[s] = Forwarding(True, colleague, [(colleague, "accepted")])
+    p.decoy(rule, "forwarding to a colleague's school address", staff=s)
+    s = p.pick(a.staff)
+    a.forwarding[s] = Forwarding(False, "", [("pending.forward@outlook.com", "pending")])
+    p.decoy(rule, "an unverified (pending) forwarding address cannot be used", staff=s)
+    pu = p.pick(a.pupils, registered=True)
+    a.forwarding[pu] = Forwarding(True, p.personal(pu, True), [(p.personal(pu, True), "accepted")])
+    p.decoy(rule, "a pupil mailbox is not a staff mailbox", pupil=pu)
+
+
+def _out_of_hours(p: Planter) -> None:
+    a, rule = p.a, "mail.out_of_hours"
+    for i in range(p.n):
+        s, pu = p.pick(a.staff), p.pick(a.pupils)
+        obj = p.mail(p.when(22, 30), s, [pu]) if i % 2 == 0 else p.mail(p.when(6, 15), pu, [s])
+        p.truth(rule, staff=s, pupil=pu, obj=obj)
+    s, pu, pu2 = p.pick(a.staff), p.pick(a.pupils), p.pick(a.pupils)
+    p.mail(p.when(22, 40), s, [pu, pu2])
+    p.decoy(rule, "late mail to two pupils is not one-to-one", staff=s, pupil=pu)
+    p.mail(p.when(10), s, [pu])
+    p.decoy(rule, "one-to-one mail in working hours", staff=s, pupil=pu)
+    s2 = p.pick(a.staff)
+    p.mail(p.when(23, 5), s, [s2])
+    p.decoy(rule, "late mail between colleagues", staff=s)
+    for row, status in zip(p.exc, ("suppressed", "new"), strict=False):
+        staff, pupil = row[0].lower(), row[1].lower()
+        if a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
+            p.truth(rule, staff=staff, pupil=pupil, status=status, obj=p.mail(p.when(21, 45), staff, [pupil]))
+
+
+def _drive_personal(p: Planter) -> None:
+    a, rule, rule2 = p.a, "drive.shared_with_pupil_personal", "drive.pupil_shared_with_staff_personal"
+    for i in range(p.n):
+        s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+        addr = p.personal(pu, True)
+        fid = p.file(s, [p.user_perm(addr, role="writer")], events=i % 2 == 0,
+                     when=None if i % 2 == 0 else a.start - timedelta(days=40))
+        p.truth(rule, staff=s, pupil=pu, counterpart=addr, obj=fid)
+        pu, s = p.pick(a.pupils), p.pick(a.staff, registered=True)
+        addr = p.personal(s, True)
+        p.truth(rule2, staff=s, pupil=pu, counterpart=addr, obj=p.file(pu, [p.user_perm(addr)]))
+    s, pu = p.pick(a.staff), p.pick(a.pupils, named=True)
+    addr = p.suspected(pu)
+    fid = p.file(s, [p.user_perm(addr, p.name(pu), "reader")], mime="application/vnd.google-apps.folder")
+    p.truth(rule, staff=s, pupil=pu, counterpart=addr, obj=fid, confidence="suspected")
+    pu, s = p.pick(a.pupils), p.pick(a.staff, named=True)
+    addr = p.suspected(s)
+    p.truth(rule2, staff=s, pupil=pu, counterpart=addr, obj=p.file(pu, [p.user_perm(addr, p.name(s))]),
+            confidence="suspected")
+    s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+    sid = p.shared_drive([Perm(perm_id(s), "user", "organizer", s, "", p.name(s)),
+                          p.user_perm(p.personal(pu, True), role="writer")])
+    p.truth(rule, staff=s, pupil=pu, counterpart=p.personal(pu, True), obj=sid)
+    # decoys
+    s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+    p.file(s, [p.user_perm(p.personal(pu, True))], trashed=True, when=a.start - timedelta(days=5))
+    p.decoy(rule, "the shared file is in the bin", staff=s, pupil=pu)
+    pu, s = p.pick(a.pupils), p.pick(a.staff)
+    p.file(pu, [p.user_perm(s)])
+    p.decoy(rule2, "pupil file shared with a teacher's school account", staff=s, pupil=pu)
+
+
+def _drive_shared(p: Planter) -> None:
+    a, rule = p.a, "drive.shared_drive_external_with_pupils"
+    for i in range(p.n):
+        s, k1, k2 = p.pick(a.staff), p.pick(a.pupils), p.pick(a.pupils)
+        ext = ORGS[2 + i % 3][0]
+        sid = p.shared_drive([Perm(perm_id(s), "user", "organizer", s, "", p.name(s)), p.user_perm(k1),
+                              p.user_perm(k2, role="reader"), p.user_perm(ext, ORGS[2 + i % 3][1], "reader")])
+        p.truth(rule, staff=s, pupil=min(k1, k2), counterpart=ext, obj=sid)
+    s, k = p.pick(a.staff), p.pick(a.pupils)
+    p.shared_drive([Perm(perm_id(s), "user", "organizer", s, "", p.name(s)), p.user_perm(k)])
+    p.decoy(rule, "shared drive with pupils and staff only", staff=s, pupil=k)
+    s = p.pick(a.staff)
+    p.shared_drive([Perm(perm_id(s), "user", "organizer", s, "", p.name(s)), p.user_perm(ORGS[1][0], ORGS[1][1])])
+    p.decoy(rule, "shared drive with an outside member but no pupils", staff=s)
+
+
+def _drive_media(p: Planter) -> None:
+    a, rule = p.a, "drive.public_media"
+    for _ in range(p.n):
+        s = p.pick(a.staff)
+        fid = p.file(s, [Perm("anyoneWithLink", "anyone", "reader")], mime="image/jpeg")
+        p.truth(rule, staff=s, counterpart="anyone_with_link", obj=fid)
+        pu = p.pick(a.pupils)
+        ext, name = ORGS[4]
+        p.truth(rule, pupil=pu, counterpart=ext, obj=p.file(pu, [p.user_perm(ext, name, "reader")], mime="video/mp4"))
+    s = p.pick(a.staff)
+    fid = p.file(s, [Perm("anyone", "anyone", "reader", discover=True)], mime="image/png")
+    p.truth(rule, staff=s, counterpart="anyone", obj=fid)
+    s = p.pick(a.staff)
+    p.file(s, [Perm("domain-" + h(s)[:8], "domain", "reader", "", a.dom.domain)], mime="image/jpeg")
+    p.decoy(rule, "image shared inside the school domain", staff=s)
+    s = p.pick(a.staff)
+    p.file(s, [Perm("anyoneWithLink", "anyone", "reader")], mime="application/pdf")
+    p.decoy(rule, "a public PDF is not media", staff=s)
+    s = p.pick(a.staff)
+    p.file(s, [Perm("anyoneWithLink", "anyone", "reader")], mime="image/jpeg", trashed=True,
+           when=a.start - timedelta(days=3))
+    p.decoy(rule, "a public image in the bin", staff=s)
+
+
+def _drive_direct(p: Planter) -> None:
+    a, rule = p.a, "drive.direct_share_outside_course"
+    teachers = [t for t in a.staff if a.taught.get(t)]
+    for _ in range(p.n):
+        s = p.pick(a.staff)
+        pu = p.untaught(s)
+        p.truth(rule, staff=s, pupil=pu, obj=p.file(s, [p.user_perm(pu, role="reader")]))
+    if teachers:
+        s = p.pick(teachers)
+        pu = p.rng.choice(a.taught[s])
+        p.file(s, [p.user_perm(pu, role="reader")])
+        p.decoy(rule, "direct share with a pupil in the teacher's own class", staff=s, pupil=pu)
+        g = a.course_groups[s][0]
+        p.file(s, [Perm(perm_id(g), "group", "reader", g, "", "Class group")])
+        p.decoy(rule, "share with a Classroom course group", staff=s)
+
+
+def _chat_meet(p: Planter) -> None:
+    a, rule, rule2 = p.a, "chat.staff_pupil_direct", "meet.staff_pupil_one_to_one"
+    for _ in range(p.n):
+        s, pu = p.pick(a.staff), p.pick(a.pupils)
+        when = p.when(15)
+        p.chat(when, s, pu)
+        p.chat(when + timedelta(minutes=3), pu, s)
+        p.truth(rule, staff=s, pupil=pu)
+        s, pu = p.pick(a.staff), p.pick(a.pupils)
+        p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu]))
+    s, pu, s2, k2 = p.pick(a.staff), p.pick(a.pupils), p.pick(a.staff), p.pick(a.pupils)
+    p.chat(p.when(14), s, None, "SPACE")
+    p.decoy(rule, "a message in a space", staff=s)
+    p.chat(p.when(14), s, s2)
+    p.decoy(rule, "a direct message between colleagues", staff=s)
+    p.meet([s, pu, k2])
+    p.decoy(rule2, "a call with a third participant", staff=s, pupil=pu)
+    p.meet([s2, k2], external=1)
+    p.decoy(rule2, "a call with an outside participant", staff=s2, pupil=k2)
+    p.meet([s, s2])
+    p.decoy(rule2, "a one-to-one call between colleagues", staff=s)
+
+
+def _oauth(p: Planter) -> None:
+    a, rule = p.a, "oauth.social_app_grant"
+    for i in range(p.n + 1):
+        who = p.pick(a.staff if i == 0 else a.pupils)
+        text, num = SOCIAL[(p.rng.randrange(len(SOCIAL)) + i) % len(SOCIAL)]
+        client = f"{num}-{h(who, text)[:12]}.apps.googleusercontent.com"
+        a.dom.add_token(who, client, text, ["openid", "email", "profile"])
+        p.truth(rule, **({"staff": who} if i == 0 else {"pupil": who}), counterpart=None, obj=client)
+    for text, num in NOT_SOCIAL:
+        who = p.pick(a.staff + a.pupils)
+        a.dom.add_token(who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"])
+        p.decoy(rule, f"{text} is not a social network", staff=who)

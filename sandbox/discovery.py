@@ -1,0 +1,209 @@
+"""Conformance against the discovery documents shipped in google-api-python-client.
+
+The sandbox routes by these documents (so a path Google does not have is a 404 here
+too), takes each method's accepted scopes from them (so it is exactly as strict as
+Google), and checks every request and response against them, recording problems so
+connector tests can assert ``server.problems() == []``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import googleapiclient
+
+DOCS = {  # sandbox api name -> discovery file
+    "directory": "admin.directory_v1",
+    "reports": "admin.reports_v1",
+    "classroom": "classroom.v1",
+    "drive": "drive.v3",
+    "gmail": "gmail.v1",
+    "forms": "forms.v1",
+}
+STANDARD_PARAMS = {"fields", "alt", "prettyPrint", "quotaUser", "key", "access_token", "userIp", "$.xgafv",
+                   "callback", "upload_protocol", "uploadType", "oauth_token"}
+
+
+@dataclass(frozen=True)
+class Method:
+    api: str
+    id: str
+    http_method: str
+    template: str  # '/admin/directory/v1/users/{userKey}'
+    pattern: re.Pattern[str]
+    param_names: tuple[str, ...]
+    spec: dict[str, Any]
+    key: str = ""  # the id, except Reports' 'admin.channels.stop' (same id as Directory's) -> 'reports.channels.stop'
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.spec.get("scopes", []))
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.spec.get("parameters", {})
+
+
+@cache
+def document(api: str) -> dict[str, Any]:
+    folder = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+    return json.loads((folder / f"{DOCS[api]}.json").read_text(encoding="utf-8"))
+
+
+def _walk(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    found = list(resource.get("methods", {}).values())
+    for sub in resource.get("resources", {}).values():
+        found += _walk(sub)
+    return found
+
+
+def _compile(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    names: list[str] = []
+    out, pos = ["^"], 0
+    for m in re.finditer(r"\{(\+?)([^}]+)\}", template):
+        out.append(re.escape(template[pos:m.start()]))
+        names.append(m.group(2))
+        out.append(f"(?P<p{len(names) - 1}>.+?)" if m.group(1) else f"(?P<p{len(names) - 1}>[^/]+?)")
+        pos = m.end()
+    out.append(re.escape(template[pos:]) + "$")
+    return re.compile("".join(out)), tuple(names)
+
+
+@cache
+def methods() -> tuple[Method, ...]:
+    """Every method of every document, most specific templates first."""
+    found: list[Method] = []
+    for api in DOCS:
+        doc = document(api)
+        prefix = "/" + doc.get("servicePath", "")
+        for spec in _walk(doc):
+            template = prefix + (spec.get("flatPath") or spec["path"])
+            pattern, names = _compile(template)
+            key = "reports.channels.stop" if (api, spec["id"]) == ("reports", "admin.channels.stop") else spec["id"]
+            found.append(Method(api, spec["id"], spec["httpMethod"], template, pattern, names, spec, key))
+            upload = spec.get("mediaUpload", {}).get("protocols", {}).get("simple", {}).get("path")
+            if upload:
+                pattern, names = _compile(upload if upload.startswith("/") else "/" + upload)
+                found.append(Method(api, spec["id"], spec["httpMethod"], upload, pattern, names, spec, spec["id"]))
+    found.sort(key=lambda m: (len(m.param_names), -len(m.template)))
+    return tuple(found)
+
+
+@cache
+def by_id() -> dict[str, Method]:
+    """Methods by key (the discovery id; see `Method.key` for the one collision)."""
+    return {m.key: m for m in methods()}
+
+
+def match(http_method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
+    """(api, method key, path params) for a request, or None if Google has no such method."""
+    for m in methods():
+        if m.http_method != http_method.upper():
+            continue
+        hit = m.pattern.match(path)
+        if hit:
+            params = {name: unquote(hit.group(f"p{i}")) for i, name in enumerate(m.param_names)}
+            return m.api, m.key, params
+    return None
+
+
+def find(http_method: str, path: str) -> Method | None:
+    hit = match(http_method, path)
+    return by_id()[hit[1]] if hit else None
+
+
+def _type_problem(name: str, value: str, spec: dict[str, Any]) -> str | None:
+    kind = spec.get("type")
+    if kind == "integer":
+        if not re.fullmatch(r"-?\d+", value):
+            return f"{name}: {value!r} is not an integer"
+        if "minimum" in spec and int(value) < int(spec["minimum"]):
+            return f"{name}: {value} is below the minimum {spec['minimum']}"
+    elif kind == "boolean" and value not in ("true", "false", "True", "False"):
+        return f"{name}: {value!r} is not a boolean"
+    if "enum" in spec and value not in spec["enum"]:
+        return f"{name}: {value!r} is not one of {spec['enum']}"
+    return None
+
+
+def validate_request(http_method: str, path: str, query: dict[str, list[str]]) -> list[str]:
+    """Problems with a request as Google's front end would see them (empty list = fine)."""
+    method = find(http_method, path)
+    if method is None:
+        return [f"no discovery method for {http_method} {path}"]
+    problems: list[str] = []
+    params = method.parameters
+    for name, values in query.items():
+        if name in STANDARD_PARAMS:
+            continue
+        spec = params.get(name)
+        if spec is None or spec.get("location") != "query":
+            problems.append(f"{method.key}: unknown query parameter {name!r}")
+            continue
+        if len(values) > 1 and not spec.get("repeated"):
+            problems.append(f"{method.key}: {name!r} given {len(values)} times but is not repeated")
+        for value in values:
+            problem = _type_problem(name, value, spec)
+            if problem:
+                problems.append(f"{method.key}: {problem}")
+    for name, spec in params.items():
+        if spec.get("required") and spec.get("location") == "query" and name not in query:
+            problems.append(f"{method.key}: missing required parameter {name!r}")
+    return problems
+
+
+def _schema(api: str, name: str) -> dict[str, Any]:
+    return document(api)["schemas"].get(name, {})
+
+
+def _check(api: str, value: Any, schema: dict[str, Any], where: str, out: list[str], depth: int = 0) -> None:
+    if depth > 12 or value is None:
+        return
+    if "$ref" in schema:
+        schema = _schema(api, schema["$ref"])
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        if not isinstance(value, dict):
+            out.append(f"{where}: expected an object")
+            return
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, item in value.items():
+            if key in props:
+                _check(api, item, props[key], f"{where}.{key}", out, depth + 1)
+            elif extra:
+                _check(api, item, extra, f"{where}.{key}", out, depth + 1)
+            elif schema.get("type") != "any":
+                out.append(f"{where}: unknown key {key!r}")
+    elif kind == "array":
+        if not isinstance(value, list):
+            out.append(f"{where}: expected an array")
+            return
+        for i, item in enumerate(value):
+            _check(api, item, schema.get("items", {}), f"{where}[{i}]", out, depth + 1)
+    elif kind == "string":
+        if not isinstance(value, str):
+            out.append(f"{where}: expected a string, got {type(value).__name__}")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            out.append(f"{where}: expected a boolean")
+    elif kind in ("integer", "number") and (isinstance(value, bool) or not isinstance(value, int | float)):
+        out.append(f"{where}: expected a number")
+
+
+def validate_response(method_id: str, body: Any) -> list[str]:
+    """Problems with a response body against the method's response schema ($ref followed)."""
+    method = by_id().get(method_id)
+    if method is None:
+        return [f"unknown method {method_id}"]
+    ref = method.spec.get("response", {}).get("$ref")
+    if ref is None:
+        return [] if body in (None, {}, "") else [f"{method_id}: has no response body but returned one"]
+    out: list[str] = []
+    _check(method.api, body, {"$ref": ref}, ref, out)
+    return out

@@ -1,0 +1,134 @@
+"""Drive API v3: files.list (the sharing crawl), permissions.list, drives.list, from the school's activity.
+
+A user's files are derived on demand (`sandbox.activity`), so a crawl of ``school``
+(≈200,000 files) costs no memory here. As on Google: ``permissions`` come back only on
+files the caller can share (the owner can), never on shared-drive items; ``pageSize``
+above the cap is coerced; ``q`` supports the subset the service uses
+(``'me' in owners``, ``trashed``, ``modifiedTime``, ``mimeType``) and answers 400 for the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox.activity import Activity, File, Perm, SharedDrive, activity, stamp, utc
+from sandbox.api import ApiRequest, Registry
+from sandbox.errors import ApiError, not_found
+from sandbox.model import Domain
+from sandbox.paging import paginate
+
+_TERM = re.compile(r"""^(?:'me'\s+in\s+owners|trashed\s*(=|!=)\s*(true|false)|modifiedTime\s*(>=|>|<=|<)\s*'([^']+)'|"""
+                   r"""mimeType\s*(=|!=)\s*'([^']+)')$""")
+
+
+def register(api: Registry, domain: Domain) -> None:
+    @api.method("drive.files.list")
+    def files_list(req: ApiRequest) -> dict[str, Any]:
+        act = activity(req.domain)
+        me = req.subject_email.lower()
+        corpora = req.arg("corpora", "user")
+        if corpora not in ("user", "domain", "drive", "allDrives"):
+            raise ApiError(400, f"Invalid value for corpora: {corpora}", "invalid", location="corpora")
+        files = [f for f in act.files(me) if _keep(f, req.arg("q") or "")]
+        page, token = paginate(req, files)
+        body: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False,
+                                "files": [file_json(act, f, me) for f in page]}
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+    @api.method("drive.permissions.list")
+    def permissions_list(req: ApiRequest) -> dict[str, Any]:
+        act = activity(req.domain)
+        fid = req.params["fileId"]
+        drive = next((d for d in act.shared_drives if d.id == fid), None)
+        if drive is not None:
+            if not req.flag("supportsAllDrives"):
+                raise not_found(f"File not found: {fid}.")
+            if not (req.flag("useDomainAdminAccess") and req.is_admin) and not _member(drive, req.subject_email):
+                raise ApiError(403, "The user does not have sufficient permissions for this file.",
+                               "insufficientFilePermissions")
+            perms = drive.perms
+        else:
+            f = next((x for x in act.files(req.subject_email.lower()) if x.id == fid), None) or act.find_file(fid)
+            if f is None or f.owner != req.subject_email.lower():
+                raise not_found(f"File not found: {fid}.")
+            perms = list(f.perms)
+        page, token = paginate(req, perms)
+        body: dict[str, Any] = {"kind": "drive#permissionList", "permissions": [perm_json(p) for p in page]}
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+    @api.method("drive.drives.list")
+    def drives_list(req: ApiRequest) -> dict[str, Any]:
+        act = activity(req.domain)
+        if req.flag("useDomainAdminAccess"):
+            if not req.is_admin:
+                raise ApiError(403, "The user does not have sufficient permissions for this operation.",
+                               "insufficientAdministratorPrivileges")
+            drives = list(act.shared_drives)
+        else:
+            drives = [d for d in act.shared_drives if _member(d, req.subject_email)]
+        page, token = paginate(req, drives)
+        body: dict[str, Any] = {"kind": "drive#driveList", "drives": [drive_json(d) for d in page]}
+        if token:
+            body["nextPageToken"] = token
+        return body
+
+
+def _member(drive: SharedDrive, email: str) -> bool:
+    return any(p.email == email.lower() for p in drive.perms)
+
+
+def _keep(f: File, q: str) -> bool:
+    """Whether a file matches `q` (terms joined by 'and'); 400 for syntax the sandbox does not know."""
+    for term in filter(None, (t.strip() for t in re.split(r"\s+and\s+", q.strip()))):
+        m = _TERM.match(term)
+        if not m:
+            raise ApiError(400, "Invalid Value", "invalid", location="q")
+        if m.group(1):
+            want = m.group(2) == "true"
+            if (f.trashed == want) != (m.group(1) == "="):
+                return False
+        elif m.group(3):
+            when, op = utc(m.group(4)), m.group(3)
+            ok = {">": f.modified > when, ">=": f.modified >= when, "<": f.modified < when,
+                  "<=": f.modified <= when}[op]
+            if not ok:
+                return False
+        elif m.group(5) and (f.mime == m.group(6)) != (m.group(5) == "="):
+            return False
+    return True
+
+
+def perm_json(p: Perm) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": "drive#permission", "id": p.id, "type": p.type, "role": p.role}
+    if p.email:
+        out["emailAddress"] = p.email
+    if p.display:
+        out["displayName"] = p.display
+    if p.type == "domain":
+        out["domain"] = p.domain
+    if p.type in ("domain", "anyone"):
+        out["allowFileDiscovery"] = p.discover
+    return out
+
+
+def file_json(act: Activity, f: File, me: str) -> dict[str, Any]:
+    owner = act.users.get(f.owner)
+    out: dict[str, Any] = {
+        "kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,
+        "modifiedTime": stamp(f.modified), "webViewLink": f"https://drive.google.com/file/d/{f.id}/view",
+        "shared": len(f.perms) > 1, "ownedByMe": f.owner == me,
+        "owners": [{"kind": "drive#user", "emailAddress": f.owner, "displayName": owner.full_name if owner else "",
+                    "permissionId": f.perms[0].id, "me": f.owner == me}],
+    }
+    if f.owner == me:  # only a user who can share the file sees its permissions
+        out["permissions"] = [perm_json(p) for p in f.perms]
+    return out
+
+
+def drive_json(d: SharedDrive) -> dict[str, Any]:
+    return {"kind": "drive#drive", "id": d.id, "name": d.name, "createdTime": stamp(d.created), "hidden": False}

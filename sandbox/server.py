@@ -1,0 +1,302 @@
+"""The simulated domain over real HTTP: a Flask app plus a threaded server wrapper.
+
+Every API request goes through one pipeline (`_dispatch`): route by discovery
+document, check the request against it, authenticate the bearer token, check the
+method's scopes and admin requirement, inject faults, run the API module's handler,
+apply the ``fields`` mask, check the response against the schema, and log it. API
+modules only turn state into JSON; adding one is one line in `API_MODULES`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import discovery, errors, fields
+from sandbox.api import ApiRequest, Registry
+from sandbox.faults import FaultController
+from sandbox.model import Domain
+from sandbox.token import TOKEN_PATH, TokenStore, service_account, token_endpoint
+
+# One line per API module; a module that does not exist yet is skipped (parallel work).
+API_MODULES = [
+    "sandbox.directory",
+    "sandbox.classroom",
+    "sandbox.drive",
+    "sandbox.gmail",
+    "sandbox.reports",
+    "sandbox.forms",
+]
+
+
+@dataclass
+class LogEntry:
+    """One request as the sandbox saw it (inner batch requests are logged individually)."""
+
+    method: str
+    path: str
+    query: MultiDict
+    body: Any
+    status: int = 0
+    subject: str = ""
+    time: float = 0.0
+    api: str = ""
+    method_id: str = ""
+    batch: bool = False
+    fault: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+class SandboxState:
+    """Everything the app shares between request threads."""
+
+    def __init__(self, domain: Domain, *, latency_ms: float, fault_rate: float, fault_seed: int,
+                 page_caps: dict[str, int] | None, strict: bool) -> None:
+        self.domain = domain
+        self.latency_ms = latency_ms
+        self.faults = FaultController(fault_rate, fault_seed)
+        self.page_caps: dict[str, int] = dict(page_caps or {})
+        self.strict = strict
+        self.tokens = TokenStore()
+        account = service_account(domain)
+        self.trusted = {account.email: [account.private_key.public_key()]}
+        self._log: list[LogEntry] = []
+        self._log_lock = threading.Lock()
+        self.registry: Registry | None = None
+
+    def record(self, entry: LogEntry) -> None:
+        with self._log_lock:
+            self._log.append(entry)
+
+    @property
+    def log(self) -> list[LogEntry]:
+        with self._log_lock:
+            return list(self._log)
+
+    def reset_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+
+def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0, fault_seed: int = 0,
+               page_caps: dict[str, int] | None = None, strict: bool = False) -> Flask:
+    """The sandbox WSGI app; its state is ``app.extensions['sandbox']`` (a `SandboxState`)."""
+    app = Flask("sandbox")
+    state = SandboxState(domain, latency_ms=latency_ms, fault_rate=fault_rate, fault_seed=fault_seed,
+                         page_caps=page_caps, strict=strict)
+    app.extensions["sandbox"] = state
+    registry = state.registry = Registry(app, domain)
+    for name in API_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(registry, domain)
+
+    @app.post(TOKEN_PATH)
+    def token() -> Any:
+        if state.faults.token_endpoint:
+            fault = state.faults.check("oauth2")
+            if fault is not None:
+                return Response(json.dumps({"error": "internal_failure", "error_description": fault.message}),
+                                status=503, mimetype="application/json")
+        return token_endpoint(request, domain, state.tokens, state.trusted)
+
+    from sandbox.batch import handle_batch  # here: batch re-enters this app
+
+    @app.post("/batch")
+    @app.post("/batch/<path:api_path>")
+    def batch(api_path: str = "") -> Response:
+        return handle_batch(app, state, request)
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def api(path: str) -> Response:
+        return _dispatch(state, registry)
+
+    return app
+
+
+def _json(status: int, body: Any) -> Response:
+    if body is None:
+        return Response(status=status if status != 200 else 204)
+    return Response(json.dumps(body), status=status, content_type="application/json; charset=UTF-8")
+
+
+def _dispatch(state: SandboxState, registry: Registry) -> Response:
+    batch = request.headers.get("X-Sandbox-Batch") == "1"
+    entry = LogEntry(request.method, request.path, MultiDict(request.args), _body(), time=time.time(), batch=batch)
+    if state.latency_ms and not batch:
+        time.sleep(state.latency_ms / 1000)
+    hit = discovery.match(request.method, request.path)
+    api = hit[0] if hit else "directory"
+    try:
+        if hit is None:
+            entry.problems.append(f"no discovery method for {request.method} {request.path}")
+            raise errors.ApiError(404, f"Not Found: {request.method} {request.path}", "notFound")
+        api, key, params = hit
+        entry.api, entry.method_id = api, key
+        query = request.args.to_dict(flat=False)
+        entry.problems += discovery.validate_request(request.method, request.path, query)
+        if entry.problems and state.strict:
+            raise errors.bad_request("; ".join(entry.problems))
+        req = _authenticate(state, registry, api, key, params, query, entry)
+        fault = state.faults.check(api)
+        if fault is not None:
+            entry.fault = True
+            raise fault
+        handler = registry.handlers.get(key)
+        if handler is None:
+            entry.problems.append(f"sandbox does not implement {key}")
+            raise errors.ApiError(501, f"The sandbox does not implement {key}.", "notImplemented")
+        result = handler(req)
+        status, body = (result if isinstance(result, tuple) else (200, result))
+        if body is not None and 200 <= status < 300:
+            entry.problems += discovery.validate_response(key, body)
+            body = fields.filter_json(body, req.arg("fields"))
+    except fields.FieldsError as exc:
+        status, body = 400, errors.bad_request(str(exc)).body(api)
+    except errors.ApiError as exc:
+        status, body = exc.code, exc.body(api)
+    except Exception as exc:  # a sandbox bug: answer like Google's backend and make the test see it
+        entry.problems.append(f"sandbox crashed: {exc!r}")
+        status, body = 500, errors.ApiError(500, f"Backend Error ({exc!r})", "backendError").body(api)
+    entry.status = status
+    state.record(entry)
+    return _json(status, body)
+
+
+def _body() -> Any:
+    if not request.data:
+        return None
+    try:
+        return json.loads(request.data)
+    except ValueError:
+        return request.data.decode("utf-8", "replace")
+
+
+def _authenticate(state: SandboxState, registry: Registry, api: str, key: str, params: dict[str, str],
+                  query: dict[str, list[str]], entry: LogEntry) -> ApiRequest:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise errors.unauthenticated()
+    grant = state.tokens.lookup(header.split(" ", 1)[1].strip())
+    if grant is None:
+        raise errors.invalid_token()
+    entry.subject = grant.subject_email
+    method = discovery.by_id()[key]
+    if method.scopes and not grant.scopes.intersection(method.scopes):
+        raise errors.insufficient_scopes()
+    subject = state.domain.find_user(grant.subject_email) if grant.subject_id else None
+    if api in registry.admin_apis and not (subject and subject.is_admin):
+        raise errors.not_authorized()
+    return ApiRequest(
+        domain=state.domain, api=api, method=key, http_method=request.method, path=request.path, params=params,
+        query=query, body=entry.body, subject_email=grant.subject_email, subject=subject, scopes=grant.scopes,
+        page_cap=state.page_caps.get(key), headers=dict(request.headers), base_url=request.host_url.rstrip("/"),
+    )
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No per-request access log on stderr: the sandbox keeps its own log."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class SandboxServer:
+    """The app on a real port in a daemon thread: ``with SandboxServer(generate("tiny")) as server: ...``."""
+
+    def __init__(self, domain: Domain, port: int = 0, *, host: str = "127.0.0.1", latency_ms: float = 0,
+                 fault_rate: float = 0.0, seed: int = 0, page_caps: dict[str, int] | None = None,
+                 strict: bool = False) -> None:
+        self.domain, self.host, self.port = domain, host, port
+        self.app = create_app(domain, latency_ms=latency_ms, fault_rate=fault_rate, fault_seed=seed,
+                              page_caps=page_caps, strict=strict)
+        self.state: SandboxState = self.app.extensions["sandbox"]
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------- lifecycle
+    def start(self) -> SandboxServer:
+        self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                   request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def token_uri(self) -> str:
+        return self.url + TOKEN_PATH
+
+    # ------------------------------------------------------------- observation and control
+    @property
+    def log(self) -> list[LogEntry]:
+        return self.state.log
+
+    def reset_log(self) -> None:
+        self.state.reset_log()
+
+    def requests(self, method_id: str | None = None, *, include_batch_outer: bool = False) -> list[LogEntry]:
+        """Logged API calls, optionally of one method (batch envelopes excluded unless asked)."""
+        return [e for e in self.log if (method_id is None or e.method_id == method_id)
+                and (include_batch_outer or e.method_id != "batch")]
+
+    def problems(self) -> list[str]:
+        """Every conformance problem seen so far (connector tests assert this is empty)."""
+        return [f"{e.method} {e.path}: {p}" for e in self.log for p in e.problems]
+
+    @property
+    def faults(self) -> FaultController:
+        return self.state.faults
+
+    def fail_api(self, api: str, status: int = 403, reason: str = "", message: str = "") -> None:
+        self.state.faults.fail_api(api, status, reason, message)
+
+    def clear_failures(self) -> None:
+        self.state.faults.clear_failures()
+
+    @property
+    def latency_ms(self) -> float:
+        return self.state.latency_ms
+
+    @latency_ms.setter
+    def latency_ms(self, value: float) -> None:
+        self.state.latency_ms = value
+
+    def access_token(self, subject: str, scopes: list[str]) -> str:
+        """A bearer token without the JWT dance, for tests of one API module."""
+        user = self.domain.find_user(subject)
+        return self.state.tokens.issue(user.primary_email if user else subject, scopes, user.id if user else "")
+
+    def trust_key(self, email: str, public_key: Any) -> None:
+        """Trust another service-account key (e.g. a test's second key)."""
+        self.state.trusted.setdefault(email, []).append(public_key)

@@ -1,0 +1,180 @@
+"""The OAuth2 token endpoint and the service-account key the sandbox trusts.
+
+google-auth's ``service_account.Credentials.with_subject(...)`` posts a signed RS256
+JWT to the key's ``token_uri``; this endpoint checks it the way Google does (signature,
+issuer, audience, lifetime, delegated scopes, subject) and answers Google's exact
+error JSON, so ``doctor`` and the auth code are tested against the real failure modes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Request, jsonify
+from flask.typing import ResponseReturnValue
+
+from sandbox.model import Domain, User
+
+TOKEN_PATH = "/token"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # google-auth always signs this as `aud`
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+TOKEN_LIFETIME = 3600
+UNAUTHORIZED_CLIENT = ("Client is unauthorized to retrieve access tokens using this method, or client not "
+                       "authorized for any of the scopes requested.")
+BAD_TIMES = ("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
+             "Check your iat and exp values in the JWT claim.")
+
+_KEY_CACHE: dict[int, rsa.RSAPrivateKey] = {}
+_KEY_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    """A service account key as the Cloud console would issue it."""
+
+    email: str
+    client_id: str
+    project_id: str
+    private_key_id: str
+    private_key: rsa.RSAPrivateKey
+
+    @property
+    def private_key_pem(self) -> str:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+
+    def key_json(self, token_uri: str) -> dict[str, Any]:
+        """The JSON key file content (same fields as a real downloaded key)."""
+        return {
+            "type": "service_account",
+            "project_id": self.project_id,
+            "private_key_id": self.private_key_id,
+            "private_key": self.private_key_pem,
+            "client_email": self.email,
+            "client_id": self.client_id,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/"
+            + self.email.replace("@", "%40"),
+            "universe_domain": "googleapis.com",
+        }
+
+
+def new_private_key(cache_slot: int | None = None) -> rsa.RSAPrivateKey:
+    """A fresh 2048-bit RSA key; with `cache_slot` reused within this process (keygen is slow-ish)."""
+    if cache_slot is None:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with _KEY_LOCK:
+        if cache_slot not in _KEY_CACHE:
+            _KEY_CACHE[cache_slot] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return _KEY_CACHE[cache_slot]
+
+
+def service_account(domain: Domain) -> ServiceAccount:
+    """The domain's trusted service account (created once per domain object)."""
+    def make() -> ServiceAccount:
+        project = f"safechannels-sandbox-{domain.seed}"
+        return ServiceAccount(
+            email=f"safechannels@{project}.iam.gserviceaccount.com",
+            client_id=str(100_000_000_000_000_000_000 + domain.seed * 7919),
+            project_id=project,
+            private_key_id=format(domain.seed * 2654435761 % 16**40, "040x"),
+            private_key=new_private_key(domain.seed),
+        )
+
+    return domain.state("service_account", make)
+
+
+@dataclass(frozen=True)
+class Grant:
+    subject_email: str
+    subject_id: str
+    scopes: frozenset[str]
+    expires_at: float
+
+
+class TokenStore:
+    """Opaque access tokens bound to (subject, scopes, expiry)."""
+
+    def __init__(self) -> None:
+        self._grants: dict[str, Grant] = {}
+        self._lock = threading.Lock()
+        self.issued = 0
+
+    def issue(self, subject_email: str, scopes: list[str] | frozenset[str], subject_id: str = "",
+              lifetime: int = TOKEN_LIFETIME) -> str:
+        token = "ya29.sandbox." + secrets.token_urlsafe(24)
+        with self._lock:
+            self._grants[token] = Grant(subject_email, subject_id, frozenset(scopes), time.time() + lifetime)
+            self.issued += 1
+        return token
+
+    def lookup(self, token: str) -> Grant | None:
+        with self._lock:
+            grant = self._grants.get(token)
+        if grant is None or grant.expires_at < time.time():
+            return None
+        return grant
+
+    def revoke_all(self) -> None:
+        with self._lock:
+            self._grants.clear()
+
+
+def _error(status: int, error: str, description: str) -> ResponseReturnValue:
+    return jsonify({"error": error, "error_description": description}), status
+
+
+def token_endpoint(request: Request, domain: Domain, store: TokenStore,
+                   trusted: dict[str, list[rsa.RSAPublicKey]]) -> ResponseReturnValue:
+    """POST /token: the JWT-bearer grant, checked as Google checks it."""
+    if request.form.get("grant_type") != JWT_GRANT:
+        return _error(400, "unsupported_grant_type", "Invalid grant_type: " + request.form.get("grant_type", ""))
+    assertion = request.form.get("assertion", "")
+    try:
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return _error(400, "invalid_grant", "Invalid JWT: could not be parsed.")
+    keys = trusted.get(str(unverified.get("iss", "")), [])
+    if not keys:
+        return _error(400, "invalid_grant", "Invalid grant: account not found")
+    claims: dict[str, Any] | None = None
+    for key in keys:
+        try:
+            claims = jwt.decode(assertion, key, algorithms=["RS256"], audience=[GOOGLE_TOKEN_URI, request.base_url],
+                                options={"require": ["iss", "aud", "exp", "iat"]}, leeway=60)
+            break
+        except jwt.InvalidSignatureError:
+            continue
+        except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError, jwt.MissingRequiredClaimError):
+            return _error(400, "invalid_grant", BAD_TIMES)
+        except jwt.InvalidAudienceError:
+            return _error(400, "invalid_grant", "Invalid JWT: Failed audience check.")
+        except jwt.PyJWTError:
+            return _error(400, "invalid_grant", "Invalid JWT Signature.")
+    if claims is None:
+        return _error(400, "invalid_grant", "Invalid JWT Signature.")
+    if int(claims["exp"]) - int(claims["iat"]) > TOKEN_LIFETIME + 60:
+        return _error(400, "invalid_grant", BAD_TIMES)
+    scopes = str(claims.get("scope", "")).split()
+    with domain.lock:
+        delegated = set(domain.delegated_scopes)
+    if not scopes or any(s not in delegated for s in scopes):
+        return _error(401, "unauthorized_client", UNAUTHORIZED_CLIENT)
+    subject_email, subject_id = str(claims["iss"]), ""
+    if claims.get("sub"):
+        user: User | None = domain.find_user(str(claims["sub"]))
+        if user is None or user.suspended:
+            return _error(400, "invalid_grant", "Invalid email or User ID")
+        subject_email, subject_id = user.primary_email, user.id
+    token = store.issue(subject_email, scopes, subject_id)
+    return jsonify({"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "token_type": "Bearer"})

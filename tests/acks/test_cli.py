@@ -1,0 +1,66 @@
+"""`python -m integration acks`: the operator contract (JSON, exit codes, messages with the fix)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from acks_env import set_ack_config
+
+from integration.__main__ import main
+from sandbox.forms import forms_state, seed_form, submit_response
+
+
+def acks(env, *args) -> int:
+    return main(["--config", str(env.config), "acks", *args])
+
+
+def test_acks_json_is_exactly_the_contract_and_remind_sends(acks_env, capsys):
+    env = acks_env()
+    assert acks(env, "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
+    assert doc["policy_version"] == "2025-10" and doc["form_id"] in forms_state(env.domain).forms
+    assert (doc["acknowledged"], doc["outstanding"]) == (0, 4)
+    assert all(set(s) == {"email", "acknowledged_at", "reminders_sent"} for s in doc["staff"])
+    assert env.smtp.box.messages == []  # without --remind nothing is sent
+
+    submit_response(env.domain, doc["form_id"], env.addr("bob.brown"), forms_state(env.domain).now())
+    assert acks(env, "--remind", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["acknowledged"] == 1 and doc["form_id"] == list(forms_state(env.domain).forms)[0]
+    assert sorted(r for rcpts, _m in env.smtp.box.messages for r in rcpts) == sorted(
+        env.addr(x) for x in ("alice.adams", "carol.clark", "gus.governor"))
+    assert acks(env, "--remind", "--json") == 0  # again: nothing twice
+    capsys.readouterr()
+    assert len(env.smtp.box.messages) == 3
+
+
+def test_a_form_without_email_collection_exits_2_with_the_fix(acks_env, capsys):
+    env = acks_env()
+    fid = seed_form(env.domain, env.ctx.settings.acknowledgement.form_owner, email_collection="DO_NOT_COLLECT")
+    set_ack_config(env.config, form_id=fid)
+    assert acks(env, "--remind", "--json") == 2
+    out = capsys.readouterr()
+    assert json.loads(out.out)["form_id"] == fid
+    assert "does not collect" in out.err and "'Verified'" in out.err
+    assert env.smtp.box.messages == []
+
+
+def test_a_refused_forms_api_exits_3_with_the_fix(acks_env, capsys):
+    env = acks_env()
+    env.server.fail_api("forms", 403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+    assert acks(env, "--json") == 3
+    out = capsys.readouterr()
+    assert out.out == "" and "fix:" in out.err and "forms.body" in out.err
+
+
+def test_report_csv_to_a_file(acks_env, capsys, tmp_path):
+    env = acks_env()
+    target = tmp_path / "reports" / "acks.csv"
+    assert acks(env, "--report", "csv", "--output", str(target)) == 0
+    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    assert {r["org_unit"] for r in rows} == {"/Staff", "/Staff/Science", "/Governors", "(all)"}
+    assert capsys.readouterr().out == ""
+    assert acks(env, "--report", "json") == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["expected"] == 4

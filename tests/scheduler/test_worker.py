@@ -1,0 +1,92 @@
+"""The worker process: persistent cron jobs, requested jobs picked up within seconds, SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+
+from integration import jobs
+from integration.scheduler import Worker, run_name
+from integration.store.models_alerts import JobRequest
+from integration.store.models_ops import Run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(predicate, seconds=8.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_worker_persists_its_schedule_and_runs_requested_jobs_within_seconds(store, ctx, monkeypatch):
+    ran = []
+    monkeypatch.setitem(jobs.JOBS, "audit", lambda ctx, now: ran.append(now) or {"findings_new": 0})
+    worker = Worker(ctx, poll_seconds=0.2, quiet=timedelta(seconds=0.3))
+    worker.start()
+    try:
+        assert "apscheduler_jobs" in inspect(store.engine).get_table_names()
+        ids = {j.id for j in worker.scheduler.get_jobs(jobstore="default")}
+        assert ids == set(jobs.JOBS)
+        with store.session() as s:  # a burst of webhook notifications
+            for _ in range(5):
+                jobs.request_job(s, "audit", "drive change")
+        assert _wait(lambda: len(ran) == 1)
+        time.sleep(0.6)
+        assert len(ran) == 1  # debounced: five requests, one run
+        with store.session() as s:
+            assert s.scalar(select(JobRequest).where(JobRequest.picked_at.is_(None))) is None
+            assert {r.job for r in s.scalars(select(Run))} >= {run_name("audit"), run_name("alerts"),
+                                                                 run_name("digest")}
+    finally:
+        worker.stop()
+
+
+def test_a_restarted_worker_keeps_the_stored_schedule(store, ctx):
+    first = Worker(ctx, poll_seconds=5)
+    first.start()
+    digest_next = first.scheduler.get_job("digest").next_run_time
+    first.stop()
+    second = Worker(ctx, poll_seconds=5)
+    second.start()
+    try:
+        assert second.scheduler.get_job("digest").next_run_time == digest_next
+    finally:
+        second.stop()
+
+
+def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
+    key = tmp_path / "k.key"
+    cfg = tmp_path / "sc.toml"
+    cfg.write_text(f'[school]\ndomain = "northfield.sch.uk"\n[privacy]\nencryption_key_file = "{key}"\n'
+                   f'[database]\nurl = "{database_url}"\n[alerts]\ntransport = "outbox"\n'
+                   f'outbox_dir = "{tmp_path / "outbox"}"\nfrom_address = "alerts@northfield.sch.uk"\n')
+    code = ("import sys, integration.__main__ as m; m.COMMANDS = {'worker': m.COMMANDS['worker']}; "
+            f"sys.exit(m.main(['--config', {str(cfg)!r}, 'worker']))")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        err = ""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "worker.started" not in err:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            err += line
+        assert "worker.started" in err, err
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert "worker.stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
