@@ -56,6 +56,7 @@ class AuditResult:
     events_read: int = 0
     api_calls: int = 0
     skipped: int = 0
+    status: str = "ok"  # ok | partial (a stream failed; its rules are in not_evaluated)
     not_evaluated: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -246,7 +247,7 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
         for rule in rules.rules:
             if rule.record_type not in state.fed:
                 result.not_evaluated.setdefault(rule.id, "no activity source provided this data")
-    status = "partial" if result.errors else "ok"
+    status = result.status = "partial" if result.errors else "ok"
     summary = {**result.as_json(), "skipped": result.skipped, "not_evaluated": result.not_evaluated,
                "errors": result.errors}
     if failures is not None:

@@ -44,6 +44,10 @@ COUNT = {"tiny": 1, "demo": 2, "school": 3, "trust": 4}
 DOC = "application/vnd.google-apps.document"
 
 
+class NoOne(Exception):
+    """The school has nobody fitting a plant (tiny schools): that plant is left out of activity and truth."""
+
+
 class Planter:
     def __init__(self, act: Activity) -> None:
         self.a, dom = act, act.dom
@@ -66,12 +70,13 @@ class Planter:
     # ------------------------------------------------------------------ people
 
     def pick(self, pool: list[str], *, registered: bool | None = None, named: bool = False) -> str:
-        """A person not used by another plant; with a registered (or unregistered) personal address."""
-        cands = [p for p in pool if p not in self.used and (not named or p in self.unique_name)]
-        if registered is not None:
-            cands = [p for p in cands if self.personal(p, registered)]
+        """A person not used by another plant (reused only in small schools), with a registered personal
+        address when asked, or a unique full name; `NoOne` when nobody in the pool qualifies."""
+        fits = [p for p in pool if (not named or p in self.unique_name)
+                and (registered is None or self.personal(p, registered))]
+        cands = [p for p in fits if p not in self.used] or fits
         if not cands:
-            cands = [p for p in pool if not named or p in self.unique_name] or pool
+            raise NoOne
         who = self.rng.choice(cands)
         self.used.add(who)
         return who
@@ -97,7 +102,7 @@ class Planter:
 
     def untaught(self, staff: str) -> str:
         taught = set(self.a.taught.get(staff, []))
-        return self.pick([p for p in self.a.pupils if p not in taught] or self.a.pupils)
+        return self.pick([p for p in self.a.pupils if p not in taught])
 
     # ------------------------------------------------------------------ times
 
@@ -176,7 +181,10 @@ def plant(act: Activity) -> None:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
                _drive_media, _drive_direct, _chat_meet, _oauth):
-        fn(p)
+        try:
+            fn(p)
+        except NoOne:
+            continue
 
 
 def _mail_personal(p: Planter) -> None:
@@ -244,19 +252,23 @@ def _mail_guardian(p: Planter) -> None:
 def _forwarding(p: Planter) -> None:
     a, rule = p.a, "mail.auto_forward_external"
     for _ in range(p.n):
-        s = p.pick(a.staff, registered=True)
+        s = p.pick([x for x in a.staff if x not in a.forwarding] or a.staff, registered=True)
         addr = p.personal(s, True)
         a.forwarding[s] = Forwarding(True, addr, [(addr, "accepted")])
         p.truth(rule, staff=s, counterpart=addr, obj=s)
-    s = p.pick(a.staff)
-    a.forwarding[s] = Forwarding(False, "", [(ORGS[0][0], "accepted")])
+    s = p.pick([x for x in a.staff if x not in a.forwarding] or a.staff)
+    a.forwarding.setdefault(s, Forwarding()).addresses.append((ORGS[0][0], "accepted"))
     p.truth(rule, staff=s, counterpart=ORGS[0][0], obj=s, confidence="suspected")
-    s, colleague = p.pick(a.staff), p.pick(a.staff)
-    a.forwarding[s] = Forwarding(True, colleague, [(colleague, "accepted")])
-    p.decoy(rule, "forwarding to a colleague's school address", staff=s)
-    s = p.pick(a.staff)
-    a.forwarding[s] = Forwarding(False, "", [("pending.forward@outlook.com", "pending")])
-    p.decoy(rule, "an unverified (pending) forwarding address cannot be used", staff=s)
+    free = [x for x in a.staff if x not in a.forwarding]  # decoys never overwrite a planted breach
+    if len(free) >= 2:
+        s, colleague = p.pick(free), p.pick(free)
+        a.forwarding[s] = Forwarding(True, colleague, [(colleague, "accepted")])
+        p.decoy(rule, "forwarding to a colleague's school address", staff=s)
+    free = [x for x in a.staff if x not in a.forwarding]
+    if free:
+        s = p.pick(free)
+        a.forwarding[s] = Forwarding(False, "", [("pending.forward@outlook.com", "pending")])
+        p.decoy(rule, "an unverified (pending) forwarding address cannot be used", staff=s)
     pu = p.pick(a.pupils, registered=True)
     a.forwarding[pu] = Forwarding(True, p.personal(pu, True), [(p.personal(pu, True), "accepted")])
     p.decoy(rule, "a pupil mailbox is not a staff mailbox", pupil=pu)
@@ -358,7 +370,7 @@ def _drive_direct(p: Planter) -> None:
     a, rule = p.a, "drive.direct_share_outside_course"
     teachers = [t for t in a.staff if a.taught.get(t)]
     for _ in range(p.n):
-        s = p.pick(a.staff)
+        s = p.pick([t for t in a.staff if len(set(a.taught.get(t, []))) < len(a.pupils)])
         pu = p.untaught(s)
         p.truth(rule, staff=s, pupil=pu, obj=p.file(s, [p.user_perm(pu, role="reader")]))
     if teachers:

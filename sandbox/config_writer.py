@@ -19,6 +19,7 @@ from typing import Any
 import tomli_w
 
 from sandbox.model import Domain
+from sandbox.oidc import CERTS_PATH, push_service_account
 from sandbox.token import TOKEN_PATH, service_account
 
 UNREGISTERED_SHARE = 0.25  # personal addresses deliberately missing from the register
@@ -65,6 +66,10 @@ def settings_for(domain: Domain, base_url: str, out: Path, key_path: Path, regis
                     "activity_retention_days": 180},
         "database": {"url": f"sqlite:///{out / 'safechannels.db'}"},
         "web": {"secret_key_file": str(out / "web.key"), "dsl_users": [dsl], "admin_users": [domain.admin_email]},
+        # Pub/Sub push tokens come from the sandbox's signer; the audience is left to the operator
+        # (blank = the push endpoint URL, Pub/Sub's default) and so is public_url.
+        "webhooks": {"pubsub_audience": "", "pubsub_service_account": push_service_account(domain),
+                     "google_certs_url": base_url.rstrip("/") + CERTS_PATH},
     }
 
 

@@ -268,6 +268,7 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
             domain.channels[channel["id"]] = {**answer, "api": "directory", "address": channel["address"],
                                               "event": req.arg("event", ""), "query": dict(req.query),
                                               "payload": bool(channel.get("payload")), "message_number": 0}
+        domain.notify("channel.created", channel_id=channel["id"])  # sandbox.push sends the sync message
         return answer
 
     @api.method("admin.channels.stop")

@@ -9,12 +9,15 @@ server answers requests on several threads.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Listener = Callable[[str, dict[str, Any]], None]
+log = logging.getLogger("sandbox")
 
 SCOPE = "https://www.googleapis.com/auth/"
 # Every scope the service needs (google-apis.md §8). `classroom.push-notifications` cannot really be
@@ -207,6 +210,8 @@ class Domain:
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # change hooks (sandbox.push delivers notifications from them); see `notify`
+    listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _next_id: int = field(default=0, repr=False)
     _version: int = field(default=0, repr=False)
@@ -284,6 +289,15 @@ class Domain:
             self._next_id += 1
             return str(10 ** (digits - 1) + self.seed * 10**9 + 500_000_000 + self._next_id)
 
+    def notify(self, topic: str, **data: Any) -> None:
+        """Tell listeners something changed (topics: see `sandbox.push`); a failing listener never
+        breaks the mutation that called it."""
+        for listener in list(self.listeners):
+            try:
+                listener(topic, data)
+            except Exception:  # a push bug must not turn a test's mutation into a crash
+                log.exception("sandbox listener failed on %s", topic)
+
     # ------------------------------------------------------------------ mutations (for sync tests)
 
     def add_user(
@@ -297,7 +311,8 @@ class Domain:
             )
             self.ensure_org_unit(org_unit_path)
             self.users.append(user)
-            return user
+        self.notify("directory.users", event="add", user=user)
+        return user
 
     def remove_user(self, key: str) -> User:
         """Delete the account (Directory keeps it ~20 days, visible with showDeleted=true)."""
@@ -305,38 +320,47 @@ class Domain:
             user = self._require(key)
             user.deleted = True
             user.deletion_time = "2026-11-02T09:00:00.000Z"
+            dropped: list[tuple[str, str]] = []
             for c in self.courses:
-                for ids in (c.teacher_ids, c.student_ids):
+                for role, ids in (("teacher", c.teacher_ids), ("student", c.student_ids)):
                     if user.id in ids:
                         ids.remove(user.id)
+                        dropped.append((c.id, role))
             for g in self.groups:
                 g.members = [m for m in g.members if m.id != user.id]
-            return user
+        self.notify("directory.users", event="delete", user=user)
+        for course_id, role in dropped:
+            self.notify("classroom.roster", event="DELETED", course_id=course_id, user_id=user.id, role=role)
+        return user
 
     def suspend_user(self, key: str, reason: str = "ADMIN") -> User:
         with self.lock:
             user = self._require(key)
             user.suspended, user.suspension_reason = True, reason
-            return user
+        self.notify("directory.users", event="update", user=user)
+        return user
 
     def unsuspend_user(self, key: str) -> User:
         with self.lock:
             user = self._require(key)
             user.suspended, user.suspension_reason = False, ""
-            return user
+        self.notify("directory.users", event="update", user=user)
+        return user
 
     def move_user(self, key: str, org_unit_path: str) -> User:
         with self.lock:
             user = self._require(key)
             self.ensure_org_unit(org_unit_path)
             user.org_unit_path = org_unit_path
-            return user
+        self.notify("directory.users", event="update", user=user)
+        return user
 
     def rename_user(self, key: str, given_name: str, family_name: str) -> User:
         with self.lock:
             user = self._require(key)
             user.given_name, user.family_name = given_name, family_name
-            return user
+        self.notify("directory.users", event="update", user=user)
+        return user
 
     def add_guardian(self, student_key: str, email: str, given_name: str = "", family_name: str = "") -> Guardian:
         with self.lock:
@@ -360,17 +384,23 @@ class Domain:
             if course is None:
                 raise KeyError(course_id)
             ids = course.teacher_ids if role == "teacher" else course.student_ids
-            if user.id not in ids:
-                ids.append(user.id)
+            if user.id in ids:
+                return
+            ids.append(user.id)
+        self.notify("classroom.roster", event="CREATED", course_id=course.id, user_id=user.id, role=role)
 
     def unenrol(self, course_id: str, user_key: str) -> None:
         with self.lock:
             course, user = self.find_course(course_id), self._require(user_key)
             if course is None:
                 raise KeyError(course_id)
+            removed = [role for role, ids in (("teacher", course.teacher_ids), ("student", course.student_ids))
+                       if user.id in ids]
             for ids in (course.teacher_ids, course.student_ids):
                 if user.id in ids:
                     ids.remove(user.id)
+        for role in removed:
+            self.notify("classroom.roster", event="DELETED", course_id=course.id, user_id=user.id, role=role)
 
     def add_token(self, user_email: str, client_id: str, display_text: str, scopes: list[str], **kw: Any) -> OAuthToken:
         with self.lock:

@@ -24,6 +24,9 @@ from sandbox import discovery, errors, fields
 from sandbox.api import ApiRequest, Registry
 from sandbox.faults import FaultController
 from sandbox.model import Domain
+from sandbox.oidc import CERTS_PATH
+from sandbox.push import PushRecord, PushService
+from sandbox.push import register as register_push
 from sandbox.token import TOKEN_PATH, TokenStore, service_account, token_endpoint
 
 # One line per API module; a module that does not exist yet is skipped (parallel work).
@@ -71,6 +74,7 @@ class SandboxState:
         self._log: list[LogEntry] = []
         self._log_lock = threading.Lock()
         self.registry: Registry | None = None
+        self.push = PushService(domain)  # started by SandboxServer.start (a bare app only queues)
 
     def record(self, entry: LogEntry) -> None:
         with self._log_lock:
@@ -102,6 +106,7 @@ def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0
                 raise
             continue
         module.register(registry, domain)
+    register_push(registry, domain, state.push)  # after the modules: their watch handlers win
 
     @app.post(TOKEN_PATH)
     def token() -> Any:
@@ -235,9 +240,11 @@ class SandboxServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sandbox", daemon=True)
         self._thread.start()
+        self.state.push.start()
         return self
 
     def stop(self) -> None:
+        self.state.push.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -300,3 +307,35 @@ class SandboxServer:
     def trust_key(self, email: str, public_key: Any) -> None:
         """Trust another service-account key (e.g. a test's second key)."""
         self.state.trusted.setdefault(email, []).append(public_key)
+
+    # ------------------------------------------------------------- push notifications (sandbox.push)
+    @property
+    def push(self) -> PushService:
+        return self.state.push
+
+    @property
+    def push_log(self) -> list[PushRecord]:
+        """Every push delivery attempt (url, headers, body, status ...), oldest first."""
+        return self.state.push.log
+
+    def flush_push(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued push (retries included) is delivered; False on timeout."""
+        return self.state.push.flush(timeout)
+
+    @property
+    def certs_url(self) -> str:
+        """Where the push ID tokens' certificates are (the service's `google_certs_url`)."""
+        return self.url + CERTS_PATH
+
+    @property
+    def push_service_account(self) -> str:
+        return self.state.push.service_account
+
+    def add_push_subscription(self, topic: str, endpoint: str, audience: str | None = None,
+                              service_account: str | None = None, name: str | None = None) -> str:
+        """Push every message on `topic` to `endpoint` with an OIDC token (audience defaults to the endpoint)."""
+        return self.state.push.add_push_subscription(topic, endpoint, audience, service_account, name)
+
+    def sign_id_token(self, audience: str, email: str | None = None, expires_in: int = 3600, **overrides: Any) -> str:
+        """An ID token signed like the push ones; overrides (iss=..., email_verified=None ...) forge bad ones."""
+        return self.state.push.sign_id_token(audience, email, expires_in, **overrides)

@@ -89,6 +89,8 @@ def refresh(creds, request, subject: str, scopes: tuple[str, ...]) -> None:
         creds.refresh(request)
     except google.auth.exceptions.RefreshError as exc:
         detail = _refresh_detail(exc)
+        if getattr(exc, "retryable", False):  # 5xx / internal_failure from the token endpoint: try again later
+            raise TransientError(f"token endpoint failed for {subject}: {detail}", api="oauth2") from None
         scope_list = ", ".join(scopes)
         if "unauthorized_client" in detail:
             raise SourceRefused(

@@ -106,8 +106,7 @@ class ClassroomReader:
         any other failure raises, so the caller never removes enrolments on a partial read."""
         def starter(course_id: str, role: str):
             def make(token: str | None):
-                res = self._svc().courses()
-                coll = res.teachers() if role == "teachers" else res.students()
+                coll = self.client.resource(API, "courses", role)
                 return coll.list(courseId=course_id, pageSize=PAGE, fields=ROSTER_FIELDS[role], pageToken=token)
             return make
 

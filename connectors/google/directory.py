@@ -148,8 +148,8 @@ class DirectoryReader:
             done.update(todo)
 
             def starter(group: str):
-                return lambda token: self._svc().members().list(groupKey=group, maxResults=MEMBERS_PAGE,
-                                                                fields=MEMBER_FIELDS, pageToken=token)
+                return lambda token: self.client.resource(API, "members").list(
+                    groupKey=group, maxResults=MEMBERS_PAGE, fields=MEMBER_FIELDS, pageToken=token)
 
             nested: set[str] = set()
             starts = {g: starter(g) for g in todo}

@@ -86,8 +86,9 @@ class DriveCrawler:
         """First pages in batches; the rare drive with more than 100 members is paged on its own."""
         out: dict[str, list[Permission]] = {}
         more: list[tuple[str, str]] = []
-        reqs = [(did, self._list_permissions(did)) for did in drive_ids]
-        for did, resp, err in self.client.batch("drive", reqs, subject=self.admin, scopes=scopes):
+        reqs = [(str(i), self._list_permissions(did)) for i, did in enumerate(drive_ids)]  # short part ids
+        for key, resp, err in self.client.batch("drive", reqs, subject=self.admin, scopes=scopes):
+            did = drive_ids[int(key)]
             if err is not None:
                 raise err if isinstance(err, SourceError) else SourceError(str(err), api="drive")
             out[did] = [permission(p) for p in (resp or {}).get("permissions") or []]

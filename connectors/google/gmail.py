@@ -3,7 +3,8 @@
 Headers only: ``messages.list`` (no ``q`` — the ``gmail.metadata`` scope forbids it) then
 ``messages.get(format=metadata, metadataHeaders=From/To/Cc/Bcc/Date/Message-ID/Subject)``
 in Gmail batches of 50 (Google's recommendation; the cap is 100). Never ``full``/``raw``,
-never bodies or snippets. Listing stops at the first page reaching back past the window.
+never bodies or snippets. The list is newest first, so reading stops at the first batch that
+reaches back past the window (an incremental run usually costs one list and one batch of 10 per mailbox).
 Forwarding: ``getAutoForwarding`` + ``forwardingAddresses.list`` in one batch per
 mailbox with ``gmail.settings.basic`` (which grants no mail access); only *accepted*
 forwarding addresses count, since a pending one cannot receive mail.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.utils import getaddresses
 
 from connectors.google.scopes import SCOPES
@@ -28,6 +30,7 @@ HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject"]
 GET_FIELDS = "id,internalDate,labelIds,payload/headers"
 LIST_PAGE = 500
 BATCH = 50
+FIRST_BATCH = 10  # a small first batch: an incremental run usually needs only the newest few
 
 
 def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
@@ -37,7 +40,7 @@ def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
         headers.setdefault(str(hdr.get("name", "")).lower(), []).append(str(hdr.get("value", "")))
     senders = getaddresses(headers.get("from", []))
     rcpts = getaddresses(headers.get("to", []) + headers.get("cc", []) + headers.get("bcc", []))
-    names = tuple((a.lower(), n) for n, a in senders + rcpts if n and a)
+    names = tuple((a.lower(), _decoded(n)) for n, a in senders + rcpts if n and a)
     sender = next((a.lower() for _, a in senders if a), "")
     recipients = tuple(dict.fromkeys(a.lower() for _, a in rcpts if a))
     if not sender or not recipients or not msg.get("internalDate"):
@@ -49,6 +52,16 @@ def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
     return MailEvent(f"gmail:{mailbox}:{msg['id']}", when, mailbox, direction, sender, recipients,
                      (headers.get("message-id") or [""])[0], (headers.get("subject") or [""])[0], names,
                      "gmail.messages")
+
+
+def _decoded(name: str) -> str:
+    """A display name with RFC 2047 encoded words ("=?utf-8?q?Zo=C3=AB?=") decoded, as people read it."""
+    if "=?" not in name:
+        return name
+    try:
+        return str(make_header(decode_header(name)))
+    except (ValueError, LookupError):
+        return name
 
 
 class GmailReader:
@@ -66,13 +79,16 @@ class GmailReader:
 
         for page in self.client.pages("gmail", make, subject=mailbox, scopes=scopes):
             ids = [m["id"] for m in page.get("messages") or [] if m.get("id")]
-            reqs = [(mid, svc.users().messages().get(userId="me", id=mid, format="metadata",
-                                                      metadataHeaders=HEADERS, fields=GET_FIELDS)) for mid in ids]
+            reqs = [(str(i), svc.users().messages().get(userId="me", id=mid, format="metadata",
+                                                         metadataHeaders=HEADERS, fields=GET_FIELDS))
+                    for i, mid in enumerate(ids)]
             events: list[MailEvent] = []
             oldest: datetime | None = None
-            for start in range(0, len(reqs), BATCH):
-                for _mid, resp, err in self.client.batch("gmail", reqs[start:start + BATCH], subject=mailbox,
-                                                        scopes=scopes):
+            bounds = [0, *range(FIRST_BATCH, len(reqs), BATCH), len(reqs)]
+            for lo, hi in zip(bounds, bounds[1:], strict=False):
+                if oldest is not None and oldest < since:
+                    break  # the list is newest first: the rest of the page is older still
+                for _key, resp, err in self.client.batch("gmail", reqs[lo:hi], subject=mailbox, scopes=scopes):
                     if isinstance(err, NotFound):
                         continue  # deleted between list and get
                     if err is not None:

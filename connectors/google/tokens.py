@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
-from integration.errors import NotFound, SourceError, SourceRefused
+from integration.errors import NotFound, SourceError
 from integration.logs import event
 from integration.records import OAuthGrant
 
@@ -30,16 +30,17 @@ class TokenReader:
         svc = self.client.service("directory")
         for start in range(0, len(users), CHUNK):
             chunk = users[start:start + CHUNK]
-            reqs = [(u, svc.tokens().list(userKey=u, fields="items(clientId,displayText,scopes)")) for u in chunk]
+            # short part ids: long ones get folded in the multipart headers
+            reqs = [(str(i), svc.tokens().list(userKey=u, fields="items(clientId,displayText,scopes)"))
+                    for i, u in enumerate(chunk)]
             out: list[OAuthGrant] = []
-            for user, resp, err in self.client.batch("directory", reqs, subject=self.admin, scopes=SCOPES["tokens"]):
+            for key, resp, err in self.client.batch("directory", reqs, subject=self.admin, scopes=SCOPES["tokens"]):
+                user = chunk[int(key)]
                 if isinstance(err, NotFound):
                     continue
-                if isinstance(err, SourceRefused) or (err is not None and not isinstance(err, SourceError)):
-                    raise err
                 if err is not None:
                     event(log, "tokens.user_failed", logging.WARNING, user=user, error=str(err))
-                    raise err
+                    raise err if isinstance(err, SourceError) else SourceError(str(err), api="directory")
                 for item in (resp or {}).get("items") or []:
                     if item.get("clientId"):
                         out.append(OAuthGrant(user, str(item["clientId"]), str(item.get("displayText", "")),

@@ -134,6 +134,20 @@ class GoogleClient:
             services[api] = svc
         return svc
 
+    def resource(self, api: str, *path: str):
+        """This thread's nested resource, e.g. resource("classroom", "courses", "students"), cached: each
+        `svc.courses()` call otherwise rebuilds every method from discovery (~3 ms, measured), which
+        dominated building thousands of batch parts."""
+        cache = getattr(self._local, "resources", None)
+        if cache is None:
+            cache = self._local.resources = {}
+        key = (api, *path)
+        res = cache.get(key)
+        if res is None:
+            res = self.service(api) if not path else getattr(self.resource(api, *path[:-1]), path[-1])()
+            cache[key] = res
+        return res
+
     def authorized_http(self, subject: str, scopes: tuple[str, ...]) -> AuthorizedHttp:
         http = self._http()
         creds = self._creds.get(subject, scopes, AuthRequest(http))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from sqlalchemy import func, select
 
 from integration import findings as findings_mod
@@ -39,6 +40,15 @@ def localtime(value: datetime | str | None) -> str:
             return value
     tz = ZoneInfo(services().settings.school.timezone)
     return value.astimezone(tz).strftime("%d %b %Y, %H:%M")
+
+
+@bp.app_template_filter("email_wrap")
+def email_wrap(value: str | None) -> Markup:
+    """An address that may wrap before the '@' (and nowhere else) in narrow table columns."""
+    if not value:
+        return Markup("—")
+    local, _, domain = value.partition("@")
+    return escape(local) + Markup("<wbr>@") + escape(domain) if domain else escape(value)
 
 
 @bp.app_template_filter("label")

@@ -1,16 +1,11 @@
-"""Audit fixtures: the Northfield school (see northfield.py) as in-memory identity and as seeded store."""
+"""Audit fixtures: the Northfield school (see audit_env.py) as in-memory identity and as seeded store."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-
-from integration.identity import Identity
-from integration.rules.base import ChannelPolicy, RuleContext
-from integration.rules.oauth import SocialApps
-from integration.settings import Settings
-from tests.audit.northfield import (
+from audit_env import (
     DOMAIN,
     GUARDIAN,
     LEAVER,
@@ -24,6 +19,11 @@ from tests.audit.northfield import (
     SchoolSeeder,
     make_settings,
 )
+
+from integration.identity import Identity
+from integration.rules.base import ChannelPolicy, RuleContext
+from integration.rules.oauth import SocialApps
+from integration.settings import Settings
 
 
 @pytest.fixture

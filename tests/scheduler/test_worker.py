@@ -71,7 +71,7 @@ def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
     cfg.write_text(f'[school]\ndomain = "northfield.sch.uk"\n[privacy]\nencryption_key_file = "{key}"\n'
                    f'[database]\nurl = "{database_url}"\n[alerts]\ntransport = "outbox"\n'
                    f'outbox_dir = "{tmp_path / "outbox"}"\nfrom_address = "alerts@northfield.sch.uk"\n')
-    code = ("import sys, integration.__main__ as m; m.COMMANDS = {'worker': m.COMMANDS['worker']}; "
+    code = ("import faulthandler, signal; faulthandler.register(signal.SIGUSR1); import sys, integration.__main__ as m; m.COMMANDS = {'worker': m.COMMANDS['worker']}; "
             f"sys.exit(m.main(['--config', {str(cfg)!r}, 'worker']))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -85,8 +85,16 @@ def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
             err += line
         assert "worker.started" in err, err
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        assert "worker.stopped" in proc.stderr.read()
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            proc.kill()
+            raise AssertionError(err + proc.stderr.read()) from None
+        rest = proc.stderr.read()
+        assert code == 0, err + rest
+        assert "worker.stopped" in rest
     finally:
         if proc.poll() is None:
             proc.kill()

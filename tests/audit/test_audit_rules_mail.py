@@ -5,11 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from integration.records import ForwardingSetting
-from integration.rules import mail as rules
-from integration.rules.base import ChannelPolicy, RuleContext
-from tests.audit.northfield import (
+from audit_env import (
     DOMAIN,
     GUARDIAN,
     LEAVER,
@@ -21,6 +17,10 @@ from tests.audit.northfield import (
     TEACHER_GMAIL,
     mail,
 )
+
+from integration.records import ForwardingSetting
+from integration.rules import mail as rules
+from integration.rules.base import ChannelPolicy, RuleContext
 
 
 def ids(candidates):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from integration.records import DriveItem, Permission
-from integration.rules import drive as rules
-from tests.audit.northfield import (
+from audit_env import (
     DOMAIN,
     LEAVER,
     PUPIL,
@@ -14,6 +12,9 @@ from tests.audit.northfield import (
     TEACHER2,
     TEACHER_GMAIL,
 )
+
+from integration.records import DriveItem, Permission
+from integration.rules import drive as rules
 
 
 def item(owner: str, *perms: Permission, mime: str = "application/vnd.google-apps.document", shared_drive=False,

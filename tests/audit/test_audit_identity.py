@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from integration.identity import Identity, normalise_name
-from integration.store.models_audit import PersonalAddress
-from tests.audit.northfield import (
+from audit_env import (
     DOMAIN,
     GUARDIAN,
     LEAVER,
@@ -17,6 +15,9 @@ from tests.audit.northfield import (
     TEACHER,
     SchoolSeeder,
 )
+
+from integration.identity import Identity, normalise_name
+from integration.store.models_audit import PersonalAddress
 
 
 def load(store, settings, now=NOW) -> Identity:

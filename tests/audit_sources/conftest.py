@@ -1,0 +1,37 @@
+"""Audit-source fixtures (helpers live in sources_env.py so test modules can import them by a unique name)."""
+
+from __future__ import annotations
+
+import pytest
+from sources_env import AuditEnv, make_context
+
+from integration.roster import run_sync
+from sandbox import generate
+from sandbox.activity import set_reports_gmail
+from sandbox.config_writer import write_config
+from sandbox.server import SandboxServer
+
+
+@pytest.fixture
+def school(tmp_path, database_url):
+    """Factory: school(size, seed, reports_gmail=True, **server options) -> AuditEnv with the roster synced."""
+    envs: list[AuditEnv] = []
+
+    def build(size: str = "tiny", seed: int = 1, *, reports_gmail: bool = True, mail_source: str = "auto",
+              max_attempts: int = 7, **server_kw) -> AuditEnv:
+        dom = generate(size, seed)
+        set_reports_gmail(dom, reports_gmail)
+        server = SandboxServer(dom, **server_kw).start()
+        config = write_config(dom, server.url, tmp_path / f"{size}-{seed}-{len(envs)}")
+        ctx = make_context(config, database_url, max_attempts=max_attempts)
+        ctx.settings.audit.mail_source = mail_source
+        env = AuditEnv(dom, server, config, ctx)
+        envs.append(env)
+        assert run_sync(ctx).status == "ok"
+        return env
+
+    yield build
+    for env in envs:
+        if "store" in env.ctx.__dict__:
+            env.ctx.store.dispose()
+        env.server.stop()
