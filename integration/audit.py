@@ -40,6 +40,7 @@ log = logging.getLogger("safechannels.audit")
 
 REPORTING_OVERLAP = timedelta(hours=2)  # Reports events can arrive late: re-read this much of the last window
 UNTIL_DELAY = timedelta(minutes=10)  # do not ask for the last minutes, which are still being logged
+REPORTS_RETENTION = timedelta(days=180)  # the Reports API keeps no more: never ask for older activity
 WINDOW_PARTITION = "__window__"  # the engine's own watermark row per (source, stream)
 MAX_SKIP_LOGS = 20
 
@@ -110,6 +111,7 @@ class _Run:
             since = self.now - timedelta(days=self.settings.audit.initial_lookback_days)
         else:
             since = mark - REPORTING_OVERLAP
+        since = max(since, self.now - REPORTS_RETENTION)
         return min(since, until), until
 
     @staticmethod
@@ -126,6 +128,9 @@ class _Run:
     def run_stream(self, source, stream: str) -> bool:
         """Read one stream to the end; False when it failed (its rules are then not evaluated)."""
         types = stream_types(source, stream)
+        if types is not None and not self.rules.rules_for_types(types):
+            event(log, "audit.stream_skipped", source=source.name, stream=stream, reason="no enabled rule reads it")
+            return True
         cursors, mark = self._cursors(source.name, stream)
         if self.full:
             cursors, mark = {}, None

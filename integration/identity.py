@@ -202,12 +202,12 @@ class Identity:
         owner = self._personal.get(digest)
         if owner is not None:
             return Resolution(owner, self.role_of(owner), "known", "personal_registered", pupils)
+        if is_guardian:  # a known guardian address is the guardian's, whatever name it displays
+            return Resolution(None, "guardian", "known", "guardian", pupils)
         if display_name:
             named = self._names.get(normalise_name(display_name))
             if named is not None:
-                return Resolution(named, self.role_of(named), "suspected", "personal_suspected", pupils)
-        if is_guardian:
-            return Resolution(None, "guardian", "known", "guardian", pupils)
+                return Resolution(named, self.role_of(named), "suspected", "personal_suspected")
         return Resolution(None, "other", None, "external_unknown")
 
     def shared_course(self, staff_email: str, pupil_email: str) -> bool:

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sandbox.activity import (
+from sandbox.activity import Activity
+from sandbox.activity_model import (
     ORGS,
-    Activity,
     Chat,
     DriveEvent,
     File,

@@ -35,6 +35,8 @@ _FILTER = re.compile(r"^([\w.]+)(==|<>)(.*)$")
 
 
 def register(api: Registry, domain: Domain) -> None:
+    activity(domain)  # plant now: the planted OAuth grants must be in place before tokens.list is asked
+
     @api.method("reports.activities.list")
     def activities_list(req: ApiRequest) -> dict[str, Any]:
         act = activity(req.domain)

@@ -2,7 +2,7 @@
 
 | stream          | API                                         | partition | cursor (stored after the batch)     |
 |-----------------|---------------------------------------------|-----------|-------------------------------------|
-| drive.files     | files.list per owner (first crawl / --full) | owner     | {"crawled_at"}: owner is done       |
+| drive.files     | files.list per owner (first crawl / --full) | bucket    | {"crawled_at", "owners": done}      |
 | drive.events    | Reports drive acl_change, by day slices     | ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
@@ -21,6 +21,10 @@ empty or 403) and keeps the decision in the mail cursor; `mail_source_decision` 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -41,6 +45,9 @@ OVERLAP = timedelta(hours=2)  # re-read this much before a stored slice end (lat
 PROBE_WINDOW = timedelta(days=7)
 CRAWLED = ("staff", "pupil")  # former pupils' accounts are suspended: they cannot be impersonated
 GIVE_UP_AFTER = 5  # consecutive per-user refusals before a stream is declared refused
+READ_AHEAD = 4  # batches read from Google ahead of the engine
+BUCKETS = 128  # Drive crawl partitions (fixed: a cursor's bucket must not move)
+BUCKET_PREFIX = "owners:"
 
 
 class GoogleActivitySource:
@@ -65,16 +72,31 @@ class GoogleActivitySource:
         handler = getattr(self, "_" + stream.replace(".", "_"), None)
         if handler is None:
             raise SourceError(f"google: unknown activity stream {stream!r}", api="activity")
-        return handler(cursors, since, until, people)
+        return read_ahead(handler(cursors, since, until, people), READ_AHEAD)
 
     # ------------------------------------------------------------------ drive
 
     def _drive_files(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
-        owners = [e for e, role in people if role in CRAWLED and e not in cursors]
-        done = {"crawled_at": until.isoformat()}
-        for owner, items, err in self._per_user(self.drive.user_files, owners, "drive.files"):
+        """Crawl every owner not yet crawled. Owners are grouped into fixed hash buckets, one batch (one
+        transaction) per bucket whose cursor lists the owners done, so a school's crawl commits ~100 times
+        rather than once per person, a broken crawl resumes per owner, and a person who later becomes
+        staff or a pupil is crawled on the next run. A failed owner stays out of the list: retried next run.
+        """
+        current = {e for e, role in people if role in CRAWLED}
+        done = {b: set(c.get("owners", ())) for b, c in cursors.items() if b.startswith(BUCKET_PREFIX)}
+        todo = sorted((e for e in current if e not in done.get(bucket_of(e), ())), key=lambda e: (bucket_of(e), e))
+        left = Counter(bucket_of(e) for e in todo)
+        records: dict[str, list] = {}
+        for owner, items, err in self._per_user(self.drive.user_files, todo, "drive.files"):
+            b = bucket_of(owner)
+            left[b] -= 1
             if err is None:
-                yield ActivityBatch("drive.files", items, dict(done), owner)
+                records.setdefault(b, []).extend(items)
+                done.setdefault(b, set()).add(owner)
+            if left[b] == 0:
+                owners = sorted(done.get(b, set()) & current)
+                yield ActivityBatch("drive.files", records.pop(b, []),
+                                    {"crawled_at": until.isoformat(), "owners": owners}, b)
 
     def _drive_shared(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         for items in self.drive.shared_drives():
@@ -203,6 +225,58 @@ class GoogleActivitySource:
         except SourceError as exc:
             out.append(Check("Mail source", False, str(exc), getattr(exc, "fix", "")))
         return out
+
+
+def bucket_of(owner: str) -> str:
+    return f"{BUCKET_PREFIX}{zlib.crc32(owner.encode()) % BUCKETS:03d}"
+
+
+def read_ahead(batches: Iterator[ActivityBatch], depth: int) -> Iterator[ActivityBatch]:
+    """Read the next batches from Google on a thread while the engine stores this one.
+
+    The engine still receives (and stores cursors for) batches strictly in order; reading overlaps
+    rules and database work instead of alternating with them. Closing this generator (the engine
+    stopped) stops the reader after the batch it is on.
+    """
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        out.put(batch, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            out.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            out.put(exc)
+        finally:
+            if stop.is_set():
+                batches.close()  # type: ignore[attr-defined]
+
+    reader = threading.Thread(target=produce, name="activity-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = out.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                out.get(timeout=0.1)
+            except queue.Empty:
+                pass
 
 
 def _resume(cursor: dict | None, since: datetime) -> datetime:

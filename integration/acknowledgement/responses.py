@@ -14,8 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from integration.crypto import Crypto
+from integration.protocols import AcknowledgementSource
 from integration.records import FormResponseRecord
+from integration.store import Store
 from integration.store.models_acks import AckResponse, AckRound
 from integration.store.models_ops import Cursor
 
@@ -40,12 +44,12 @@ def partition(rnd: AckRound) -> str:
     return f"{rnd.id}:{rnd.form_id}"
 
 
-def _cursor(session, rnd: AckRound) -> Cursor | None:
+def _cursor(session: Session, rnd: AckRound) -> Cursor | None:
     return session.scalar(select(Cursor).where(Cursor.source == SOURCE, Cursor.stream == STREAM,
                                                Cursor.partition == partition(rnd)))
 
 
-def watermark(store, rnd: AckRound) -> datetime | None:
+def watermark(store: Store, rnd: AckRound) -> datetime | None:
     with store.session() as s:
         cur = _cursor(s, rnd)
         if cur is None or cur.state_version != STATE_VERSION or not cur.cursor.get("watermark"):
@@ -53,7 +57,7 @@ def watermark(store, rnd: AckRound) -> datetime | None:
         return datetime.fromisoformat(cur.cursor["watermark"])
 
 
-def read_responses(store, crypto, source, rnd: AckRound, now: datetime) -> ReadResult:
+def read_responses(store: Store, crypto: Crypto, source: AcknowledgementSource, rnd: AckRound, now: datetime) -> ReadResult:
     """Read new responses of the round's form and store them with the cursor, in that order."""
     mark = watermark(store, rnd)
     since = mark - OVERLAP if mark is not None else None

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from integration.acknowledgement.matching import standing
-from integration.errors import ConfigError, SourceError
+from integration.errors import ConfigError, TransientError
 from integration.logs import event
+from integration.protocols import AcknowledgementSource
 from integration.records import FormInfo
 from integration.settings import Settings
+from integration.store import Store
 from integration.store.models_acks import AckRound
 
 log = logging.getLogger("safechannels.acks")
+
+CLAIM_TTL = timedelta(minutes=10)
 
 
 @dataclass
@@ -77,16 +83,24 @@ def form_problems(rnd: AckRound, settings: Settings) -> list[Problem]:
     return out
 
 
-def current_round(session, version: str) -> AckRound | None:
+def current_round(session: Session, version: str) -> AckRound | None:
     return session.scalar(select(AckRound).where(AckRound.policy_version == version))
 
 
-def open_round(store, settings: Settings, now: datetime) -> AckRound:
+def open_round(store: Store, settings: Settings, now: datetime) -> AckRound:
     """The round for the configured version, opening it (and closing the previous one) if new."""
     a = settings.acknowledgement
     if not a.policy_version:
         raise ConfigError("[acknowledgement] policy_version is empty: set it to the version of the policy staff "
                           "must acknowledge, e.g. '2025-10'")
+    try:
+        return _open_round(store, settings, now)
+    except IntegrityError:  # another run opened it at the same moment: use theirs
+        return _open_round(store, settings, now)
+
+
+def _open_round(store: Store, settings: Settings, now: datetime) -> AckRound:
+    a = settings.acknowledgement
     with store.session() as s:
         rnd = current_round(s, a.policy_version)
         if rnd is None:
@@ -109,23 +123,24 @@ def open_round(store, settings: Settings, now: datetime) -> AckRound:
     return rnd
 
 
-def _summary(session, rnd: AckRound, settings: Settings, now: datetime) -> dict:
+def _summary(session: Session, rnd: AckRound, settings: Settings, now: datetime) -> dict:
     st = standing(session, rnd, settings)
     return {"acknowledged": len(st.acknowledged), "outstanding": len(st.outstanding),
             "closed_at": now.isoformat(), "responses": st.counts()}
 
 
-def ensure_form(store, source, rnd: AckRound, settings: Settings, now: datetime) -> AckRound:
+def ensure_form(store: Store, source: AcknowledgementSource, rnd: AckRound, settings: Settings, now: datetime) -> AckRound:
     """Create/finish the form if needed, else re-read it (its settings may have changed); store what we learn."""
     title, description, policy_url, question = form_texts(settings)
     info: FormInfo
-    if rnd.setup_state == "creating":
+    if rnd.setup_state in ("creating", "claimed"):
+        _claim(store, rnd.id, now)
         try:
             info = source.create_form(title, description, policy_url, question)
-        except SourceError as exc:
+        except BaseException as exc:
             form_id = getattr(exc, "form_id", "")
-            if form_id:
-                _save(store, rnd.id, form_id=form_id, setup_state="created")
+            _save(store, rnd.id, **({"form_id": form_id, "setup_state": "created"} if form_id
+                                    else {"setup_state": "creating"}))
             raise
         event(log, "acks.form_created", policy_version=rnd.policy_version, form_id=info.form_id)
     elif rnd.setup_state == "created":
@@ -139,7 +154,19 @@ def ensure_form(store, source, rnd: AckRound, settings: Settings, now: datetime)
                  confirmation_question_id=info.confirmation_question_id, checked_at=now)
 
 
-def _save(store, round_id: int, **values) -> AckRound:
+def _claim(store: Store, round_id: int, now: datetime) -> None:
+    """Only one run creates the form: claim the round first (a claim older than CLAIM_TTL was abandoned)."""
+    with store.session() as s:
+        res = s.execute(update(AckRound).where(AckRound.id == round_id, or_(
+            AckRound.setup_state == "creating",
+            and_(AckRound.setup_state == "claimed", AckRound.checked_at < now - CLAIM_TTL)))
+            .values(setup_state="claimed", checked_at=now))
+        if res.rowcount != 1:
+            raise TransientError("another run is creating the acknowledgement form; try again in a few minutes",
+                                 api="forms")
+
+
+def _save(store: Store, round_id: int, **values) -> AckRound:
     with store.session() as s:
         rnd = s.get(AckRound, round_id)
         for k, v in values.items():

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from integration.acknowledgement.matching import standing
-from integration.acknowledgement.notices import Queued, queue_due
+from integration.acknowledgement.notices import Queued, escalation_recipients, queue_due
 from integration.acknowledgement.report import compliance_report, status_json
 from integration.acknowledgement.responses import ReadResult, read_responses
 from integration.acknowledgement.rounds import Problem, ensure_form, form_problems, open_round
@@ -28,7 +28,7 @@ log = logging.getLogger("safechannels.acks")
 
 @dataclass
 class AckRunResult:
-    status: dict
+    doc: dict  # the `acks --json` document
     read: ReadResult
     queued: Queued = field(default_factory=Queued)
     problems: list[Problem] = field(default_factory=list)
@@ -37,6 +37,19 @@ class AckRunResult:
     @property
     def blocking(self) -> list[Problem]:
         return [p for p in self.problems if p.blocking]
+
+    @property
+    def status(self) -> str:
+        """ok, or partial when a problem with the form stops matching (and so all emails)."""
+        return "partial" if self.blocking else "ok"
+
+    def as_json(self) -> dict:
+        """A summary for the runs table (the scheduler's job record)."""
+        delivery = self.delivery.as_json() if hasattr(self.delivery, "as_json") else None
+        return {"policy_version": self.doc["policy_version"], "form_id": self.doc["form_id"],
+                "acknowledged": self.doc["acknowledged"], "outstanding": self.doc["outstanding"],
+                **self.read.as_json(), "queued": dict(self.queued.counts), "delivery": delivery,
+                "problems": [p.as_json() for p in self.problems]}
 
 
 def _start(store, now: datetime) -> int:
@@ -74,6 +87,9 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
                 problems.append(Problem("the roster is empty, so nobody is expected to acknowledge",
                                         "run 'python -m integration sync' first", blocking=False))
             st = standing(s, rnd, settings)
+            if st.overdue(now) and not escalation_recipients(settings):
+                problems.append(Problem("staff are overdue but nobody receives the escalation",
+                                        "set [acknowledgement] escalate_to or [alerts] dsl_emails", blocking=False))
             if send and not any(p.blocking for p in problems):
                 queued = queue_due(s, st, settings, now)
             status = status_json(s, st)
@@ -89,9 +105,7 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
     except BaseException as exc:
         _finish(store, run_id, now, "failed", {}, f"{type(exc).__name__}: {exc}")
         raise
-    summary = {"acknowledged": status["acknowledged"], "outstanding": status["outstanding"], **read.as_json(),
-               "queued": queued.counts, "problems": [p.problem for p in problems]}
-    _finish(store, run_id, now, "partial" if result.blocking else "ok", summary)
+    _finish(store, run_id, now, result.status, result.as_json())
     for p in problems:
         event(log, "acks.problem", logging.WARNING, problem=p.problem, fix=p.fix)
     event(log, "acks.done", policy_version=status["policy_version"], acknowledged=status["acknowledged"],

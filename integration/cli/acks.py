@@ -52,7 +52,7 @@ def run(args) -> int:
             sys.stdout.flush()
     if not args.report or args.output:
         if args.json:
-            print_json(result.status)
+            print_json(result.doc)
         elif not args.report:
             _print_human(result)
     if result.blocking:
@@ -61,7 +61,7 @@ def run(args) -> int:
 
 
 def _print_human(result) -> None:
-    s = result.status
+    s = result.doc
     print(f"policy {s['policy_version']} (form {s['form_id']}): {s['acknowledged']} acknowledged, "
           f"{s['outstanding']} outstanding")
     for m in s["staff"]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 
 from integration import findings as repo
 from integration.errors import InputError
@@ -31,7 +32,7 @@ def run(args) -> int:
         return _set_status(ctx, args)
     with ctx.store.session() as s:
         docs = [repo.as_json(f) for f in repo.list_findings(s, status=args.status, rule=args.rule)]
-        actor = args.actor or "cli"
+        actor = args.actor or _os_user()
         for doc in docs:  # listing shows counterparts: every view is logged
             repo.log_view(s, doc["id"], actor)
     if args.json:
@@ -41,6 +42,14 @@ def run(args) -> int:
     else:
         _table(docs)
     return 0
+
+
+def _os_user() -> str:
+    """Who listed the findings when no --actor is given: the operating-system account."""
+    try:
+        return "cli:" + getpass.getuser()
+    except (OSError, KeyError):
+        return "cli"
 
 
 def _set_status(ctx, args) -> int:

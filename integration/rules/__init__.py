@@ -56,6 +56,10 @@ def rule_set(settings: Settings) -> RuleSet:
         where = f"{settings.source_path}: " if settings.source_path else ""
         raise ConfigError(where + "; ".join(problems), [where + p for p in problems])
     disabled = set(settings.audit.rules_disabled)
+    if settings.channels.chat_approved:  # an approved channel has nothing to catch: do not even read it
+        disabled.add(chat_meet.CHAT_STAFF_PUPIL_DIRECT)
+    if settings.channels.meet_approved:
+        disabled.add(chat_meet.MEET_STAFF_PUPIL_ONE_TO_ONE)
     return RuleSet([r for r in RULES.values() if r.id not in disabled], settings.audit.severity_overrides)
 
 

@@ -99,7 +99,7 @@ class RuleContext:
 
 _REQUIRED: dict[type, tuple[str, ...]] = {
     MailEvent: ("event_id", "time", "mailbox", "direction", "sender"),
-    DriveItem: ("item_id", "mime_type"),
+    DriveItem: ("item_id",),
     ForwardingSetting: ("mailbox",),
     ChatEvent: ("event_id", "time", "actor"),
     MeetCall: ("conference_id", "time"),

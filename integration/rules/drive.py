@@ -1,7 +1,7 @@
 """Drive rules: sharing with personal accounts, public media, shared drives, shares outside courses.
 
-A file is re-read on every crawl, so an occurrence is keyed by file + grant (permission id),
-not by when it was seen: re-crawling an unchanged share never counts twice.
+A file is re-read on every crawl and also reported by Drive audit events, so an occurrence is
+keyed by file + grantee, not by when or how it was seen: one grant never counts twice.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def _candidate(rule: str, item: DriveItem, perm_key: str, **people) -> Candidate
 
 
 def _perm_key(p: Permission, ctx: RuleContext) -> str:
-    return p.permission_id or f"{p.type}:{ctx.identity.address_hash(p.email or p.domain or p.type)}"
+    """The grantee, not the permission id: a crawl and a Reports event of one grant are one occurrence."""
+    who = p.email or p.domain
+    return f"{p.type}:{ctx.identity.address_hash(who)}" if who else p.type
 
 
 def shared_with_pupil_personal(item: DriveItem, ctx: RuleContext) -> list[Candidate]:

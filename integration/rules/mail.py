@@ -52,7 +52,8 @@ def _candidate(rule: str, ev: MailEvent, **people) -> Candidate:
     return Candidate(
         rule=rule, source=ev.source, time=ev.time,
         event_key=f"mail:{ev.message_id or ev.event_id}",
-        evidence={"message_id": ev.message_id, "event_ids": [ev.event_id], "mailbox": ev.mailbox,
+        evidence={"message_id": ev.message_id, "message_ids": [ev.message_id] if ev.message_id else [],
+                  "event_ids": [ev.event_id], "mailbox": ev.mailbox,
                   "direction": ev.direction, "time": ev.time.isoformat()},
         **people,
     )

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration.store.base import Base, Email, Encrypted, UTCDateTime, utcnow
 
-SETUP_STATES = ("creating", "created", "ready")  # creating: no form yet; created: form exists, not configured
+SETUP_STATES = ("creating", "claimed", "created", "ready")  # creating/claimed: no form yet (claimed: a run is
+# creating it); created: the form exists but its setup batchUpdate has not succeeded yet
 NOTICE_KINDS = ("invite", "new_starter", "reminder", "escalation")
 
 

@@ -16,8 +16,8 @@ def test_the_service_creates_one_form_per_version_and_reuses_it(acks_env):
     env = acks_env()
     first = run_acknowledgement(env.ctx, T0, send=False)
     forms = forms_state(env.domain).forms
-    assert list(forms) == [first.status["form_id"]]
-    form = forms[first.status["form_id"]]
+    assert list(forms) == [first.doc["form_id"]]
+    form = forms[first.doc["form_id"]]
     assert form.settings["emailCollectionType"] == "VERIFIED"  # the sandbox default here was DO_NOT_COLLECT
     assert "2025-10" in form.info["title"] and POLICY_URL in form.info["description"]
     (item,) = form.items
@@ -29,7 +29,7 @@ def test_the_service_creates_one_form_per_version_and_reuses_it(acks_env):
         "forms.forms.create", "forms.forms.batchUpdate"]
 
     again = run_acknowledgement(env.ctx, T0, send=False)
-    assert again.status["form_id"] == first.status["form_id"]
+    assert again.doc["form_id"] == first.doc["form_id"]
     assert len(forms) == 1 and len(env.server.requests("forms.forms.create")) == 1
     assert env.server.problems() == []
 
@@ -53,7 +53,7 @@ def test_a_failed_setup_is_finished_on_the_next_run_without_a_second_form(acks_e
     assert forms_state(env.domain).forms[fid].items == []  # batchUpdate is atomic: nothing half-applied
     monkeypatch.setattr(forms_connector, "setup_requests", good)
     result = run_acknowledgement(env.ctx, T0, send=False)
-    assert result.status["form_id"] == fid and list(forms_state(env.domain).forms) == [fid]
+    assert result.doc["form_id"] == fid and list(forms_state(env.domain).forms) == [fid]
     assert len(forms_state(env.domain).forms[fid].items) == 1
     assert len(env.server.requests("forms.forms.create")) == 1
 
@@ -79,3 +79,23 @@ def test_a_form_the_owner_cannot_open_is_refused_with_the_fix(acks_env):
     with pytest.raises(SourceRefused) as info:
         run_acknowledgement(env.ctx, T0, send=False)
     assert "share the form" in info.value.fix
+
+
+def test_only_one_run_creates_the_form(acks_env):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from integration.acknowledgement.rounds import open_round
+    from integration.errors import TransientError
+    from integration.store.models_acks import AckRound
+
+    env = acks_env()
+    rnd = open_round(env.ctx.store, env.ctx.settings, T0)
+    with env.ctx.store.session() as s:  # another run is creating it right now
+        s.execute(update(AckRound).where(AckRound.id == rnd.id).values(setup_state="claimed", checked_at=T0))
+    with pytest.raises(TransientError):
+        run_acknowledgement(env.ctx, T0 + timedelta(minutes=1), send=False)
+    assert forms_state(env.domain).forms == {}
+    result = run_acknowledgement(env.ctx, T0 + timedelta(minutes=11), send=False)  # that run died: take over
+    assert list(forms_state(env.domain).forms) == [result.doc["form_id"]]

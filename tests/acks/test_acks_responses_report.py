@@ -25,7 +25,7 @@ def stored(env) -> tuple[int, dict]:
 
 def test_responses_are_read_incrementally_with_an_overlap_and_deduplicated(acks_env):
     env = acks_env()
-    fid = run_acknowledgement(env.ctx, T0, send=False).status["form_id"]
+    fid = run_acknowledgement(env.ctx, T0, send=False).doc["form_id"]
     env.server.reset_log()
     rid = submit_response(env.domain, fid, env.addr("alice.adams"), T0 + DAY)
     run_acknowledgement(env.ctx, T0 + DAY, send=False)
@@ -40,26 +40,26 @@ def test_responses_are_read_incrementally_with_an_overlap_and_deduplicated(acks_
     (second,) = env.server.requests("forms.forms.responses.list")
     assert second.query.getlist("filter") == ["timestamp >= 2026-11-03T07:00:00Z"]  # watermark minus an hour
     assert (result.read.new, result.read.resubmitted) == (1, 1)
-    assert stored(env)[0] == 2 and result.status["acknowledged"] == 2
+    assert stored(env)[0] == 2 and result.doc["acknowledged"] == 2
 
 
 def test_many_pages_are_read_within_the_page_size_limit(acks_env):
     env = acks_env()
     env.server.state.page_caps["forms.forms.responses.list"] = 2
-    fid = run_acknowledgement(env.ctx, T0, send=False).status["form_id"]
+    fid = run_acknowledgement(env.ctx, T0, send=False).doc["form_id"]
     for i, who in enumerate(("alice.adams", "bob.brown", "carol.clark", "gus.governor", "pat.pupil")):
         submit_response(env.domain, fid, env.addr(who), T0 + DAY + i * DAY / 24)
     env.server.reset_log()
     result = run_acknowledgement(env.ctx, T0 + 2 * DAY, send=False)
     calls = env.server.requests("forms.forms.responses.list")
     assert len(calls) == 3 and all(c.query.get("pageSize") == "5000" for c in calls)
-    assert result.status["acknowledged"] == 4 and result.status["outstanding"] == 0
+    assert result.doc["acknowledged"] == 4 and result.doc["outstanding"] == 0
 
 
 @pytest.mark.parametrize("status", [403, 503])
 def test_a_forms_api_failure_leaves_the_previous_state_intact(acks_env, status):
     env = acks_env()
-    fid = run_acknowledgement(env.ctx, T0, send=True).status["form_id"]
+    fid = run_acknowledgement(env.ctx, T0, send=True).doc["form_id"]
     submit_response(env.domain, fid, env.addr("alice.adams"), T0 + DAY)
     before = run_acknowledgement(env.ctx, T0 + DAY, send=True)
     state = stored(env)
@@ -71,13 +71,13 @@ def test_a_forms_api_failure_leaves_the_previous_state_intact(acks_env, status):
     assert stored(env) == state and len(env.smtp.box.messages) == mails
     env.server.clear_failures()
     after = run_acknowledgement(env.ctx, T0 + 3 * DAY, send=True)
-    assert after.status["acknowledged"] == before.status["acknowledged"] + 1  # Bob's response was not lost
+    assert after.doc["acknowledged"] == before.doc["acknowledged"] + 1  # Bob's response was not lost
     assert [m["X-SafeChannels-Kind"] for m in env.smtp.box.to(env.addr("bob.brown"))] == ["ack-invite"]
 
 
 def test_the_compliance_report_by_org_unit_and_role(acks_env):
     env = acks_env()
-    fid = run_acknowledgement(env.ctx, T0, send=False).status["form_id"]
+    fid = run_acknowledgement(env.ctx, T0, send=False).doc["form_id"]
     submit_response(env.domain, fid, env.addr("alice.adams"), T0 + DAY)
     submit_response(env.domain, fid, env.addr("alice.adams"), T0 + DAY + DAY / 2)
     submit_response(env.domain, fid, env.addr("pat.pupil"), T0 + DAY)
@@ -109,13 +109,13 @@ def test_the_compliance_report_by_org_unit_and_role(acks_env):
 def test_a_new_policy_version_starts_a_new_round_and_keeps_the_history(acks_env):
     env = acks_env()
     old = run_acknowledgement(env.ctx, T0, send=True)
-    submit_response(env.domain, old.status["form_id"], env.addr("alice.adams"), T0 + DAY)
+    submit_response(env.domain, old.doc["form_id"], env.addr("alice.adams"), T0 + DAY)
     run_acknowledgement(env.ctx, T0 + DAY, send=True)
 
     env.ctx.settings.acknowledgement.policy_version = "2026-10"
     new = run_acknowledgement(env.ctx, T0 + 30 * DAY, send=True)
-    assert new.status["policy_version"] == "2026-10" and new.status["form_id"] != old.status["form_id"]
-    assert new.status["acknowledged"] == 0 and new.status["outstanding"] == 4
+    assert new.doc["policy_version"] == "2026-10" and new.doc["form_id"] != old.doc["form_id"]
+    assert new.doc["acknowledged"] == 0 and new.doc["outstanding"] == 4
     assert len(forms_state(env.domain).forms) == 2
     kinds = [(m["X-SafeChannels-Kind"], "2026-10" in m["Subject"]) for m in env.smtp.box.to(env.addr("alice.adams"))]
     assert kinds == [("ack-invite", False), ("ack-invite", True)]  # asked again for the new version
@@ -130,7 +130,7 @@ def test_a_new_policy_version_starts_a_new_round_and_keeps_the_history(acks_env)
 
 def test_a_form_reused_for_a_new_version_counts_only_new_responses(acks_env):
     env = acks_env()
-    fid = run_acknowledgement(env.ctx, T0, send=False).status["form_id"]
+    fid = run_acknowledgement(env.ctx, T0, send=False).doc["form_id"]
     submit_response(env.domain, fid, env.addr("alice.adams"), T0 + DAY)
     run_acknowledgement(env.ctx, T0 + DAY, send=False)
     env.ctx.settings.acknowledgement.policy_version = "2026-10"
@@ -138,5 +138,5 @@ def test_a_form_reused_for_a_new_version_counts_only_new_responses(acks_env):
     run_acknowledgement(env.ctx, T0 + 30 * DAY, send=False)  # the new round opens
     submit_response(env.domain, fid, env.addr("bob.brown"), T0 + 31 * DAY)
     result = run_acknowledgement(env.ctx, T0 + 32 * DAY, send=False)
-    assert [s["email"] for s in result.status["staff"] if s["acknowledged_at"]] == [env.addr("bob.brown")]
+    assert [s["email"] for s in result.doc["staff"] if s["acknowledged_at"]] == [env.addr("bob.brown")]
     assert report(env.ctx, T0 + 32 * DAY)["responses"]["counts"]["before_round"] == 1

@@ -14,16 +14,16 @@ def run(env, when, send=True):
     env.set_clock(when)
     result = run_acknowledgement(env.ctx, when, send=send)
     again = run_acknowledgement(env.ctx, when, send=send)  # a second worker, or an operator re-running
-    assert again.queued.total == 0 and again.status == result.status
+    assert again.queued.total == 0 and again.doc == result.doc
     return result
 
 
 def outstanding(result) -> list[str]:
-    return [s["email"].split("@")[0] for s in result.status["staff"] if not s["acknowledged_at"]]
+    return [s["email"].split("@")[0] for s in result.doc["staff"] if not s["acknowledged_at"]]
 
 
 def acknowledged(result) -> list[str]:
-    return [s["email"].split("@")[0] for s in result.status["staff"] if s["acknowledged_at"]]
+    return [s["email"].split("@")[0] for s in result.doc["staff"] if s["acknowledged_at"]]
 
 
 def test_a_round_from_publication_to_escalation(acks_env):
@@ -31,7 +31,7 @@ def test_a_round_from_publication_to_escalation(acks_env):
     a, box = env.addr, env.smtp.box
 
     day0 = run(env, T0)
-    fid = day0.status["form_id"]
+    fid = day0.doc["form_id"]
     link = env.server.domain.extra["forms"].forms[fid].responder_uri
     assert outstanding(day0) == ["alice.adams", "bob.brown", "carol.clark", "gus.governor"]  # governors included
     for who in ("alice.adams", "bob.brown", "carol.clark", "gus.governor"):
@@ -52,7 +52,7 @@ def test_a_round_from_publication_to_escalation(acks_env):
     day3 = run(env, T0 + 3 * DAY)
     assert acknowledged(day3) == ["alice.adams", "carol.clark"]
     assert outstanding(day3) == ["bob.brown", "gus.governor"]
-    alice = next(s for s in day3.status["staff"] if s["email"] == a("alice.adams"))
+    alice = next(s for s in day3.doc["staff"] if s["email"] == a("alice.adams"))
     assert alice["acknowledged_at"] == "2026-11-03T08:00:00Z"  # the first submission, not the resubmission
     assert day3.queued.counts["reminder"] == 2
     assert box.kinds(a("bob.brown")) == ["ack-invite", "ack-reminder"]
@@ -90,10 +90,10 @@ def test_a_round_from_publication_to_escalation(acks_env):
     assert len(box.to(head)) == 2  # ... and a weekly repeat while anyone is overdue
     assert "Dave Davies" in box.text(box.to(head)[-1])
 
-    assert day21.status["acknowledged"] == 2 and day21.status["outstanding"] == 2
-    gus = next(s for s in day21.status["staff"] if s["email"] == a("gus.governor"))
+    assert day21.doc["acknowledged"] == 2 and day21.doc["outstanding"] == 2
+    gus = next(s for s in day21.doc["staff"] if s["email"] == a("gus.governor"))
     assert gus["reminders_sent"] == 3  # days 3, 7 and 12
-    assert set(day21.status) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
+    assert set(day21.doc) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
 
     total = len(box.messages)
     run(env, T0 + 21 * DAY + DAY / 4)

@@ -177,3 +177,18 @@ def cli(tmp_path, database_url, monkeypatch):
     yield SimpleNamespace(write_config=write_config, store=store, run=run, config=cfg)
     for s in stores:
         s.dispose()
+
+
+@pytest.fixture
+def smtp_factory():
+    """Build another SMTP server (TLS, AUTH …): ``smtp_factory(**Controller kwargs)``; stopped after the test."""
+    servers: list[SmtpServer] = []
+
+    def make(**kwargs) -> SmtpServer:
+        server = SmtpServer(**kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

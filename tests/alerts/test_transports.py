@@ -48,17 +48,14 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
 
 
 @pytest.fixture
-def tls_smtp(tls_files):
-    from conftest import SmtpServer  # the alerts conftest's server class
-
+def tls_smtp(tls_files, smtp_factory):
     cert, key = tls_files
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    server = SmtpServer(tls_context=server_ctx, require_starttls=True, auth_required=True,
-                        authenticator=_authenticator)
+    server = smtp_factory(tls_context=server_ctx, require_starttls=True, auth_required=True,
+                          authenticator=_authenticator)
     server.start()
-    yield server
-    server.stop()
+    return server
 
 
 EMAIL = OutgoingEmail(to=["dsl@northfield.sch.uk"], subject="[SafeChannels] test", text="plain",
@@ -88,18 +85,13 @@ def test_an_untrusted_certificate_is_refused_not_retried(tls_smtp):
     assert err.value.reason == "tls"
 
 
-def test_implicit_tls_smtps(tls_files):
-    from conftest import SmtpServer
-
+def test_implicit_tls_smtps(tls_files, smtp_factory):
     cert, key = tls_files
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
-    server = SmtpServer(ssl_context=server_ctx)
+    server = smtp_factory(ssl_context=server_ctx)
     server.start()
-    try:
-        SmtpMailer(f"smtps://127.0.0.1:{server.port}?cafile={cert}", "alerts@northfield.sch.uk").send(EMAIL)
-    finally:
-        server.stop()
+    SmtpMailer(f"smtps://127.0.0.1:{server.port}?cafile={cert}", "alerts@northfield.sch.uk").send(EMAIL)
     assert len(server.handler.messages) == 1
 
 

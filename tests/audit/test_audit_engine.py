@@ -243,3 +243,24 @@ def test_forwarding_settings_are_read_every_run_without_double_counting(store, s
     run_audit(ctx, now=NOW + timedelta(hours=4))
     [f] = findings(store)
     assert (f.rule, f.occurrences, f.counterpart) == ("mail.auto_forward_external", 1, TEACHER_GMAIL)
+
+
+def test_streams_no_enabled_rule_reads_are_not_fetched(store, school, registers):
+    chat = ListSource("reports", {"chat": [], "mail": a_week_of_mail()})
+    ctx = ctx_for(store, registers, chat, chat_approved=True)
+    result = run_audit(ctx, now=NOW)
+    assert [c["stream"] for c in chat.calls] == ["mail"]
+    assert "chat.staff_pupil_direct" not in result.not_evaluated  # approved: nothing to evaluate
+
+
+def test_a_source_that_cannot_be_built_fails_the_run_with_its_message(store, school, registers):
+    class Unwired(FakeContext):
+        def activity_sources(self):
+            raise ConfigError("[google] admin_subject is empty")
+
+    ctx = Unwired(store, make_settings(), [])
+    with pytest.raises(ConfigError, match="admin_subject"):
+        run_audit(ctx, now=NOW)
+    with store.session() as s:
+        run = s.scalars(select(Run)).one()
+    assert (run.status, run.error) == ("failed", "[google] admin_subject is empty")

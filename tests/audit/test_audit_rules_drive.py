@@ -123,7 +123,8 @@ def test_decoy_a_teacher_sharing_with_a_colleague(rctx):
     assert rules.direct_share_outside_course(item(TEACHER, user(TEACHER2)), rctx) == []
 
 
-def test_recrawling_the_same_share_gives_the_same_event_key(rctx):
-    a = rules.direct_share_outside_course(item(TEACHER, user(PUPIL2, pid="perm9")), rctx)
-    b = rules.direct_share_outside_course(item(TEACHER, user(PUPIL2, pid="perm9")), rctx)
-    assert a[0].event_key == b[0].event_key == "drive:f1:perm9"
+def test_a_crawl_and_an_audit_event_of_one_grant_give_the_same_event_key(rctx):
+    crawled = rules.direct_share_outside_course(item(TEACHER, user(PUPIL2, pid="perm9")), rctx)
+    event = rules.direct_share_outside_course(item(TEACHER, user(PUPIL2, pid="", role="writer")), rctx)
+    assert crawled[0].event_key == event[0].event_key
+    assert crawled[0].event_key.startswith("drive:f1:user:") and PUPIL2 not in crawled[0].event_key

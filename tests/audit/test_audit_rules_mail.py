@@ -158,3 +158,25 @@ def test_a_message_seen_in_both_mailboxes_has_one_event_key(rctx):
     sent = rules.staff_to_pupil_personal(mail(TEACHER, PUPIL_GMAIL, event_id="a"), rctx)
     seen = rules.staff_to_pupil_personal(mail(TEACHER, PUPIL_GMAIL, event_id="b", mailbox=TEACHER2), rctx)
     assert sent[0].event_key == seen[0].event_key
+
+
+def test_decoy_a_guardian_address_displaying_the_pupils_name(rctx):
+    ev = mail(TEACHER, GUARDIAN, names=((GUARDIAN, "Amy Smith"),))
+    assert rules.staff_to_pupil_personal(ev, rctx) == []
+
+
+def test_working_hours_across_midnight_and_in_another_zone():
+    night_shift = ChannelPolicy(frozenset({DOMAIN}), work_start=22 * 60, work_end=6 * 60)
+    assert night_shift.in_working_hours(datetime(2026, 1, 15, 23, 0, tzinfo=UTC))
+    assert not night_shift.in_working_hours(datetime(2026, 1, 15, 12, 0, tzinfo=UTC))
+    from zoneinfo import ZoneInfo
+
+    overseas = ChannelPolicy(frozenset({DOMAIN}), timezone=ZoneInfo("Asia/Dubai"))  # UTC+4, no DST
+    assert not overseas.in_working_hours(datetime(2026, 1, 15, 17, 30, tzinfo=UTC))  # 21:30 local
+
+
+def test_resolutions_are_cached_per_display_name(rctx):
+    ident = rctx.identity
+    assert ident.resolve("who@gmail.com").kind == "external_unknown"
+    assert ident.resolve("who@gmail.com", "Ben Khan").person_email == PUPIL2
+    assert ident.resolve("who@gmail.com").kind == "external_unknown"

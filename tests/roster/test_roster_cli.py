@@ -80,3 +80,12 @@ def test_doctor_exits_2_for_an_org_unit_that_does_not_exist(school):
     proc = cli(env, "doctor", SAFECHANNELS__ROSTER__PUPIL_ORG_UNITS="/Pupills")
     assert proc.returncode == 2, proc.stdout
     assert "FAIL org unit /Pupills" in proc.stdout
+
+
+def test_demo_once_syncs_a_simulated_school(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "integration", "demo", "--size", "tiny", "--once", "--dir",
+                           str(tmp_path / "demo")], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert "demo: roster synced — 6 staff, 20 pupils" in proc.stdout
+    assert (tmp_path / "demo" / "safechannels.toml").exists()

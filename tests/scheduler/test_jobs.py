@@ -11,7 +11,13 @@ from sqlalchemy import select
 from integration import jobs
 from integration.errors import ConfigError
 from integration.scheduler import (
-    SAME_TICK, acquire, cron_specs, recover_interrupted, retry_delay, run_job, run_name,
+    SAME_TICK,
+    acquire,
+    cron_specs,
+    recover_interrupted,
+    retry_delay,
+    run_job,
+    run_name,
 )
 from integration.store.models_alerts import JobLock, JobRequest
 from integration.store.models_ops import Run

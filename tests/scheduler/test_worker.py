@@ -86,7 +86,7 @@ def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
         assert "worker.started" in err, err
         proc.send_signal(signal.SIGTERM)
         try:
-            code = proc.wait(timeout=20)
+            code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGUSR1)
             time.sleep(1)

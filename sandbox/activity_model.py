@@ -1,0 +1,175 @@
+"""The shapes of the sandbox's activity (messages, files, grants, chat, meet legs) and small
+deterministic helpers. Records are tiny frozen slots classes: a school's day of mail is derived,
+served and dropped, never kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.model import User
+
+DAY = timedelta(days=1)
+ORGS = [("exams@aqa.org.uk", "AQA Exams"), ("office@localcouncil.gov.uk", "Council Office"),
+        ("bookings@leisurecentre.co.uk", "Leisure Centre"), ("support@edtech-supplier.co.uk", "Supplier Support"),
+        ("admin@trip-company.co.uk", "School Trips Ltd")]
+SUBJECTS = ["Homework", "Lesson plan", "Trip letter", "Marking", "Meeting notes", "Report", "Timetable",
+            "Coursework", "Revision", "Club"]
+DOC_TYPES = [("application/vnd.google-apps.document", 40), ("application/vnd.google-apps.spreadsheet", 15),
+             ("application/vnd.google-apps.presentation", 15), ("application/pdf", 10),
+             ("application/vnd.google-apps.folder", 5), ("image/jpeg", 10), ("video/mp4", 5)]
+
+
+@dataclass(frozen=True)
+class Scale:
+    files: tuple[int, int]  # base files per user (uniform)
+    mail: tuple[int, int]  # mail events per mailbox per day (uniform)
+    days: int
+    chat: float  # chat events per user per day (mean)
+    meet: float  # class calls per teacher per day (mean)
+    daily_share: float  # probability a user shares a new file on a given day
+
+
+SCALES = {
+    "tiny": Scale((3, 9), (0, 3), 14, 0.5, 0.2, 0.2),
+    "demo": Scale((8, 24), (0, 1), 14, 0.3, 0.2, 0.1),
+    "school": Scale((60, 177), (5, 16), 29, 0.5, 0.3, 0.1),
+    "trust": Scale((60, 177), (5, 16), 29, 0.5, 0.3, 0.1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    """One message as one mailbox sees it."""
+
+    id: str  # Gmail API message id (16 hex)
+    time: datetime
+    mailbox: str
+    direction: str  # sent | received
+    sender: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    message_id: str = ""
+    subject: str = ""
+    names: tuple[tuple[str, str], ...] = ()  # (address, display name) in headers
+
+
+@dataclass(frozen=True, slots=True)
+class Perm:
+    id: str
+    type: str
+    role: str
+    email: str = ""
+    domain: str = ""
+    display: str = ""
+    discover: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    id: str
+    name: str
+    mime: str
+    owner: str  # "" in a shared drive
+    modified: datetime
+    perms: tuple[Perm, ...]
+    trashed: bool = False
+    drive_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DriveEvent:
+    """One Reports drive acl_change event (one grant)."""
+
+    time: datetime
+    actor: str
+    file: File
+    perm: Perm
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    time: datetime
+    actor: str
+    conversation_type: str
+    targets: tuple[str, ...]
+    room_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MeetLeg:
+    """One participant's call_ended event."""
+
+    time: datetime
+    conference_id: str
+    identifier: str  # "" for an external/anonymous participant
+    display_name: str
+    organizer: str
+    meeting_code: str
+    duration: int
+    external: bool = False
+
+
+@dataclass
+class SharedDrive:
+    id: str
+    name: str
+    perms: list[Perm]
+    created: datetime
+
+
+@dataclass
+class Forwarding:
+    enabled: bool = False
+    address: str = ""
+    addresses: list[tuple[str, str]] = field(default_factory=list)  # (address, accepted|pending)
+
+
+def h(*parts: Any) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def rng_for(*parts: Any) -> random.Random:
+    return random.Random(h(*parts))
+
+
+def file_id(*parts: Any) -> str:
+    return "1" + h("file", *parts)[:32]
+
+
+def perm_id(email: str) -> str:
+    return str(int(h("perm", email)[:15], 16))
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def meet_call(seed: str, people: list[str], organizer: str, start: datetime, duration: int,
+              users: dict[str, User], external: int = 0) -> list[MeetLeg]:
+    """The call_ended events of one conference: one per participant (external ones anonymous)."""
+    conf = h("conference", seed)[:20]
+    code = "".join(chr(97 + int(c, 16) % 26) for c in h("code", seed)[:10])
+    end = start + timedelta(seconds=duration)
+    legs = [MeetLeg(end + timedelta(seconds=i), conf, p, users[p].full_name if p in users else p, organizer, code,
+                    duration) for i, p in enumerate(people)]
+    legs += [MeetLeg(end + timedelta(seconds=len(people) + i), conf, "", "Guest", organizer, code, duration, True)
+             for i in range(external)]
+    return legs
+
+
+def _norm(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch for ch in text if ch not in "'\u2019`-\u2010\u2011\u2013.\"")
+    return " ".join(text.split())

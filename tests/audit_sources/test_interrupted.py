@@ -1,0 +1,58 @@
+"""An audit broken off mid-way (a fifth of all requests failing, and the source dying after a few
+batches) and then re-run loses no event and duplicates no finding or occurrence."""
+
+from __future__ import annotations
+
+import pytest
+from sources_env import compare
+
+from integration.audit import run_audit
+
+
+class Dies(Exception):
+    """The process dies: nothing after this batch is stored."""
+
+
+class DyingSource:
+    """Wraps the real source and dies after `after` batches, as a killed worker would."""
+
+    def __init__(self, inner, after: int):
+        self.inner, self.after, self.seen = inner, after, 0
+        self.name, self.streams = inner.name, inner.streams
+        self.stream_records = inner.stream_records
+
+    def fetch(self, stream, cursors, **kw):
+        for batch in self.inner.fetch(stream, cursors, **kw):
+            if self.seen >= self.after:
+                raise Dies(f"killed after {self.after} batches")
+            self.seen += 1
+            yield batch
+
+    def check(self):
+        return self.inner.check()
+
+
+@pytest.mark.parametrize(("seed", "reports_gmail", "after"), [(1, True, 40), (2, False, 25)])
+def test_an_interrupted_audit_under_faults_loses_nothing_and_duplicates_nothing(school, tmp_path, seed,
+                                                                                 reports_gmail, after):
+    clean = school("tiny", seed, reports_gmail=reports_gmail, database=f"sqlite:///{tmp_path / 'clean.db'}")
+    run_audit(clean.ctx)
+    assert compare(clean.findings(), clean.domain) == []
+    expected_occurrences = clean.occurrences()
+    clean.ctx.store.dispose()
+
+    env = school("tiny", seed, reports_gmail=reports_gmail, max_attempts=12)
+    env.server.faults.set_rate(0.2, seed=seed)
+    real = env.ctx.activity_sources()[0]
+    env.ctx.activity_sources = lambda: [DyingSource(real, after)]
+    with pytest.raises(Dies):
+        run_audit(env.ctx)
+    partial = env.findings()
+    assert 0 < len(partial) < len(expected_occurrences)
+
+    env.ctx.activity_sources = lambda: [real]
+    result = run_audit(env.ctx)
+    assert result.errors == []
+    assert env.server.faults.injected > 10  # the faults really happened
+    assert compare(env.findings(), env.domain) == []
+    assert env.occurrences() == expected_occurrences
