@@ -24,6 +24,9 @@ def test_acks_json_is_exactly_the_contract_and_remind_sends(acks_env, capsys):
     assert (doc["acknowledged"], doc["outstanding"]) == (0, 4)
     assert all(set(s) == {"email", "acknowledged_at", "reminders_sent"} for s in doc["staff"])
     assert env.smtp.box.messages == []  # without --remind nothing is sent
+    assert acks(env) == 0
+    human = capsys.readouterr().out
+    assert "0 acknowledged, 4 outstanding" in human and f"outstanding: {env.addr('bob.brown')}" in human
 
     submit_response(env.domain, doc["form_id"], env.addr("bob.brown"), forms_state(env.domain).now())
     assert acks(env, "--remind", "--json") == 0
