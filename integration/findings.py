@@ -98,6 +98,12 @@ def _log(session: Session, finding: Finding, action: str, actor: str, at: dateti
                              to_status=to_status, note=note))
 
 
+def _event_key(p: Prepared) -> str:
+    """The occurrence key; an overlong one (a 300-character Message-ID) is hashed to fit the column."""
+    key = p.candidate.event_key or p.fingerprint
+    return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordOutcome:
     """Upsert findings and their occurrences for one batch, in the caller's transaction."""
     out = RecordOutcome()
@@ -117,7 +123,7 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
         f = Finding(fingerprint=p.fingerprint, rule=c.rule, severity=p.severity,
                     status="suppressed" if p.exception_id else "new", staff=c.staff, pupil=c.pupil,
                     guardian=c.guardian, counterpart=c.counterpart, counterpart_hash=p.counterpart_hash,
-                    confidence=c.confidence, source=c.source, evidence=dict(c.evidence), policy=list(p.policy),
+                    confidence=c.confidence, source=c.source[:64], evidence=dict(c.evidence), policy=list(p.policy),
                     exception_id=p.exception_id, object_key=c.object_key[:255], key_fields=",".join(c.key_fields),
                     first_seen=when, last_seen=when, occurrences=0,
                     created_at=now, updated_at=now)
@@ -135,7 +141,7 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
 
     pairs: dict[tuple[int, str], Prepared] = {}
     for p in prepared:
-        pairs.setdefault((findings[p.fingerprint].id, p.candidate.event_key or p.fingerprint), p)
+        pairs.setdefault((findings[p.fingerprint].id, _event_key(p)), p)
     known: set[tuple[int, str]] = set()
     keys = list(pairs)
     for i in range(0, len(keys), _CHUNK):

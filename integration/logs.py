@@ -54,7 +54,7 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
     root.setLevel(level)
     for noisy in ("googleapiclient.discovery_cache", "googleapiclient.discovery", "urllib3", "werkzeug",
-                  "apscheduler.executors.default", "alembic.runtime.migration"):
+                  "apscheduler.executors.default", "alembic.runtime.migration", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -46,6 +46,11 @@ def rotate_all(store: Store, crypto: Crypto) -> dict[str, int]:
                 s.execute(update(table).where(*cond).values(**{k: _unwrap(v) for k, v in values.items()}),
                           execution_options={"synchronize_session": False})
                 counts[table_name] = counts.get(table_name, 0) + 1
+        # Finding fingerprints embed keyed hashes: recompute them in the same transaction, or the
+        # next audit would open a duplicate of every finding that has a counterpart.
+        from integration.findings import refingerprint
+
+        counts["finding_fingerprints"] = refingerprint(s, crypto.address_hash)
     return counts
 
 

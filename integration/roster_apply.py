@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from integration.crypto import Crypto
@@ -29,6 +29,17 @@ from integration.store.models_roster import (
 )
 
 log = logging.getLogger("safechannels.roster")
+
+
+@dataclass(frozen=True)
+class PersonIds:
+    """The columns identity look-ups need, read without building ORM objects."""
+
+    id: int
+    email: str
+    google_id: str
+    aliases: list
+    status: str
 
 
 @dataclass
@@ -126,9 +137,10 @@ class Applier:
         if _complete(parts, "users"):
             self._gone([p for p in people if p.id not in seen])
         s.flush()
-        people = list(s.scalars(select(Person)))
-        self._aliases(people, users)
-        person_of = _person_index(people, users)
+        ids = [PersonIds(*row) for row in s.execute(select(Person.id, Person.email, Person.google_id, Person.aliases,
+                                                              Person.status))]
+        self._aliases(ids)
+        person_of = _person_index(ids)
         for platform, sn in parts:
             self._courses(platform, sn, courses, person_of)
             if "guardians" in sn.complete and "guardians" not in sn.errors:
@@ -203,6 +215,7 @@ class Applier:
     def _people(self, users, by_gid, by_email, staff_members, pupil_members, teachers, students) -> set[int]:
         seen: set[int] = set()
         done: set[str] = set()
+        new_rows: list[dict] = []  # inserted in one executemany: the ORM unit of work is ~10x slower here
         for u in users:
             if u.email in done:
                 continue
@@ -215,8 +228,7 @@ class Applier:
                       "role": role, "org_unit": u.org_unit, "status": status, "aliases": list(u.aliases),
                       "is_admin": u.is_admin, "left_at": left_at}
             if prev is None:
-                self.s.add(Person(**values, first_seen=self.now, updated_at=self.now))
-                self.counts.added += 1
+                new_rows.append({**values, "first_seen": self.now, "updated_at": self.now})
                 continue
             seen.add(prev.id)
             if all(getattr(prev, k) == v for k, v in values.items()):
@@ -229,6 +241,9 @@ class Applier:
                 self.counts.removed += 1
             else:
                 self.counts.updated += 1
+        if new_rows:
+            self.s.execute(insert(Person), new_rows)
+            self.counts.added += len(new_rows)
         return seen
 
     def _gone(self, missing: list[Person]) -> None:
@@ -249,18 +264,19 @@ class Applier:
                 self.counts.removed += 1
             event(log, "roster.person_gone", email=p.email, role=p.role)
 
-    def _aliases(self, people: list[Person], users: list[DirectoryUser]) -> None:
+    def _aliases(self, people: list[PersonIds]) -> None:
         """person_aliases = every address (primary and alias) of every account; live accounts win."""
         want: dict[str, int] = {}
         for p in sorted(people, key=lambda p: p.status == "deleted", reverse=True):  # live last: they win
             for a in [p.email, *(p.aliases or [])]:
                 want[a.lower()] = p.id
-        stored = {a.address: a for a in self.s.scalars(select(PersonAlias))}
-        for address, row in stored.items():
-            if address not in want:
-                self.s.delete(row)
-            elif row.person_id != want[address]:
-                row.person_id = want[address]
+        stored = dict(self.s.execute(select(PersonAlias.address, PersonAlias.person_id)).all())
+        gone = [a for a in stored if a not in want]
+        if gone:
+            self.s.execute(delete(PersonAlias).where(PersonAlias.address.in_(gone)))
+        for address, pid in stored.items():
+            if address in want and pid != want[address]:
+                self.s.execute(update(PersonAlias).where(PersonAlias.address == address).values(person_id=want[address]))
         new = [{"address": a, "person_id": pid} for a, pid in want.items() if a not in stored]
         if new:
             self.s.execute(insert(PersonAlias), new)
@@ -326,10 +342,11 @@ class Applier:
     def _guardians(self, platform: str, sn: RosterSnapshot, person_of: dict[str, int]) -> None:
         if self.crypto is None:
             raise RuntimeError("guardian addresses need the encryption key")
-        rows = {g.email_hash: g for g in self.s.scalars(select(Guardian))}
+        rows = {r.email_hash: r for r in self.s.execute(select(Guardian.id, Guardian.email_hash, Guardian.name,
+                                                                Guardian.google_id))}
         touched: set[int] = set()
-        created: list[Guardian] = []
-        resolved: list[tuple[Guardian, int, str]] = []
+        fresh: dict[str, dict] = {}  # new guardians by hash, inserted in one executemany
+        resolved: list[tuple[str, int, str]] = []
         for rec in sn.guardians:
             pid = person_of.get(rec.student_id) or person_of.get(rec.student_email)
             if pid is None:
@@ -337,28 +354,32 @@ class Applier:
                 continue
             h = self.crypto.address_hash(rec.guardian_email)
             row = rows.get(h)
+            if row is None and h not in fresh:
+                fresh[h] = {"email_hash": h, "email": rec.guardian_email, "name": rec.guardian_name,
+                            "google_id": rec.guardian_id, "first_seen": self.now}
             if row is None:
-                row = rows[h] = Guardian(email_hash=h, email=rec.guardian_email, name=rec.guardian_name,
-                                         google_id=rec.guardian_id, first_seen=self.now)
-                self.s.add(row)
-                created.append(row)
-            elif rec.guardian_name and (row.name, row.google_id) != (rec.guardian_name, rec.guardian_id):
-                row.name, row.google_id = rec.guardian_name, rec.guardian_id
-                touched.add(id(row))
-            resolved.append((row, pid, rec.state))
-        self.s.flush()
-        self.counts.added += len(created)
-        new_ids = {r.id for r in created}
-        touched = {r.id for r in rows.values() if id(r) in touched}
-        want: dict[tuple[int, int], str] = {(row.id, pid): state for row, pid, state in resolved}
-        stored = {(link.guardian_id, link.pupil_id): link
-                  for link in self.s.scalars(select(GuardianLink).where(GuardianLink.platform == platform))}
-        for key, link in stored.items():
+                resolved.append((h, pid, rec.state))
+                continue
+            if rec.guardian_name and (row.name, row.google_id) != (rec.guardian_name, rec.guardian_id):
+                self.s.execute(update(Guardian).where(Guardian.id == row.id)
+                               .values(name=rec.guardian_name, google_id=rec.guardian_id))
+                touched.add(row.id)
+            resolved.append((h, pid, rec.state))
+        if fresh:
+            self.s.execute(insert(Guardian), list(fresh.values()))
+            self.counts.added += len(fresh)
+        ids = dict(self.s.execute(select(Guardian.email_hash, Guardian.id)).all())
+        new_ids = {ids[h] for h in fresh}
+        want: dict[tuple[int, int], str] = {(ids[h], pid): state for h, pid, state in resolved}
+        stored = {(g, p): (link_id, state) for link_id, g, p, state in self.s.execute(
+            select(GuardianLink.id, GuardianLink.guardian_id, GuardianLink.pupil_id, GuardianLink.state)
+            .where(GuardianLink.platform == platform))}
+        for key, (link_id, state) in stored.items():
             if key not in want:
-                self.s.delete(link)
+                self.s.execute(delete(GuardianLink).where(GuardianLink.id == link_id))
                 touched.add(key[0])
-            elif link.state != want[key]:
-                link.state = want[key]
+            elif state != want[key]:
+                self.s.execute(update(GuardianLink).where(GuardianLink.id == link_id).values(state=want[key]))
                 touched.add(key[0])
         new = [{"guardian_id": g, "pupil_id": p, "state": st, "platform": platform}
                for (g, p), st in want.items() if (g, p) not in stored]
@@ -389,7 +410,7 @@ def _address_index(users: list[DirectoryUser]) -> dict[str, str]:
     return out
 
 
-def _person_index(people: list[Person], users: list[DirectoryUser]) -> dict[str, int]:
+def _person_index(people: list[PersonIds]) -> dict[str, int]:
     """google id / any address -> person id (live accounts win over deleted ones)."""
     out: dict[str, int] = {}
     for p in sorted(people, key=lambda p: p.status == "deleted", reverse=True):

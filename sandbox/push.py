@@ -44,6 +44,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -53,7 +54,7 @@ import requests
 from flask import Response
 
 from sandbox import discovery
-from sandbox.api import ApiRequest, Registry
+from sandbox.api import ApiRequest, Handler, Registry
 from sandbox.errors import ApiError, bad_request, not_found
 from sandbox.model import Domain
 from sandbox.oidc import CERTS_PATH, IdTokenSigner, push_service_account
@@ -316,7 +317,7 @@ class PushService:
 
     # ------------------------------------------------------------- channels
 
-    def _each_channel(self, match: Any, state: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _each_channel(self, match: Callable[[dict[str, Any]], bool], state: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         now = _now_ms()
         with self.domain.lock:
             for cid, ch in list(self.domain.channels.items()):
@@ -499,8 +500,8 @@ def register(api: Registry, domain: Domain, service: PushService) -> None:  # no
         return Response(json.dumps(service.signer.certs(), indent=2), content_type="application/json; charset=UTF-8",
                         headers={"Cache-Control": "public, max-age=20000, must-revalidate, no-transform"})
 
-    def fallback(key: str) -> Any:
-        def decorate(fn: Any) -> Any:
+    def fallback(key: str) -> Callable[[Handler], Handler]:
+        def decorate(fn: Handler) -> Handler:
             return fn if key in api.handlers else api.method(key)(fn)
         return decorate
 

@@ -44,7 +44,8 @@ def register(api: Registry, domain: Domain) -> None:
         size = _max_results(req)
         start, end = _window(req, app, act)
         body: dict[str, Any] = {"kind": "admin#reports#activities", "etag": f'"{h(req.path, start, end)[:27]}"'}
-        if app not in APPS or (app == "gmail" and not act.reports_gmail):
+        gmail_logs = getattr(req.domain, "reports_gmail", act.reports_gmail)  # domain.reports_gmail = False works too
+        if app not in APPS or (app == "gmail" and not gmail_logs):
             return body
         actor = _actor_filter(req)
         filters = _filters(req)
@@ -162,6 +163,8 @@ def _params(item: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 def _matches(item: dict[str, Any], event_name: str | None, filters: list[tuple[str, str, str]]) -> bool:
     if event_name and not any(ev["name"] == event_name for ev in item["events"]):
         return False
+    if not filters:
+        return True
     values: dict[str, list[str]] = {}
     for name, p in _params(item):
         vals = p.get("multiValue") or [str(p.get("value", p.get("intValue", p.get("boolValue", ""))))]

@@ -74,7 +74,7 @@ class SandboxState:
         self._log: list[LogEntry] = []
         self._log_lock = threading.Lock()
         self.registry: Registry | None = None
-        self.push = PushService(domain)  # started by SandboxServer.start (a bare app only queues)
+        self.push = PushService(domain)  # started by SandboxServer.start (a bare create_app sends nothing)
 
     def record(self, entry: LogEntry) -> None:
         with self._log_lock:

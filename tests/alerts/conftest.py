@@ -77,6 +77,13 @@ class SmtpServer:
         return f"smtp://127.0.0.1:{self.port}?timeout=5"
 
 
+@pytest.fixture(autouse=True)
+def _quiet_smtp_server_logs():
+    import logging
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection at INFO
+
+
 @pytest.fixture
 def smtp():
     server = SmtpServer()
@@ -177,6 +184,12 @@ def cli(tmp_path, database_url, monkeypatch):
     yield SimpleNamespace(write_config=write_config, store=store, run=run, config=cfg)
     for s in stores:
         s.dispose()
+    import logging
+
+    root = logging.getLogger()  # main() logged to this test's captured stderr, which is now closed
+    for h in list(root.handlers):
+        if getattr(h, "_safechannels", False):
+            root.removeHandler(h)
 
 
 @pytest.fixture

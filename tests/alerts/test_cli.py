@@ -50,3 +50,17 @@ def test_outbox_transport_for_the_demo(cli, findings, tmp_path, capsys):
     assert cli.run("alerts", "--json") == 0
     assert json.loads(capsys.readouterr().out)["sent"] == 1
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+def test_worker_run_one_job_records_it(cli, smtp, findings, capsys):
+    from sqlalchemy import select
+
+    from integration.store.models_ops import Run
+
+    cli.write_config(transport="smtp", smtp_url=smtp.url)
+    _queue(cli, findings, "high")
+    assert cli.run("worker", "--run", "alerts") == 0
+    assert len(smtp.handler.messages) == 1
+    with cli.store().session() as s:
+        run = s.scalars(select(Run).where(Run.job == "worker.alerts")).one()
+        assert run.status == "ok" and run.summary["sent"] == 1

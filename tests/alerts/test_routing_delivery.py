@@ -118,3 +118,22 @@ def test_two_workers_never_send_the_same_row(store, ctx, smtp, findings):
     # worker-a died holding the lease: after it expires the row is sent by someone else, once
     assert deliver_due(ctx, findings.T0 + timedelta(minutes=6)).sent == 1
     assert len(smtp.handler.messages) == 1
+
+
+def test_other_features_queue_their_own_emails_once_under_their_own_keys(store, ctx, smtp, findings):
+    from integration.alerts import queue_email, send_email
+    from integration.protocols import OutgoingEmail
+    from integration.store.models_alerts import JobRequest
+
+    reminder = OutgoingEmail(to=["alice@northfield.sch.uk"], subject="Please acknowledge the policy", text="...")
+    key = "ack:2025-10:reminder:alice@northfield.sch.uk:2026-11-20"
+    with store.session() as s:
+        assert queue_email(s, reminder, key, now=findings.T0, kind="ack", domain=findings.DOMAIN)
+        assert not queue_email(s, reminder, key, now=findings.T0, kind="ack", domain=findings.DOMAIN)
+    assert not send_email(ctx, reminder, key, now=findings.T0)
+    assert send_email(ctx, reminder, key + ":again", now=findings.T0)
+    with store.session() as s:  # the worker is asked to deliver within seconds
+        assert s.scalar(select(JobRequest.kind)) == "alerts"
+    assert deliver_due(ctx, findings.T0).sent == 2
+    assert deliver_due(ctx, findings.T0).sent == 0
+    assert [m["To"] for m in smtp.handler.messages] == ["alice@northfield.sch.uk"] * 2

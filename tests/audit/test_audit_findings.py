@@ -157,3 +157,13 @@ def test_after_a_key_rotation_refingerprint_keeps_findings_from_duplicating(stor
         h = rotated.address_hash
         out = record(s, [Prepared(c, "high", ("000",), None, fingerprint(c, h), h(c.counterpart))], NOW)
     assert out.created == [] and out.updated[0].occurrences == 2
+
+
+def test_an_overlong_message_id_still_records_one_occurrence(store):
+    key = "mail:<" + "x" * 400 + "@example.com>"
+    with store.session() as s:
+        out = record(s, [prepare(store, candidate(key)), prepare(store, candidate(key))], NOW)
+    assert out.created[0].occurrences == 1
+    with store.session() as s:
+        again = record(s, [prepare(store, candidate(key))], NOW)
+    assert again.updated == []

@@ -202,7 +202,13 @@ def test_classroom_roster_change_and_drive_change_push(server, receiver):
     channel = call(server, "POST", "/drive/v3/changes/watch?pageToken=1", pupil.primary_email,
                    ["drive.metadata.readonly"], json={"id": "drive-chan", "type": "web_hook",
                                                       "address": receiver.url + "/drive", "token": "t"})
+    call(server, "POST", "/admin/reports/v1/activity/users/all/applications/drive/watch", admin,
+         ["admin.reports.audit.readonly"], json={"id": "reports-chan", "type": "web_hook",
+                                                 "address": receiver.url + "/reports"})
     server.domain.notify("drive.change", user=pupil.primary_email, file_id="f1")
+    activity = {"kind": "admin#reports#activity", "events": [{"type": "acl_change", "name": "change_user_access"}]}
+    server.domain.notify("reports.activity", application="drive", activity=activity)
+    server.domain.notify("reports.activity", application="chat", activity=activity)  # another app's channel
     assert server.flush_push(5)
 
     (push,) = receiver.at("/classroom")
@@ -211,6 +217,9 @@ def test_classroom_roster_change_and_drive_change_push(server, receiver):
                     "resourceId": {"courseId": course.id, "userId": pupil.id}}
     states = [(r["headers"]["X-Goog-Resource-State"], r["body"]) for r in receiver.at("/drive")]
     assert states == [("sync", b""), ("change", b"")]
+    reports = receiver.at("/reports")
+    assert [r["headers"]["X-Goog-Resource-State"] for r in reports] == ["sync", "change_user_access"]
+    assert json.loads(reports[1]["body"]) == activity
     assert int(channel["expiration"]) - time.time() * 1000 <= 3600 * 1000 + 1000  # Drive's default 1 h
 
 
