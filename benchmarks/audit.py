@@ -118,25 +118,24 @@ def audit_once(ctx: Context, client: GoogleClient, label: str) -> dict:
 def naive_sample(client: GoogleClient, owners: list[str], mailboxes: list[str], workers: int = 16) -> dict:
     """The obvious client: permissions per file, one messages.get per message, no batches, no masks."""
     def crawl(owner: str) -> int:
-        svc = client.service("drive")
+        files, perms = client.resource("drive", "files"), client.resource("drive", "permissions")
         ids = []
-        for page in client.pages("drive", lambda t: svc.files().list(
-                q="'me' in owners and trashed=false", pageSize=100, pageToken=t), subject=owner,
-                scopes=SCOPES["drive"]):
+        for page in client.pages("drive", lambda t: files.list(q="'me' in owners and trashed=false", pageSize=100,
+                                                               pageToken=t), subject=owner, scopes=SCOPES["drive"]):
             ids += [f["id"] for f in page.get("files", [])]
         for fid in ids:
-            client.execute("drive", svc.permissions().list(fileId=fid), subject=owner, scopes=SCOPES["drive"])
+            client.execute("drive", perms.list(fileId=fid), subject=owner, scopes=SCOPES["drive"])
         return len(ids)
 
     def mailbox(box: str) -> int:
-        svc = client.service("gmail")
+        messages = client.resource("gmail", "users", "messages")
         ids = []
-        for page in client.pages("gmail", lambda t: svc.users().messages().list(userId="me", pageToken=t),
-                                 subject=box, scopes=SCOPES["gmail_metadata"]):
+        for page in client.pages("gmail", lambda t: messages.list(userId="me", pageToken=t), subject=box,
+                                 scopes=SCOPES["gmail_metadata"]):
             ids += [m["id"] for m in page.get("messages", [])]
         for mid in ids:
-            client.execute("gmail", svc.users().messages().get(userId="me", id=mid, format="metadata"),
-                           subject=box, scopes=SCOPES["gmail_metadata"])
+            client.execute("gmail", messages.get(userId="me", id=mid, format="metadata"), subject=box,
+                           scopes=SCOPES["gmail_metadata"])
         return len(ids)
 
     out = {}

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
     )
     app.extensions["safechannels"] = WebServices(
         settings=settings, store=ctx.store, id_tokens=GoogleIdTokens(settings.webhooks.google_certs_url),
-        invalid_token=InvalidToken, dev_login=settings.web.dev_login and local, ctx=ctx)
+        invalid_token=InvalidToken, dev_login=settings.web.dev_login and local)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     security.install(app)
     for bp in (ui.bp, api.bp, auth.bp, webhooks_bp):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -40,20 +41,22 @@ def _call(module: str, name: str, *args, **kwargs):
 
 
 def summarise(result) -> dict:
-    """Whatever a job returned, as a JSON-able dict for the ``runs`` table."""
+    """Whatever a job returned, as a JSON-safe dict for the ``runs`` table (datetimes as text)."""
+    doc: object
     if result is None:
-        return {}
-    if isinstance(result, dict):
-        return result
-    if hasattr(result, "as_json"):
-        doc = result.as_json()
+        doc = {}
+    elif isinstance(result, dict):
+        doc = result
+    elif hasattr(result, "as_json") and isinstance(result.as_json(), dict):
         status = getattr(result, "status", "")
         errors = getattr(result, "errors", None)
-        if isinstance(doc, dict):
-            return {**doc, **({"status": status} if status else {}), **({"errors": errors} if errors else {})}
-    if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        return dataclasses.asdict(result)
-    return {"result": str(result)}
+        doc = {**result.as_json(), **({"status": status} if isinstance(status, str) and status else {}),
+               **({"errors": errors} if errors else {})}
+    elif dataclasses.is_dataclass(result) and not isinstance(result, type):
+        doc = dataclasses.asdict(result)
+    else:
+        doc = {"result": str(result)}
+    return json.loads(json.dumps(doc, default=str))
 
 
 def roster_sync(ctx, now: datetime) -> dict:

@@ -102,7 +102,7 @@ def _finish(store, kind: str, owner: str, run_id: int, status: str, summary: dic
         s.execute(update(Run).where(Run.id == run_id).values(status=status, finished_at=now, summary=summary,
                                                               error=error[:4000]))
         lock = s.get(JobLock, kind)
-        failures = 0 if status != "failed" else (lock.failures or 0) + 1
+        failures = 0 if status != "failed" else ((lock.failures or 0) if lock is not None else 0) + 1
         if lock is not None and lock.owner == owner:
             lock.owner, lock.lease_until, lock.run_id = "", None, None
             lock.last_finished_at, lock.last_status, lock.failures = now, status, failures

@@ -27,6 +27,7 @@ log = logging.getLogger("safechannels.oidc")
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 _MAX_AGE = re.compile(r"max-age=(\d+)")
+REFETCH_AFTER = 60.0  # seconds: a failed verification refetches certs older than this
 
 
 class InvalidToken(Exception):
@@ -38,6 +39,7 @@ class _Response(transport.Response):
     _status: int
     _headers: dict
     _data: bytes
+    fetched_at: float = 0.0
 
     @property
     def status(self) -> int:
@@ -74,16 +76,20 @@ class CachedCertsRequest(transport.Request):
             except requests.RequestException as exc:
                 raise google.auth.exceptions.TransportError(f"certs fetch failed: {exc}") from None
             self.fetches += 1
-            resp = _Response(r.status_code, dict(r.headers), r.content)
+            resp = _Response(r.status_code, dict(r.headers), r.content, time.monotonic())
             if r.status_code == 200:
                 m = _MAX_AGE.search(r.headers.get("Cache-Control", ""))
                 age = min(int(m.group(1)), 86400) if m else self.default_max_age
                 self._cache[url] = (time.monotonic() + age, resp)
             return resp
 
-    def forget(self) -> None:
+    def forget_older_than(self, seconds: float) -> bool:
+        """Drop cached responses fetched more than ``seconds`` ago; True if any were dropped."""
         with self._lock:
-            self._cache.clear()
+            old = [u for u, (expiry, resp) in self._cache.items() if resp.fetched_at < time.monotonic() - seconds]
+            for url in old:
+                del self._cache[url]
+            return bool(old)
 
 
 class GoogleIdTokens:
@@ -100,17 +106,27 @@ class GoogleIdTokens:
         if not token or not audience or token.count(".") != 2 or len(token) > 8192:
             raise InvalidToken("not a JWT")
         try:
-            claims = id_token.verify_token(token, self.request, audience=audience, certs_url=self.certs_url,
-                                           clock_skew_in_seconds=self.clock_skew)
+            claims = self._verify(token, audience)
         except Exception as exc:  # noqa: BLE001 - google-auth and PyJWT raise many kinds; all mean "no"
-            event(log, "oidc.rejected", logging.INFO, reason=type(exc).__name__)
-            raise InvalidToken(type(exc).__name__) from None
+            # Google may have rotated its keys since our copy: refetch (at most once a minute) and retry
+            if not self.request.forget_older_than(REFETCH_AFTER):
+                event(log, "oidc.rejected", logging.INFO, reason=type(exc).__name__)
+                raise InvalidToken(type(exc).__name__) from None
+            try:
+                claims = self._verify(token, audience)
+            except Exception as exc2:  # noqa: BLE001
+                event(log, "oidc.rejected", logging.INFO, reason=type(exc2).__name__)
+                raise InvalidToken(type(exc2).__name__) from None
         if claims.get("iss") not in ISSUERS:
             event(log, "oidc.rejected", logging.INFO, reason="issuer")
             raise InvalidToken("issuer")
         if "exp" not in claims:
             raise InvalidToken("no expiry")
         return dict(claims)
+
+    def _verify(self, token: str, audience: str) -> dict:
+        return id_token.verify_token(token, self.request, audience=audience, certs_url=self.certs_url,
+                                     clock_skew_in_seconds=self.clock_skew)
 
 
 def email_verified(claims: dict) -> bool:

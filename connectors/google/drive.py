@@ -46,13 +46,13 @@ class DriveCrawler:
 
     def user_files(self, owner: str, modified_after: datetime | None = None) -> list[DriveItem]:
         """Every file `owner` owns and has not binned, with its sharing."""
-        svc = self.client.service("drive")
+        files = self.client.resource("drive", "files")
         q = CRAWL_QUERY
         if modified_after is not None:
             q += f" and modifiedTime > '{modified_after.strftime('%Y-%m-%dT%H:%M:%S')}'"
 
         def make(token: str | None):
-            return svc.files().list(q=q, corpora="user", pageSize=1000, fields=FILE_FIELDS, pageToken=token)
+            return files.list(q=q, corpora="user", pageSize=1000, fields=FILE_FIELDS, pageToken=token)
 
         items: list[DriveItem] = []
         for page in self.client.pages("drive", make, subject=owner, scopes=SCOPES["drive"]):
@@ -61,11 +61,11 @@ class DriveCrawler:
 
     def shared_drives(self) -> Iterator[list[DriveItem]]:
         """Shared drives (as DriveItems with is_shared_drive) with their members, a page of drives at a time."""
-        svc = self.client.service("drive")
+        drives_res = self.client.resource("drive", "drives")
         scopes = SCOPES["shared_drives"]
 
         def make(token: str | None):
-            return svc.drives().list(useDomainAdminAccess=True, pageSize=100, pageToken=token,
+            return drives_res.list(useDomainAdminAccess=True, pageSize=100, pageToken=token,
                                      fields="nextPageToken,drives(id,name,createdTime)")
 
         for page in self.client.pages("drive", make, subject=self.admin, scopes=scopes):
@@ -78,7 +78,7 @@ class DriveCrawler:
                              source="drive.drives") for did, d in drives.items()]
 
     def _list_permissions(self, drive_id: str, token: str | None = None):
-        return self.client.service("drive").permissions().list(
+        return self.client.resource("drive", "permissions").list(
             fileId=drive_id, supportsAllDrives=True, useDomainAdminAccess=True, pageSize=100, pageToken=token,
             fields=f"nextPageToken,permissions({PERM_FIELDS})")
 

@@ -70,17 +70,17 @@ class GmailReader:
 
     def mailbox(self, mailbox: str, since: datetime, until: datetime) -> Iterator[list[MailEvent]]:
         """Pages of the mailbox's messages in [since, until), newest first."""
-        svc = self.client.service("gmail")
+        messages = self.client.resource("gmail", "users", "messages")
         scopes = SCOPES["gmail_metadata"]
 
         def make(token: str | None):
-            return svc.users().messages().list(userId="me", maxResults=LIST_PAGE, pageToken=token,
+            return messages.list(userId="me", maxResults=LIST_PAGE, pageToken=token,
                                                fields="nextPageToken,messages/id")
 
         for page in self.client.pages("gmail", make, subject=mailbox, scopes=scopes):
             ids = [m["id"] for m in page.get("messages") or [] if m.get("id")]
-            reqs = [(str(i), svc.users().messages().get(userId="me", id=mid, format="metadata",
-                                                         metadataHeaders=HEADERS, fields=GET_FIELDS))
+            reqs = [(str(i), messages.get(userId="me", id=mid, format="metadata", metadataHeaders=HEADERS,
+                                          fields=GET_FIELDS))
                     for i, mid in enumerate(ids)]
             events: list[MailEvent] = []
             oldest: datetime | None = None
@@ -104,9 +104,10 @@ class GmailReader:
                 return
 
     def forwarding(self, mailbox: str) -> ForwardingSetting:
-        svc = self.client.service("gmail")
-        reqs = [("auto", svc.users().settings().getAutoForwarding(userId="me")),
-                ("addresses", svc.users().settings().forwardingAddresses().list(userId="me"))]
+        settings = self.client.resource("gmail", "users", "settings")
+        reqs = [("auto", settings.getAutoForwarding(userId="me")),
+                ("addresses", self.client.resource("gmail", "users", "settings", "forwardingAddresses").list(
+                    userId="me"))]
         got: dict[str, dict] = {}
         for key, resp, err in self.client.batch("gmail", reqs, subject=mailbox, scopes=SCOPES["gmail_settings"]):
             if err is not None:

@@ -62,7 +62,7 @@ class ReportsReader:
     def pages(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
               max_results: int = PAGE) -> Iterator[list[dict[str, Any]]]:
         """Every page of activities in [start, end), newest first as Google returns them."""
-        svc = self.client.service("reports")
+        activities = self.client.resource("reports", "activities")
 
         def make(token: str | None):
             kw: dict[str, Any] = {"userKey": "all", "applicationName": app, "startTime": rfc3339(start),
@@ -71,7 +71,7 @@ class ReportsReader:
                 kw["eventName"] = event_name
             if token:
                 kw["pageToken"] = token
-            return svc.activities().list(**kw)
+            return activities.list(**kw)
 
         for page in self.client.pages("reports", make, subject=self.admin, scopes=self.scopes):
             yield page.get("items", []) or []

@@ -27,11 +27,11 @@ class TokenReader:
 
     def grants(self, users: list[str]) -> Iterator[list[OAuthGrant]]:
         """Pages of grants for `users`; a user deleted meanwhile is skipped, a refusal stops the read."""
-        svc = self.client.service("directory")
+        tokens = self.client.resource("directory", "tokens")
         for start in range(0, len(users), CHUNK):
             chunk = users[start:start + CHUNK]
             # short part ids: long ones get folded in the multipart headers
-            reqs = [(str(i), svc.tokens().list(userKey=u, fields="items(clientId,displayText,scopes)"))
+            reqs = [(str(i), tokens.list(userKey=u, fields="items(clientId,displayText,scopes)"))
                     for i, u in enumerate(chunk)]
             out: list[OAuthGrant] = []
             for key, resp, err in self.client.batch("directory", reqs, subject=self.admin, scopes=SCOPES["tokens"]):

@@ -88,11 +88,6 @@ def _finish(store, row_id: int, owner: str, **values) -> None:
                   .values(lease_until=None, lease_owner="", **values))
 
 
-def _attempts(store, row_id: int) -> int:
-    with store.session() as s:
-        return s.scalar(select(OutboxEmail.attempts).where(OutboxEmail.id == row_id)) or 0
-
-
 def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 200) -> DeliveryResult:
     """Send every due outbox row. ``ctx`` needs ``.store`` and ``.mailer()`` (or pass ``mailer``)."""
     now = now or datetime.now(UTC)

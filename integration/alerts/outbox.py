@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,8 +92,6 @@ def retry_failed(session: Session, now: datetime) -> int:
 
 def purge_sent(session: Session, before: datetime) -> int:
     """Delete sent/cancelled emails older than ``before`` (they hold names; the finding keeps the record)."""
-    from sqlalchemy import delete
-
     res = session.execute(delete(OutboxEmail).where(
         OutboxEmail.status.in_(("sent", "cancelled")), OutboxEmail.created_at < before))
     return res.rowcount or 0

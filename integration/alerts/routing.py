@@ -58,10 +58,10 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
     already routed, suppressed or triaged is skipped. A finding that was routed, then resolved
     and has recurred (back to ``new``) is a new state: it is routed again under a new key.
     """
-    ids = [f if isinstance(f, int) else f.id for f in findings]
-    if not ids:
+    if not findings:
         return 0
     session.flush()  # the caller's new findings need their ids
+    ids = [f if isinstance(f, int) else f.id for f in findings]
     done = {a.finding_id: a for a in session.scalars(select(AlertedFinding).where(AlertedFinding.finding_id.in_(ids)))}
     routed = 0
     dsl = recipients(settings.alerts.dsl_emails)

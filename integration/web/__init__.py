@@ -7,7 +7,7 @@ as one `WebServices` object, so nothing here imports Google code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from flask import current_app
 
@@ -26,7 +26,6 @@ class WebServices:
     id_tokens: IdTokenVerifier
     invalid_token: type[Exception]  # what id_tokens.verify raises for a bad token
     dev_login: bool = False  # only ever True when bound to a loopback address
-    ctx: Any = None  # the integration.wiring.Context (push status)
 
 
 def services() -> WebServices:

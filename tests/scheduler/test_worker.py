@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -75,26 +76,23 @@ def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
             f"sys.exit(m.main(['--config', {str(cfg)!r}, 'worker']))")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # never let the pipe fill
+    reader.start()
     try:
-        err = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "worker.started" not in err:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            err += line
-        assert "worker.started" in err, err
+        assert _wait(lambda: any("worker.started" in ln for ln in lines), 30), "".join(lines)
         proc.send_signal(signal.SIGTERM)
         try:
             code = proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGUSR1)
+            proc.send_signal(signal.SIGUSR1)  # faulthandler: dump every thread's stack
             time.sleep(1)
             proc.kill()
-            raise AssertionError(err + proc.stderr.read()) from None
-        rest = proc.stderr.read()
-        assert code == 0, err + rest
-        assert "worker.stopped" in rest
+            reader.join(5)
+            raise AssertionError("".join(lines)) from None
+        reader.join(5)
+        assert code == 0, "".join(lines)
+        assert any("worker.stopped" in ln for ln in lines)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -153,3 +153,18 @@ def test_pushes_over_real_http(app, google, store):
                             headers={"Authorization": f"Bearer {google.key.sign(claims(aud='x'))}"})
         assert bad.status_code == 401 and bad.content == b""
     assert job_requests(store) == [("acknowledgement", "push forms")]
+
+
+def test_a_key_rotation_at_google_is_picked_up_without_a_restart(client, google, store, monkeypatch):
+    assert push(client, google, envelope()).status_code == 204
+    google.key = SigningKey()  # Google publishes a new key; our cached copy lacks it
+    monkeypatch.setattr("webhooks.oidc.REFETCH_AFTER", 0.0)
+    assert push(client, google, envelope()).status_code == 204
+    assert google.cert_fetches == 2
+
+
+def test_garbage_tokens_do_not_refetch_certs_more_than_once_a_minute(client, google):
+    assert push(client, google, envelope()).status_code == 204
+    for _ in range(5):
+        assert push(client, google, envelope(), aud="https://elsewhere.example").status_code == 401
+    assert google.cert_fetches == 1

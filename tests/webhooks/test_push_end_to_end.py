@@ -67,6 +67,7 @@ def test_google_style_pushes_reach_the_app_and_request_the_right_jobs(school, st
     assert server.flush_push(10)
     assert {r.status for r in server.push_log} == {204}
     assert Counter(kind for kind, _ in job_requests(store)) == {"roster_sync": 1, "audit": 1, "acknowledgement": 1}
+    assert server.problems() == []  # every request we made matched the discovery documents
 
 
 def test_renewal_replaces_channels_and_stops_the_old_ones_at_google(school, store):
@@ -86,3 +87,4 @@ def test_renewal_replaces_channels_and_stops_the_old_ones_at_google(school, stor
     assert server.flush_push(10)
     updates = [r for r in server.push_log if r.headers.get("X-Goog-Resource-State") == "update"]
     assert len(updates) == 1 and updates[0].status == 204
+    assert server.problems() == []
