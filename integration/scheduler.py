@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -231,7 +232,12 @@ def scheduled(kind: str) -> None:
 
 
 class Worker:
-    """Owns the APScheduler instance; one per process, started only by `python -m integration worker`."""
+    """Owns the APScheduler instance; one per process, started only by `python -m integration worker`.
+
+    APScheduler holds only recurring jobs (cron + the 2-second tick). One-off runs (catch-up at
+    start, requested jobs, retries after a failure) go to a small pool of our own: APScheduler 3
+    raises in its thread if a one-off job is removed while it shuts down.
+    """
 
     def __init__(self, ctx, *, poll_seconds: float = POLL_SECONDS, quiet: timedelta = timedelta(seconds=3),
                  max_wait: timedelta = timedelta(seconds=30)):
@@ -239,37 +245,51 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.quiet, self.max_wait = quiet, max_wait  # debounce of requested jobs
         self.scheduler = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job")
+        self._running: dict[str, Future] = {}  # one-off runs in flight, by kind
+        self._retry_at: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
 
     def run(self, kind: str, *, min_gap: timedelta = timedelta(0), on_start=None) -> RunOutcome:
         outcome = run_job(self.ctx, kind, min_gap=min_gap, on_start=on_start)
-        if outcome.status == "failed" and self.scheduler is not None:
-            delay = retry_delay(outcome.failures)
-            self.scheduler.add_job(self.run, "date", run_date=datetime.now(UTC) + timedelta(seconds=delay),
-                                   args=[kind], id=f"retry:{kind}", jobstore="memory", replace_existing=True)
-            event(log, "worker.retry_scheduled", logging.WARNING, job=kind, seconds=round(delay))
+        with self._lock:
+            if outcome.status == "failed":
+                delay = retry_delay(outcome.failures)
+                self._retry_at[kind] = datetime.now(UTC) + timedelta(seconds=delay)
+                event(log, "worker.retry_scheduled", logging.WARNING, job=kind, seconds=round(delay))
+            elif outcome.status != "skipped":
+                self._retry_at.pop(kind, None)
         return outcome
 
-    def poll_requests(self) -> None:
-        """Start a run for every kind whose requests have settled (debounced)."""
+    def submit(self, kind: str, on_start=None) -> bool:
+        """Run ``kind`` once, now, unless a one-off run of it is already in flight here."""
+        with self._lock:
+            if self._stopping or (kind in self._running and not self._running[kind].done()):
+                return False
+            self._running[kind] = self._pool.submit(self.run, kind, on_start=on_start)
+            return True
+
+    def tick(self) -> None:
+        """Every few seconds: start requested jobs whose requests have settled, and due retries."""
         now = datetime.now(UTC)
         with self.ctx.store.session() as s:
             ready = jobs_mod.ready_requests(s, now, quiet=self.quiet, max_wait=self.max_wait)
         for kind, max_id in ready:
-            job_id = f"request:{kind}"
-            if self.scheduler is None or self.scheduler.get_job(job_id, jobstore="memory") is not None:
-                continue
-            self.scheduler.add_job(self._run_requested, "date", run_date=now, args=[kind, max_id], id=job_id,
-                                   jobstore="memory", misfire_grace_time=None)
+            self.submit(kind, on_start=self._picker(kind, max_id))
+        with self._lock:
+            due = [k for k, at in self._retry_at.items() if at <= now]
+        for kind in due:
+            self.submit(kind)
 
-    def _run_requested(self, kind: str, max_id: int) -> None:
-        def picked() -> None:
+    def _picker(self, kind: str, max_id: int):
+        def picked() -> None:  # requests are consumed when the run starts; later ones get another run
             with self.ctx.store.session() as s:
                 jobs_mod.mark_picked(s, kind, max_id, datetime.now(UTC))
-
-        self.run(kind, on_start=picked)
+        return picked
 
     def start(self) -> None:
-        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.executors.pool import ThreadPoolExecutor as ApsPool
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -282,13 +302,12 @@ class Worker:
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.store.engine, tablename="apscheduler_jobs"),
                        "memory": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": ApsPool(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 600}, timezone=tz)
         _WORKER = self
         self.scheduler.start(paused=True)
-        wanted = set(specs)
         for job in self.scheduler.get_jobs(jobstore="default"):
-            if job.id not in wanted:
+            if job.id not in specs:
                 job.remove()
         for kind, spec in specs.items():
             trigger = trigger_for(spec, tz)
@@ -298,23 +317,20 @@ class Worker:
             self.scheduler.add_job("integration.scheduler:scheduled", trigger, args=[kind], id=kind, name=kind,
                                    jobstore="default", replace_existing=True,
                                    misfire_grace_time=12 * 3600 if kind == "digest" else 600)
-        self.scheduler.add_job(self.poll_requests, "interval", seconds=self.poll_seconds, id="poll-requests",
-                               jobstore="memory", misfire_grace_time=None)
-        for kind in ("alerts", "digest"):  # catch up at once: both are idempotent and cheap when idle
-            self.scheduler.add_job(self.run, "date", run_date=datetime.now(UTC), args=[kind], id=f"startup:{kind}",
-                                   jobstore="memory", misfire_grace_time=None)
+        self.scheduler.add_job(self.tick, "interval", seconds=self.poll_seconds, id="tick", jobstore="memory",
+                               misfire_grace_time=None)
         self.scheduler.resume()
+        for kind in ("alerts", "digest"):  # catch up at once: both are idempotent and cheap when idle
+            self.submit(kind)
         event(log, "worker.started", jobs=",".join(sorted(specs)), timezone=tz)
 
     def stop(self, wait: bool = True) -> None:
         """Graceful: no new runs; running jobs finish (a kill instead leaves a lease that expires)."""
         global _WORKER
+        with self._lock:
+            self._stopping = True
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.pause()
-            # APScheduler 3 races if shut down during a pass over due jobs (JobLookupError in its
-            # thread): the pass holds this lock, and once paused no new pass starts.
-            with self.scheduler._jobstores_lock:
-                pass
             self.scheduler.shutdown(wait=wait)
+        self._pool.shutdown(wait=wait)
         _WORKER = None
         event(log, "worker.stopped")

@@ -48,6 +48,7 @@ GIVE_UP_AFTER = 5  # consecutive per-user refusals before a stream is declared r
 READ_AHEAD = 4  # batches read from Google ahead of the engine
 BUCKETS = 128  # Drive crawl partitions (fixed: a cursor's bucket must not move)
 BUCKET_PREFIX = "owners:"
+FAILED = "failed"  # the mail partition listing mailboxes to re-read from an earlier start
 
 
 class GoogleActivitySource:
@@ -116,14 +117,23 @@ class GoogleActivitySource:
                                       extra)
             return
         boxes = [e for e, role in people if role in CRAWLED]
+        behind = (cursors.get(FAILED) or {}).get("since", {})  # mailboxes a previous run could not read
+
+        def start_of(box: str) -> datetime:
+            start = _resume(cursors.get(box), since)
+            return min(start, datetime.fromisoformat(behind[box])) if box in behind else start
 
         def read(box: str) -> list:
-            start = _resume(cursors.get(box), since)
-            return [ev for page in self.gmail.mailbox(box, start, until) for ev in page]
+            return [ev for page in self.gmail.mailbox(box, start_of(box), until) for ev in page]
 
+        failed: dict[str, str] = {}
         for box, events, err in self._per_user(read, boxes, "mail"):
             if err is None:
                 yield ActivityBatch("mail", events, {"until": until.isoformat(), "mail_source": "mailbox"}, box)
+            else:
+                failed[box] = start_of(box).isoformat()
+        # the engine moves its window on after this stream; a mailbox that failed keeps its own start
+        yield ActivityBatch("mail", [], {"since": failed, "mail_source": "mailbox"}, FAILED)
 
     def _decide_mail_source(self, cursors: dict[str, dict], until: datetime) -> str:
         if self.mail_source != "auto":

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 from sources_env import compare
+from sqlalchemy import select
 
 from integration.audit import run_audit
+from integration.store.models_ops import Cursor
 
 
 class Dies(Exception):
@@ -56,3 +58,17 @@ def test_an_interrupted_audit_under_faults_loses_nothing_and_duplicates_nothing(
     assert env.server.faults.injected > 10  # the faults really happened
     assert compare(env.findings(), env.domain) == []
     assert env.occurrences() == expected_occurrences
+
+
+def test_mailboxes_that_failed_are_read_again_from_where_they_started(school):
+    """The engine moves a stream's window on even when some mailboxes failed (their errors are
+    per user); those mailboxes keep their own start in the cursor and lose nothing."""
+    env = school("tiny", 5, reports_gmail=False, mail_source="mailbox", max_attempts=1)
+    env.server.faults.set_rate(0.3, seed=5)
+    run_audit(env.ctx)
+    with env.ctx.store.session() as s:
+        behind = s.scalars(select(Cursor).where(Cursor.stream == "mail", Cursor.partition == "failed")).one()
+        assert behind.cursor["since"], "some mailboxes failed under a 30% fault rate with no retries"
+    env.server.faults.set_rate(0.0)
+    run_audit(env.ctx)
+    assert compare(env.findings(), env.domain) == []

@@ -96,3 +96,32 @@ def test_sigterm_stops_the_worker_process_gracefully(tmp_path, database_url):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_failed_job_is_retried_by_the_worker_after_a_short_backoff(store, ctx, monkeypatch):
+    from datetime import UTC, datetime
+
+    calls = []
+
+    def flaky(ctx, now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("directory unreachable")
+        return {}
+
+    monkeypatch.setitem(jobs.JOBS, "roster_sync", flaky)
+    worker = Worker(ctx)
+    try:
+        assert worker.run("roster_sync").status == "failed"
+        retry_at = worker._retry_at["roster_sync"]
+        assert 50 <= (retry_at - datetime.now(UTC)).total_seconds() <= 61  # 1 minute, then 2, 4 … 15
+        worker.tick()
+        assert len(calls) == 1  # not yet
+        worker._retry_at["roster_sync"] = datetime.now(UTC)  # a minute later
+        worker.tick()
+        assert _wait(lambda: len(calls) == 2)
+        assert _wait(lambda: "roster_sync" not in worker._retry_at)
+    finally:
+        worker.stop()
+    with store.session() as s:
+        assert [r.status for r in s.scalars(select(Run).order_by(Run.id))] == ["failed", "ok"]
