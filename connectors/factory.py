@@ -78,4 +78,34 @@ def doctor_checks(ctx) -> list:
         from connectors.moodle.roster import moodle_checks
 
         checks += moodle_checks(ctx.settings)
-    return checks
+    if any(c.ok is False and c.name.startswith(("config", "key file")) for c in checks):
+        return checks  # nothing further can work until the configuration is fixed
+    return checks + _service_checks(ctx)
+
+
+def _service_checks(ctx) -> list:
+    """The rest of the service: the alert transport, the acknowledgement form, push vs polling."""
+    from integration.errors import SafeChannelsError
+    from integration.protocols import Check
+
+    out: list = []
+    for name, probe in (("alerts transport", lambda: mailer(ctx).check()),
+                        ("acknowledgement", lambda: _ack_checks(ctx))):
+        try:
+            out += probe()
+        except SafeChannelsError as exc:
+            out.append(Check(name, False, str(exc), getattr(exc, "fix", "")))
+    try:
+        from integration.watches import push_status
+
+        for source, mode, detail in push_status(ctx):
+            out.append(Check(f"updates: {source}", True, f"{mode}: {detail}"))
+    except SafeChannelsError as exc:
+        out.append(Check("updates", False, str(exc), getattr(exc, "fix", "")))
+    return out
+
+
+def _ack_checks(ctx) -> list:
+    from integration.acknowledgement import checks
+
+    return checks(ctx) if ctx.settings.acknowledgement.policy_version else []

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except SafeChannelsError as exc:
         _fail(exc, as_json)
         return exc.exit_code or 1
+    except Exception as exc:  # noqa: BLE001 - an operator sees one line, never a stack trace
+        logging.getLogger("safechannels").debug("unexpected failure", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -140,7 +140,7 @@ class Schedule:
     audit: str = "*/15 * * * *"
     acknowledgement: str = "0 8 * * *"
     alerts: str = "*/2 * * * *"
-    watch_renewal: str = "0 */6 * * *"
+    watch_renewal: str = "0 */2 * * *"
     retention_purge: str = "30 2 * * *"
 
 

@@ -107,8 +107,8 @@ def refresh(creds, request, subject: str, scopes: tuple[str, ...]) -> None:
                     "that the key has not been deleted, and that the machine clock is right") from None
         raise SourceRefused(f"token exchange for {subject} failed: {detail}", api="oauth2",
                             fix="check the service-account key file and its token_uri") from None
-    except google.auth.exceptions.TransportError as exc:
-        raise TransientError(f"token endpoint unreachable: {exc}", api="oauth2") from None
+    except (google.auth.exceptions.TransportError, OSError) as exc:
+        raise TransientError(f"the token endpoint {creds._token_uri} is unreachable ({exc})", api="oauth2") from None
 
 
 def _refresh_detail(exc: Exception) -> str:

@@ -73,6 +73,8 @@ def classify(status: int, content: bytes | str, headers, *, api: str, scopes: tu
     reason, gstatus, message = parse_error(content)
     label = API_LABEL.get(api, api)
     retry_after = retry_after_seconds(headers)
+    if status == 501:  # not implemented: retrying cannot help
+        return SourceError(f"{label}: {message or 'method not implemented'} (HTTP 501)", api=api)
     if status == 429 or status >= 500 or reason in RETRYABLE_REASONS and reason not in DAILY_REASONS:
         return TransientError(f"{label}: {message or 'temporarily unavailable'} (HTTP {status} {reason or gstatus})",
                               api=api, retry_after=retry_after, status=status, reason=reason or gstatus)
