@@ -96,7 +96,10 @@ def _bind_web(port: int):
 
     from integration.app import create_app  # noqa: F401  (fail early if the web app cannot load)
 
-    holder = make_server("127.0.0.1", port, lambda env, start: [], threaded=True)
+    try:
+        holder = make_server("127.0.0.1", port, lambda env, start: [], threaded=True)
+    except OSError:  # the usual port is taken: any free one will do
+        holder = make_server("127.0.0.1", 0, lambda env, start: [], threaded=True)
     return holder, f"http://127.0.0.1:{holder.server_port}"
 
 
