@@ -157,9 +157,8 @@ def _run_every_job(ctx: Context, domain) -> int:
 
 def _simulate_responses(ctx: Context, domain) -> None:
     """Most simulated staff acknowledge the new policy form over the last few days."""
-    from sandbox.forms import submit_response
-
     from integration.acknowledgement.rounds import current_round
+    from sandbox.forms import submit_response
 
     with ctx.store.session() as s:
         rnd = current_round(s, ctx.settings.acknowledgement.policy_version)
