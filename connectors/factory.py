@@ -89,12 +89,23 @@ def _service_checks(ctx) -> list:
     from integration.protocols import Check
 
     out: list = []
-    for name, probe in (("alerts transport", lambda: mailer(ctx).check()),
-                        ("acknowledgement", lambda: _ack_checks(ctx))):
+    probes = [("alerts transport", lambda: mailer(ctx).check())]
+    try:
+        ready = {"ack_rounds", "watch_channels"} <= set(ctx.store.tables())
+    except SafeChannelsError as exc:
+        return out + [Check("database", False, str(exc), getattr(exc, "fix", ""))]
+    if not ready:  # doctor never creates the database; the first sync does
+        out.append(Check("database", True, f"{ctx.store.safe_url}: not initialised yet (the first 'sync' creates it)"))
+    else:
+        out.append(Check("database", ctx.store.ping(), ctx.store.safe_url, "check [database] url"))
+        probes.append(("acknowledgement", lambda: _ack_checks(ctx)))
+    for name, probe in probes:
         try:
             out += probe()
         except SafeChannelsError as exc:
             out.append(Check(name, False, str(exc), getattr(exc, "fix", "")))
+    if not ready:
+        return out
     try:
         from integration.watches import push_status
 

@@ -82,10 +82,12 @@ def test_doctor_exits_2_for_an_org_unit_that_does_not_exist(school):
     assert "FAIL org unit /Pupills" in proc.stdout
 
 
-def test_demo_once_syncs_a_simulated_school(tmp_path):
+def test_demo_once_runs_the_whole_service_on_a_simulated_school(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "integration", "demo", "--size", "tiny", "--once", "--dir",
                            str(tmp_path / "demo")], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr
-    assert "demo: roster synced — 6 staff, 20 pupils" in proc.stdout
+    assert "demo: roster: 6 staff, 20 pupils" in proc.stdout
+    assert "findings" in proc.stdout and "acknowledgement:" in proc.stdout
     assert (tmp_path / "demo" / "safechannels.toml").exists()
+    assert list((tmp_path / "demo" / "outbox").glob("*.eml")), "alerts and policy emails reach the outbox"
