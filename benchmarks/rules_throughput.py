@@ -1,4 +1,4 @@
-"""Audit throughput, outside the test suite: `python tests/audit/bench_audit.py [EVENTS]`.
+"""Audit throughput, outside the test suite: `python benchmarks/rules_throughput.py [EVENTS]`.
 
 Measures (1) the rules alone over mail events (the heaviest family: four rules per message)
 and (2) the whole engine — rules, findings, occurrences and cursors committed per batch of
@@ -15,7 +15,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parent)]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "audit")]  # reuses the audit tests' fixtures
 
 from audit_env import FakeContext, make_settings  # noqa: E402
 
