@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING
@@ -51,7 +52,9 @@ def _parse_parts(req: Request) -> list[tuple[str, str, str, dict[str, str], byte
             if ":" in line:
                 name, value = line.split(":", 1)
                 headers[name.strip()] = value.strip()
-        parts.append((part.get("Content-ID", ""), method, target, headers, body.encode()))
+        # googleapiclient's long Content-IDs arrive folded over lines: unfold before echoing them back.
+        content_id = re.sub(r"\r?\n[ \t]*", "", str(part.get("Content-ID", "")))
+        parts.append((content_id, method, target, headers, body.encode()))
     return parts
 
 

@@ -38,6 +38,11 @@ def register(api: Registry, domain: Domain) -> None:
             body["nextPageToken"] = token
         return body
 
+    @api.method("drive.changes.getStartPageToken")
+    def start_page_token(req: ApiRequest) -> dict[str, Any]:
+        """The change feed's current position (the sandbox's feed is only used to open change channels)."""
+        return {"kind": "drive#startPageToken", "startPageToken": str(int(activity(req.domain).horizon.timestamp()))}
+
     @api.method("drive.permissions.list")
     def permissions_list(req: ApiRequest) -> dict[str, Any]:
         act = activity(req.domain)

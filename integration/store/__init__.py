@@ -115,6 +115,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # with WAL: a power cut may roll back the newest commits (data and cursors together), never corrupt
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 
