@@ -89,7 +89,8 @@ def _service_checks(ctx) -> list:
     from integration.protocols import Check
 
     out: list = []
-    probes = [("alerts transport", lambda: mailer(ctx).check())]
+    probes = [("audit sources", lambda: [c for src in activity_sources(ctx) for c in src.check()]),
+              ("alerts transport", lambda: mailer(ctx).check())]
     try:
         ready = {"ack_rounds", "watch_channels"} <= set(ctx.store.tables())
     except SafeChannelsError as exc:
