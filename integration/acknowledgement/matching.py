@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integration.roster_apply import in_org_units
 from integration.settings import Settings
 from integration.store.models_acks import AckResponse, AckRound
 from integration.store.models_roster import Person, PersonAlias
@@ -81,14 +82,6 @@ class Standing:
             out[r.status] += 1
         out["resubmitted"] = sum(1 for r in self.responses if r.resubmissions)
         return out
-
-
-def in_org_units(path: str, roots: list[str]) -> bool:
-    for root in roots:
-        root = root.rstrip("/") or "/"
-        if root == "/" or path == root or path.startswith(root + "/"):
-            return True
-    return False
 
 
 def is_expected(person: Person, settings: Settings) -> bool:
