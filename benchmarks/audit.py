@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.roster_sync import _SandboxProcess
+from benchmarks.roster_sync import SANDBOX_WORKERS, _SandboxProcess
 from connectors.google.auth import KeyFile
 from connectors.google.reports import PAGE
 from connectors.google.scopes import SCOPES
@@ -148,9 +148,10 @@ def naive_sample(client: GoogleClient, owners: list[str], mailboxes: list[str], 
     return out
 
 
-def run(size: str, seed: int, latency_ms: float, sample: int, workdir: Path) -> dict:
+def run(size: str, seed: int, latency_ms: float, sample: int, workdir: Path,
+        workers: int = SANDBOX_WORKERS) -> dict:
     dom = generate(size, seed)
-    server = _SandboxProcess(size, seed, latency_ms, workdir)
+    server = _SandboxProcess(size, seed, latency_ms, workdir, workers)
     try:
         ctx, client = context(workdir / size / "safechannels.toml", workdir / f"{size}.db")
         t0 = time.perf_counter()
@@ -171,7 +172,7 @@ def run(size: str, seed: int, latency_ms: float, sample: int, workdir: Path) -> 
         return {"size": size, "people": len(people), "files": sum(len(act.files(p)) for p in people),
                 "sync_s": sync_s, "sync": sync.as_json(), "full": full, "incremental": incremental,
                 "minimum": minimum, "rss_mb": rss_full, "findings": len(found), "truth": len(truth),
-                "naive": naive, "latency_ms": latency_ms}
+                "naive": naive, "latency_ms": latency_ms, "workers": workers}
     finally:
         server.stop()
 
@@ -193,7 +194,7 @@ def report(r: dict) -> str:
     minimum = sum(v for k, v in m.items() if not k.startswith("_"))
     lines = [
         f"## {r['size']}: {r['people']:,} people, {r['files']:,} Drive files, {m['_events']:,} Reports events "
-        f"(latency {r['latency_ms']:.0f} ms)",
+        f"(latency {r['latency_ms']:.0f} ms, {r['workers']} sandbox processes)",
         f"- findings {r['findings']} (truth {r['truth']})",
         f"- full audit: {full['wall_s']:.1f} s wall (reading Google {full['fetch_s']:.1f} s, engine "
         f"{full['engine_s']:.1f} s), bound {bound_s(r):.1f} s; {calls:,} API calls vs minimum {minimum:,} "
@@ -219,10 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--sandbox-workers", type=int, default=SANDBOX_WORKERS,
+                        help=f"sandbox processes (python -m sandbox --workers; default {SANDBOX_WORKERS})")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            print(report(run(size, args.seed, args.latency_ms, args.sample, Path(tmp))), flush=True)
+            print(report(run(size, args.seed, args.latency_ms, args.sample, Path(tmp), args.sandbox_workers)),
+                  flush=True)
     return 0
 
 

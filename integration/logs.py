@@ -53,9 +53,12 @@ def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
     root.addHandler(handler)
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
     root.setLevel(level)
-    for noisy in ("googleapiclient.discovery_cache", "googleapiclient.discovery", "urllib3", "werkzeug",
+    for noisy in ("googleapiclient.discovery_cache", "googleapiclient.discovery", "googleapiclient.http", "urllib3",
+                  "werkzeug",
                   "apscheduler.executors.default", "alembic.runtime.migration", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The Google client logs every retryable response; our transport logs retries once, as events.
+    logging.getLogger("googleapiclient.http").setLevel(logging.ERROR)
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:

@@ -10,9 +10,11 @@ import argparse
 import sys
 import threading
 
+from werkzeug.serving import make_server
+
 from sandbox.config_writer import write_config
 from sandbox.school import SIZES, generate, truth
-from sandbox.server import SandboxServer
+from sandbox.server import QuietHandler, SandboxServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -25,19 +27,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of API calls answering a transient error")
     parser.add_argument("--strict", action="store_true", help="answer 400 to requests the discovery documents reject")
     parser.add_argument("--write-config", metavar="DIR", default="")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="serve from N forked processes (read-mostly benchmarks: the request log, forms, "
+                             "watches and sent mail are per process)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.workers < 1:
+        print("sandbox: --workers must be at least 1", file=sys.stderr)
+        return 2
     domain = generate(args.size, args.seed)
     server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
                            fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
+    if args.workers > 1:
+        return _serve_forked(args, server)
     try:
         server.start()
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 2
+    _announce(args, server)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("sandbox: stopping", file=sys.stderr)
+    finally:
+        server.stop()
+    return 0
+
+
+def _serve_forked(args: argparse.Namespace, server: SandboxServer) -> int:
+    """Bind here, then fork the workers (sandbox.workers); the app is already built, so all share its state."""
+    from sandbox.workers import serve_forked
+
+    try:
+        wsgi = make_server(args.host, args.port, server.app, threaded=True, request_handler=QuietHandler)
+    except OSError as exc:
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    server.port = wsgi.server_port
+    _announce(args, server)
+    print(f"sandbox: {args.workers} worker processes (read-mostly: log and mutations are per process)")
+    return serve_forked(wsgi, server.state, args.workers)
+
+
+def _announce(args: argparse.Namespace, server: SandboxServer) -> None:
+    domain = server.domain
     counts = {k: v for k, v in truth(domain).items() if k != "roles"}
     print(f"sandbox: {domain.name} ({domain.domain}, {args.size}, seed {args.seed}) at {server.url}")
     print(f"sandbox: token endpoint {server.token_uri}; admin {domain.admin_email}; {counts}")
@@ -46,13 +83,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: wrote {toml_path} and {toml_path.parent / 'service-account.json'}")
         print(f"sandbox: try  python -m integration sync --config {toml_path} --json")
     sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("sandbox: stopping", file=sys.stderr)
-    finally:
-        server.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -62,13 +62,13 @@ class SandboxState:
     """Everything the app shares between request threads."""
 
     def __init__(self, domain: Domain, *, latency_ms: float, fault_rate: float, fault_seed: int,
-                 page_caps: dict[str, int] | None, strict: bool) -> None:
+                 page_caps: dict[str, int] | None, strict: bool, token_secret: bytes | None = None) -> None:
         self.domain = domain
         self.latency_ms = latency_ms
         self.faults = FaultController(fault_rate, fault_seed)
         self.page_caps: dict[str, int] = dict(page_caps or {})
         self.strict = strict
-        self.tokens = TokenStore()
+        self.tokens = TokenStore(token_secret)
         account = service_account(domain)
         self.trusted = {account.email: [account.private_key.public_key()]}
         self._log: list[LogEntry] = []
@@ -91,11 +91,15 @@ class SandboxState:
 
 
 def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0, fault_seed: int = 0,
-               page_caps: dict[str, int] | None = None, strict: bool = False) -> Flask:
-    """The sandbox WSGI app; its state is ``app.extensions['sandbox']`` (a `SandboxState`)."""
+               page_caps: dict[str, int] | None = None, strict: bool = False,
+               token_secret: bytes | None = None) -> Flask:
+    """The sandbox WSGI app; its state is ``app.extensions['sandbox']`` (a `SandboxState`).
+
+    Apps given the same `token_secret` accept each other's access tokens (none given: a random one).
+    """
     app = Flask("sandbox")
     state = SandboxState(domain, latency_ms=latency_ms, fault_rate=fault_rate, fault_seed=fault_seed,
-                         page_caps=page_caps, strict=strict)
+                         page_caps=page_caps, strict=strict, token_secret=token_secret)
     app.extensions["sandbox"] = state
     registry = state.registry = Registry(app, domain)
     for name in API_MODULES:
@@ -212,7 +216,7 @@ def _authenticate(state: SandboxState, registry: Registry, api: str, key: str, p
     )
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     """No per-request access log on stderr: the sandbox keeps its own log."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
@@ -235,7 +239,7 @@ class SandboxServer:
     # ------------------------------------------------------------- lifecycle
     def start(self) -> SandboxServer:
         self._server = make_server(self.host, self.port, self.app, threaded=True,
-                                   request_handler=_QuietHandler)
+                                   request_handler=QuietHandler)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sandbox", daemon=True)

@@ -8,9 +8,14 @@ error JSON, so ``doctor`` and the auth code are tested against the real failure 
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import secrets
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,31 +108,46 @@ class Grant:
 
 
 class TokenStore:
-    """Opaque access tokens bound to (subject, scopes, expiry)."""
+    """Self-contained access tokens: (subject, scopes, expiry) signed with HMAC-SHA256.
 
-    def __init__(self) -> None:
-        self._grants: dict[str, Grant] = {}
+    Nothing is kept per token, so every process of a ``--workers N`` sandbox that inherited the
+    same secret (created before forking) verifies any token the token endpoint issued.
+    """
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret or secrets.token_bytes(32)
         self._lock = threading.Lock()
         self.issued = 0
 
+    def _sign(self, payload: bytes) -> str:
+        mac = hmac.new(self._secret, payload, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
     def issue(self, subject_email: str, scopes: list[str] | frozenset[str], subject_id: str = "",
               lifetime: int = TOKEN_LIFETIME) -> str:
-        token = "ya29.sandbox." + secrets.token_urlsafe(24)
+        claims = {"s": subject_email, "i": subject_id, "c": sorted(scopes), "e": time.time() + lifetime,
+                  "n": secrets.token_urlsafe(6)}  # n: two grants in the same instant still differ
+        body = base64.urlsafe_b64encode(zlib.compress(json.dumps(claims, separators=(",", ":")).encode())).decode().rstrip("=")
         with self._lock:
-            self._grants[token] = Grant(subject_email, subject_id, frozenset(scopes), time.time() + lifetime)
             self.issued += 1
-        return token
+        return f"ya29.sandbox.{body}.{self._sign(body.encode())}"
 
     def lookup(self, token: str) -> Grant | None:
-        with self._lock:
-            grant = self._grants.get(token)
-        if grant is None or grant.expires_at < time.time():
+        """The token's grant, or None if it is forged, tampered with, expired or revoked."""
+        prefix, _, rest = token.partition("ya29.sandbox.")
+        body, _, mac = rest.rpartition(".")
+        if prefix or not body or not hmac.compare_digest(mac, self._sign(body.encode())):
             return None
-        return grant
+        try:
+            claims = json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
+            grant = Grant(str(claims["s"]), str(claims["i"]), frozenset(claims["c"]), float(claims["e"]))
+        except (ValueError, KeyError, TypeError, zlib.error):
+            return None
+        return None if grant.expires_at < time.time() else grant
 
     def revoke_all(self) -> None:
-        with self._lock:
-            self._grants.clear()
+        """Invalidate every token issued so far (in this process: a new secret)."""
+        self._secret = secrets.token_bytes(32)
 
 
 def _error(status: int, error: str, description: str) -> ResponseReturnValue:
