@@ -33,12 +33,15 @@ from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
 from connectors.google.reports import ReportsReader, slices
 from connectors.google.tokens import TokenReader
-from connectors.google.transport import GoogleClient, fan_out
+from connectors.google.transport import GoogleClient, fan_out, in_order
 from integration.errors import SourceError, SourceRefused
 from integration.logs import event
 from integration.protocols import Check
 from integration.records import ActivityBatch
 
+# Reports windows (days) read at once: the page chains of different days run in parallel, results
+# come back in day order so cursors stay safe; bounded by the Reports in-flight cap.
+REPORTS_AHEAD = 4
 log = logging.getLogger("safechannels.google.activity")
 
 OVERLAP = timedelta(hours=2)  # re-read this much before a stored slice end (late Reports events)
@@ -187,10 +190,15 @@ class GoogleActivitySource:
     def _windowed(self, stream: str, app: str, names: tuple[str, ...], parse, cursors: dict[str, dict],
                   since: datetime, until: datetime, extra: dict | None = None) -> Iterator[ActivityBatch]:
         """Reports events slice by slice (oldest first); each slice's end is stored once it is read."""
-        for start, end in slices(_resume(cursors.get(""), since), until):
-            for name in names:
-                for page in self.reports.pages(app, start, end, event_name=name):
-                    yield ActivityBatch(stream, [r for act in page for r in parse(act)], None)
+        def read(window: tuple[datetime, datetime]) -> list[list]:
+            start, end = window
+            return [[r for act in page for r in parse(act)]
+                    for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+
+        windows = slices(_resume(cursors.get(""), since), until)
+        for (_start, end), pages in in_order(read, windows, ahead=REPORTS_AHEAD):
+            for records in pages:
+                yield ActivityBatch(stream, records, None)
             yield ActivityBatch(stream, [], {"until": end.isoformat(), **(extra or {})})
 
     def _per_user(self, fn, users: list[str], stream: str):

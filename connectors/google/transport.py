@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -349,3 +350,24 @@ def fan_out(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) ->
                 for nxt in islice(pending, 1):
                     futures[pool.submit(fn, nxt)] = nxt
                 yield item, result, error
+
+
+def in_order(fn: Callable[[Any], Any], items: Iterable[Any], ahead: int = 4) -> Iterator[tuple[Any, Any]]:
+    """Yield (item, fn(item)) in the items' order while up to `ahead` later items are already running.
+
+    For chains of dependent pages (a Reports window read page by page): reading several windows at
+    once hides the chain's latency, while handing results back in order keeps cursors safe — a
+    window's cursor is still stored only after every earlier window. An error surfaces at its item.
+    """
+    pending = iter(items)
+    pool = ThreadPoolExecutor(max_workers=max(1, ahead), thread_name_prefix="google-ahead")
+    queue: deque = deque((item, pool.submit(fn, item)) for item in islice(pending, max(1, ahead)))
+    try:
+        while queue:
+            item, fut = queue.popleft()
+            result = fut.result()
+            for nxt in islice(pending, 1):
+                queue.append((nxt, pool.submit(fn, nxt)))
+            yield item, result
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
