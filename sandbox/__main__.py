@@ -26,6 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0, help="fraction of API calls answering a transient error")
     parser.add_argument("--strict", action="store_true", help="answer 400 to requests the discovery documents reject")
+    parser.add_argument("--no-response-checks", action="store_true",
+                        help="skip checking responses against the discovery documents (benchmarks: the simulated "
+                             "Google should not be the bottleneck; requests are still checked)")
     parser.add_argument("--write-config", metavar="DIR", default="")
     parser.add_argument("--workers", type=int, default=1,
                         help="serve from N forked processes (read-mostly benchmarks: the request log, forms, "
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     domain = generate(args.size, args.seed)
     server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
                            fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
+    server.state.check_responses = not args.no_response_checks
     if args.workers > 1:
         return _serve_forked(args, server)
     try:
