@@ -51,6 +51,15 @@ def email_wrap(value: str | None) -> Markup:
     return escape(local) + Markup("<wbr>@") + escape(domain) if domain else escape(value)
 
 
+@bp.app_template_filter("rule_title")
+def rule_title(rule_id: str) -> str:
+    """The rule in plain words for the DSL (the id stays visible beside it)."""
+    from integration.rules import RULES
+
+    rule = RULES.get(rule_id)
+    return rule.title if rule else rule_id
+
+
 @bp.app_template_filter("label")
 def label(value: str) -> str:
     return str(value).replace("_", " ").replace(".", " · ").capitalize() if value else ""
