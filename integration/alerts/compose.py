@@ -16,25 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integration.protocols import OutgoingEmail
+from integration.rules import rule_title
 from integration.settings import Settings
 from integration.store.models_audit import Finding
 from integration.store.models_roster import Person
-
-RULE_TITLES = {
-    "mail.staff_to_pupil_personal": "staff school email contact with a pupil's personal address",
-    "mail.staff_personal_to_pupil": "staff personal email contact with a pupil",
-    "mail.staff_personal_to_guardian": "staff personal email contact with a parent or carer",
-    "mail.auto_forward_external": "staff mailbox forwarding mail outside the school",
-    "drive.shared_with_pupil_personal": "staff file shared with a pupil's personal account",
-    "drive.pupil_shared_with_staff_personal": "pupil's file shared with a staff personal account",
-    "drive.shared_drive_external_with_pupils": "shared drive with pupils and outside members",
-    "drive.public_media": "image or video shared publicly or outside the school",
-    "drive.direct_share_outside_course": "file shared one-to-one with a pupil outside a class",
-    "chat.staff_pupil_direct": "one-to-one Google Chat between staff and a pupil",
-    "meet.staff_pupil_one_to_one": "one-to-one Meet call between staff and a pupil",
-    "mail.out_of_hours": "out-of-hours one-to-one email between staff and a pupil",
-    "oauth.social_app_grant": "school account used to sign in to a social networking app",
-}
 
 # Evidence keys that are metadata and may be shown; anything else (a body, content, snippet) never is.
 _WHERE_KEYS = (("title", "File"), ("subject", "Message subject"), ("meeting_code", "Meeting code"),
@@ -42,10 +27,6 @@ _WHERE_KEYS = (("title", "File"), ("subject", "Message subject"), ("meeting_code
                ("mailbox", "Mailbox"), ("link", "Link"))
 _REF_KEYS = (("message_id", "Message id"), ("file_id", "File id"), ("conference_id", "Conference id"),
              ("event_ids", "Event ids"), ("client_id", "App client id"))
-
-
-def rule_title(rule: str) -> str:
-    return RULE_TITLES.get(rule, rule.replace(".", ": ").replace("_", " "))
 
 
 def finding_ref(finding_id: int) -> str:

@@ -13,6 +13,12 @@ from integration.settings import Settings
 
 RULES: dict[str, Rule] = {r.id: r for r in (*mail.RULES, *drive.RULES, *chat_meet.RULES, *oauth.RULES)}
 
+
+def rule_title(rule_id: str) -> str:
+    """The rule in plain words (emails, pages); the id itself for a rule this version does not know."""
+    rule = RULES.get(rule_id)
+    return rule.title if rule else rule_id
+
 # Which kind of activity each record type is, for sources that do not declare their streams.
 RECORD_KINDS: dict[type, str] = {
     MailEvent: "mail", ForwardingSetting: "mail_settings", DriveItem: "drive", ChatEvent: "chat",

@@ -16,12 +16,14 @@ from sqlalchemy import func, select
 
 from integration import findings as findings_mod
 from integration.errors import InputError
+from integration.rules import rule_title
 from integration.store.models_audit import FINDING_STATUSES, Finding
 from integration.watches import push_status
 from integration.web import queries, services
 from integration.web.auth import current_user, require
 
 bp = Blueprint("ui", __name__)
+bp.add_app_template_filter(rule_title, "rule_title")  # the rule in plain words, one source: the registry
 
 PAGE_SIZE = 100
 HIDDEN_EVIDENCE = {"body", "snippet", "content", "text", "html"}  # never shown, should they ever appear
@@ -49,15 +51,6 @@ def email_wrap(value: str | None) -> Markup:
         return Markup("—")
     local, _, domain = value.partition("@")
     return escape(local) + Markup("<wbr>@") + escape(domain) if domain else escape(value)
-
-
-@bp.app_template_filter("rule_title")
-def rule_title(rule_id: str) -> str:
-    """The rule in plain words for the DSL (the id stays visible beside it)."""
-    from integration.rules import RULES
-
-    rule = RULES.get(rule_id)
-    return rule.title if rule else rule_id
 
 
 @bp.app_template_filter("label")

@@ -22,7 +22,7 @@ def test_alert_email_names_who_when_where_and_clause_but_never_content(store, ct
 
     (msg,) = smtp.handler.messages
     subject = msg["Subject"]
-    assert subject == f"[SafeChannels] High: staff personal email contact with a pupil — ref F-{f.id}"
+    assert subject == f"[SafeChannels] High: Staff personal address in contact with a pupil's school address — ref F-{f.id}"
     assert "amy" not in subject.lower() and "neill" not in subject.lower()
     assert msg["Message-ID"].endswith(f"@{findings.DOMAIN}>") and msg["Auto-Submitted"] == "auto-generated"
     text = msg.get_body(("plain",)).get_content()
