@@ -13,17 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
-import time
 from typing import Any
 
 from sandbox.api import ApiRequest, Registry
+from sandbox.channels import open_channel, stop_channel
 from sandbox.errors import ApiError, bad_request, not_found
 from sandbox.model import ROOT_OU_ID, Domain, Group, User, in_org_units
 from sandbox.paging import paginate
 
 CLAUSE = re.compile(r"""(\w+)\s*(=|:)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
-DEFAULT_TTL_S, MAX_TTL_S = 2 * 3600, 2 * 86400
 
 
 def etag(data: Any) -> str:
@@ -251,32 +249,11 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
 
     @api.method("directory.users.watch")
     def users_watch(req: ApiRequest) -> dict[str, Any]:
-        channel = req.body if isinstance(req.body, dict) else {}
-        if not channel.get("id") or channel.get("type") != "web_hook" or not channel.get("address"):
-            raise bad_request("Invalid channel: id, type=web_hook and address are required")
         _check_customer(req, req.arg("customer"), req.arg("domain"))
-        now_ms = int(time.time() * 1000)
-        ttl = int((channel.get("params") or {}).get("ttl", DEFAULT_TTL_S))
-        expiration = min(int(channel.get("expiration") or now_ms + ttl * 1000), now_ms + MAX_TTL_S * 1000)
         query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs if k not in ("fields", "alt"))
-        answer = {"kind": "api#channel", "id": channel["id"], "resourceId": secrets.token_urlsafe(20),
-                  "resourceUri": f"{req.base_url}/admin/directory/v1/users?{query}&alt=json",
-                  "expiration": str(expiration)}
-        if channel.get("token"):
-            answer["token"] = channel["token"]
-        with domain.lock:
-            domain.channels[channel["id"]] = {**answer, "api": "directory", "address": channel["address"],
-                                              "event": req.arg("event", ""), "query": dict(req.query),
-                                              "payload": bool(channel.get("payload")), "message_number": 0}
-        domain.notify("channel.created", channel_id=channel["id"])  # sandbox.push sends the sync message
-        return answer
+        return open_channel(req, domain, "directory", f"{req.base_url}/admin/directory/v1/users?{query}&alt=json",
+                            {"api": "directory", "event": req.arg("event", ""), "query": dict(req.query)})
 
     @api.method("admin.channels.stop")
     def channels_stop(req: ApiRequest) -> tuple[int, None]:
-        body = req.body if isinstance(req.body, dict) else {}
-        with domain.lock:
-            channel = domain.channels.get(str(body.get("id", "")))
-            if channel is None or channel.get("resourceId") != body.get("resourceId"):
-                raise not_found("Channel")
-            del domain.channels[str(body["id"])]
-        return 204, None
+        return stop_channel(req, domain)

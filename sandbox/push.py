@@ -55,7 +55,8 @@ from flask import Response
 
 from sandbox import discovery
 from sandbox.api import ApiRequest, Handler, Registry
-from sandbox.errors import ApiError, bad_request, not_found
+from sandbox.channels import now_ms, open_channel, stop_channel
+from sandbox.errors import ApiError, bad_request
 from sandbox.model import Domain
 from sandbox.oidc import CERTS_PATH, IdTokenSigner, push_service_account
 
@@ -65,10 +66,6 @@ USER_AGENT = "APIs-Google; (+https://developers.google.com/webmasters/APIs-Googl
 PUBSUB_ACK = frozenset({102, 200, 201, 202, 204})
 GMAIL_WATCH_MS = 7 * 86400 * 1000
 _TOPIC = re.compile(r"^projects/[^/]+/topics/[^/]+$")
-# (default, max) channel lifetime in seconds. Directory: discovery text. Drive: push guide (files 1 day,
-# changes 1 week, default 1 h). Reports: not documented (google-apis.md §2) - 6 h both, read back `expiration`.
-TTL = {"directory": (2 * 3600, 2 * 86400), "drive.files": (3600, 86400), "drive.changes": (3600, 7 * 86400),
-       "reports": (6 * 3600, 6 * 3600)}
 
 
 @dataclass
@@ -115,10 +112,6 @@ class _Job:
     resource_id: str = ""
     subscription: PushSubscription | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _rfc3339(when: datetime) -> str:
@@ -306,7 +299,7 @@ class PushService:
         with self.domain.lock:
             watches = self.domain.extra.get("gmail_watches") or {}
             watch = watches.get(email.lower())
-            if watch is None or int(watch["expiration"]) <= _now_ms():
+            if watch is None or int(watch["expiration"]) <= now_ms():
                 return
             watch["historyId"] = str(next(self._history))
             data = {"emailAddress": email.lower(), "historyId": watch["historyId"]}
@@ -318,7 +311,7 @@ class PushService:
     # ------------------------------------------------------------- channels
 
     def _each_channel(self, match: Callable[[dict[str, Any]], bool], state: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-        now = _now_ms()
+        now = now_ms()
         with self.domain.lock:
             for cid, ch in list(self.domain.channels.items()):
                 if int(ch.get("expiration") or 0) and int(ch["expiration"]) <= now:
@@ -349,7 +342,7 @@ class PushService:
         with self.domain.lock:
             ch = self.domain.channels.get(job.channel_id)
             return (ch is not None and ch.get("resourceId") == job.resource_id
-                    and not (int(ch.get("expiration") or 0) and int(ch["expiration"]) <= _now_ms()))
+                    and not (int(ch.get("expiration") or 0) and int(ch["expiration"]) <= now_ms()))
 
     # ------------------------------------------------------------- scanning (forms, sent mail)
 
@@ -459,39 +452,6 @@ class PushService:
 # ----------------------------------------------------------------- API handlers the push needs
 
 
-def _open_channel(req: ApiRequest, domain: Domain, lifetime: str, resource_uri: str,
-                  record: dict[str, Any]) -> dict[str, Any]:
-    """Store a web_hook channel like Google (``params.ttl`` honoured, capped) and send its sync."""
-    channel = req.body if isinstance(req.body, dict) else {}
-    if not channel.get("id") or channel.get("type") not in ("web_hook", "webhook") or not channel.get("address"):
-        raise bad_request("Invalid channel: id, type=web_hook and address are required")
-    default_s, max_s = TTL[lifetime]
-    now = _now_ms()
-    ttl = int((channel.get("params") or {}).get("ttl", default_s))
-    expiration = min(int(channel.get("expiration") or now + ttl * 1000), now + max_s * 1000)
-    answer = {"kind": "api#channel", "id": channel["id"], "resourceId": secrets.token_urlsafe(20),
-              "resourceUri": resource_uri, "expiration": str(expiration)}
-    if channel.get("token"):
-        answer["token"] = channel["token"]
-    with domain.lock:
-        if channel["id"] in domain.channels:
-            raise ApiError(400, f"Channel id {channel['id']} not unique", "channelIdNotUnique")
-        domain.channels[channel["id"]] = {**answer, **record, "address": channel["address"],
-                                          "payload": bool(channel.get("payload")), "message_number": 0}
-    domain.notify("channel.created", channel_id=channel["id"])
-    return answer
-
-
-def _stop_channel(req: ApiRequest, domain: Domain) -> tuple[int, None]:
-    body = req.body if isinstance(req.body, dict) else {}
-    with domain.lock:
-        channel = domain.channels.get(str(body.get("id", "")))
-        if channel is None or channel.get("resourceId") != body.get("resourceId"):
-            raise not_found("Channel")
-        del domain.channels[str(body["id"])]
-    return 204, None
-
-
 def register(api: Registry, domain: Domain, service: PushService) -> None:  # noqa: C901 - one closure per method
     """Serve the certs, and the watch methods no API module implements yet (theirs win if present)."""
 
@@ -513,11 +473,11 @@ def register(api: Registry, domain: Domain, service: PushService) -> None:  # no
             raise bad_request(f"Invalid value '{app}'. Values must match the following regular expression: "
                               f"'({'|'.join(allowed)})'")
         uri = f"{req.base_url}/admin/reports/v1/activity/users/{user_key}/applications/{app}?alt=json"
-        return _open_channel(req, domain, "reports", uri, {"api": "reports", "application": app, "user_key": user_key})
+        return open_channel(req, domain, "reports", uri, {"api": "reports", "application": app, "user_key": user_key})
 
     @fallback("reports.channels.stop")
     def reports_stop(req: ApiRequest) -> tuple[int, None]:
-        return _stop_channel(req, domain)
+        return stop_channel(req, domain)
 
     @fallback("drive.changes.watch")
     def changes_watch(req: ApiRequest) -> dict[str, Any]:
@@ -525,19 +485,19 @@ def register(api: Registry, domain: Domain, service: PushService) -> None:  # no
         if not token:
             raise ApiError(400, "The query parameter 'pageToken' is required.", "required", location="pageToken")
         uri = f"{req.base_url}/drive/v3/changes?alt=json&pageToken={token}"
-        return _open_channel(req, domain, "drive.changes", uri,
+        return open_channel(req, domain, "drive.changes", uri,
                              {"api": "drive", "kind": "changes", "user": req.subject_email.lower()})
 
     @fallback("drive.files.watch")
     def files_watch(req: ApiRequest) -> dict[str, Any]:
         fid = req.params["fileId"]
         uri = f"{req.base_url}/drive/v3/files/{fid}?alt=json"
-        return _open_channel(req, domain, "drive.files", uri,
+        return open_channel(req, domain, "drive.files", uri,
                              {"api": "drive", "kind": "files", "file_id": fid, "user": req.subject_email.lower()})
 
     @fallback("drive.channels.stop")
     def drive_stop(req: ApiRequest) -> tuple[int, None]:
-        return _stop_channel(req, domain)
+        return stop_channel(req, domain)
 
     @fallback("gmail.users.watch")
     def gmail_watch(req: ApiRequest) -> dict[str, Any]:
@@ -551,7 +511,7 @@ def register(api: Registry, domain: Domain, service: PushService) -> None:  # no
                               "invalidArgument")
         watch = {"topicName": topic, "labelIds": list(body.get("labelIds") or []),
                  "labelFilterBehavior": body.get("labelFilterBehavior") or "include",
-                 "expiration": str(_now_ms() + GMAIL_WATCH_MS), "historyId": service.next_history_id()}
+                 "expiration": str(now_ms() + GMAIL_WATCH_MS), "historyId": service.next_history_id()}
         with domain.lock:
             domain.state("gmail_watches", dict)[user.primary_email] = watch
         return {"historyId": watch["historyId"], "expiration": watch["expiration"]}
