@@ -94,7 +94,7 @@ class ClassroomReader:
                                               fields=COURSE_FIELDS, pageToken=token)
 
         out: list[CourseRecord] = []
-        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes):
+        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True):
             out.extend(c for c in parse_items(page.get("courses") or [], course_from_wire, "course")
                        if c.state != "DECLINED")
         return out
@@ -132,7 +132,7 @@ class ClassroomReader:
                                                                fields=GUARDIAN_FIELDS, pageToken=token)
 
         out: list[GuardianRecord] = []
-        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes):
+        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True):
             out.extend(parse_items(page.get("guardians") or [], guardian_from_wire, "guardian"))
         return out
 

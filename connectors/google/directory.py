@@ -115,11 +115,11 @@ class DirectoryReader:
 
     def users(self) -> list[DirectoryUser]:
         def req(token: str | None):
-            return self._svc().users().list(customer=self.customer, projection="basic", maxResults=USERS_PAGE,
+            return self.client.resource(API, "users").list(customer=self.customer, projection="basic", maxResults=USERS_PAGE,
                                             fields=USER_FIELDS, pageToken=token)
 
         out: list[DirectoryUser] = []
-        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes):
+        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True):
             out.extend(parse_items(page.get("users") or [], user_from_wire, "directory user"))
         return out
 
@@ -134,7 +134,7 @@ class DirectoryReader:
                                              fields=GROUP_FIELDS, pageToken=token)
 
         out: list[GroupRecord] = []
-        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes):
+        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True):
             out.extend(parse_items(page.get("groups") or [], group_from_wire, "group"))
         return out
 
@@ -169,7 +169,7 @@ class DirectoryReader:
 
     def probe(self) -> int:
         """users.list maxResults=1: the cheapest call that proves the admin, scope and API all work."""
-        req = self._svc().users().list(customer=self.customer, maxResults=1, fields="users(primaryEmail)")
+        req = self.client.resource(API, "users").list(customer=self.customer, maxResults=1, fields="users(primaryEmail)")
         page = self.client.execute(API, req, subject=self.admin, scopes=self.scopes)
         return len(page.get("users") or [])
 

@@ -24,10 +24,11 @@ import httplib2
 from google_auth_httplib2 import AuthorizedHttp
 from google_auth_httplib2 import Request as AuthRequest
 from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
-from googleapiclient.http import BatchHttpRequest, HttpRequest
+from googleapiclient.errors import BatchError, HttpError
+from googleapiclient.http import HttpRequest
 
 from connectors.google.auth import CredentialCache, KeyFile
+from connectors.google.batching import LeanBatchHttpRequest
 from connectors.google.errors import classify
 from integration.errors import SourceError, TransientError
 from integration.logs import event
@@ -195,19 +196,42 @@ class GoogleClient:
             attempt += 1
 
     def pages(self, api: str, make_request: Callable[[str | None], HttpRequest], *, subject: str,
-              scopes: tuple[str, ...]) -> Iterator[dict]:
-        """Yield every page; `make_request(page_token)` builds the request. Refuses a repeated token."""
+              scopes: tuple[str, ...], ahead: bool = False) -> Iterator[dict]:
+        """Yield every page; `make_request(page_token)` builds the request. Refuses a repeated token.
+
+        With `ahead`, the next page is requested (on one helper thread) as soon as a page's token is
+        known, while the caller handles that page: a long list is a chain of dependent requests, and
+        this takes the caller's own work off the chain."""
+        def fetch(token: str | None) -> dict:
+            return self.execute(api, make_request(token), subject=subject, scopes=scopes)
+
         seen: set[str] = set()
-        token: str | None = None
-        while True:
-            page = self.execute(api, make_request(token), subject=subject, scopes=scopes)
-            yield page
+
+        def next_token(page: dict) -> str | None:
             token = page.get("nextPageToken")
-            if not token:
-                return
-            if token in seen:
+            if token and token in seen:
                 raise SourceError(f"{api}: the API returned a page token it had already sent (paging loop)", api=api)
-            seen.add(token)
+            if token:
+                seen.add(token)
+            return token or None
+
+        if not ahead:
+            page = fetch(None)
+            while True:
+                token = next_token(page)
+                yield page
+                if not token:
+                    return
+                page = fetch(token)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api}-pages") as pool:
+            page = fetch(None)
+            while True:
+                token = next_token(page)
+                following = pool.submit(fetch, token) if token else None
+                yield page
+                if following is None:
+                    return
+                page = following.result()
 
     def batch(self, api: str, requests: Iterable[tuple[str, HttpRequest]], *, subject: str,
               scopes: tuple[str, ...]) -> Iterator[tuple[str, dict | None, SourceError | None]]:
@@ -295,7 +319,7 @@ class GoogleClient:
             try:
                 http = self.authorized_http(subject, scopes)
                 uri = f"{self.base_url}/{info.batch_path}" if self.base_url else None
-                batch = BatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
+                batch = LeanBatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
                 for key, req in chunk:
                     req.http = http  # so each part carries this subject's Authorization header
                     batch.add(req, request_id=key)
@@ -303,6 +327,9 @@ class GoogleClient:
                 with self._gates[api]:
                     batch.execute(http=http)
                 return results
+            except BatchError as exc:  # an answer that is not a batch (a proxy's page, say), or a bad part
+                err = (TransientError(f"{api} batch: {exc.reason}", api=api) if exc.resp is not None
+                       else SourceError(f"{api} batch: {exc.reason}", api=api))
             except HttpError as exc:
                 err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
             except (httplib2.HttpLib2Error, OSError) as exc:
