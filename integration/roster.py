@@ -102,7 +102,8 @@ def run_sync(ctx, *, full: bool = False, now: datetime | None = None,
     gc.disable()  # tens of thousands of short-lived rows: full collections cost more than the diff (measured)
     try:
         with store.session() as s:
-            applier = Applier(s, store.crypto, settings.roster, now)
+            applier = Applier(s, store.crypto, settings.roster, now,
+                              platforms={p.lower() for p in settings.channels.learning_platforms})
             counts: Counts = applier.apply(snaps)
             result = SyncResult(**summarise(s), added=counts.added, updated=counts.updated, removed=counts.removed,
                                 api_calls=calls, status="partial" if errors else "ok", errors=errors, fixes=fixes)

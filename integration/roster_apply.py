@@ -108,8 +108,11 @@ def _complete(parts: list[tuple[str, RosterSnapshot]], coll: str) -> bool:
 
 
 class Applier:
-    def __init__(self, s: Session, crypto: Crypto | None, cfg, now: datetime):
+    def __init__(self, s: Session, crypto: Crypto | None, cfg, now: datetime, platforms: set[str] | None = None):
+        """`platforms`: the configured learning platforms; courses and guardian links of any other
+        platform (one taken out of `[channels] learning_platforms`) are retired. None keeps all."""
         self.s, self.crypto, self.cfg, self.now = s, crypto, cfg, now
+        self.platforms = platforms
         self.retention = timedelta(days=cfg.former_pupil_retention_days)
         self.counts = Counts()
 
@@ -145,6 +148,8 @@ class Applier:
             self._courses(platform, sn, courses, person_of)
             if "guardians" in sn.complete and "guardians" not in sn.errors:
                 self._guardians(platform, sn, person_of)
+        if self.platforms is not None:
+            self._retire_platforms(courses)
         self._orphan_guardians()
         return self.counts
 
@@ -204,6 +209,8 @@ class Applier:
                     if who:
                         (teachers if e.role == "teacher" else students).add(who)
                 continue
+            if self.platforms is not None and platform not in self.platforms:
+                continue  # no longer configured: its stored courses are retired in this run
             pks = [c.id for (p, _), c in courses.items() if p == platform and c.state != "DECLINED"]
             if pks:
                 q = (select(Person.email, Enrolment.role).join(Enrolment, Enrolment.person_id == Person.id)
@@ -313,6 +320,20 @@ class Applier:
         if "enrolments" in sn.complete and "enrolments" not in sn.errors:
             changed |= self._enrolments(platform, sn.enrolments, courses, person_of)
         self.counts.updated += len(changed - created)
+
+    def _retire_platforms(self, courses: dict) -> None:
+        """A platform no longer configured vouches for nothing: its courses, their enrolments and its
+        guardian links go (people stay; the next sync classifies them without that platform)."""
+        assert self.platforms is not None
+        for key in [k for k in courses if k[0] not in self.platforms]:
+            row = courses.pop(key)
+            self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
+            self.s.delete(row)
+            self.counts.removed += 1
+        links = self.s.execute(delete(GuardianLink).where(GuardianLink.platform.not_in(self.platforms)))
+        if links.rowcount:
+            event(log, "roster.platform_links_retired", links=links.rowcount)
+        self.s.flush()
 
     def _enrolments(self, platform: str, records: list[EnrolmentRecord], courses: dict,
                     person_of: dict[str, int]) -> set[int]:

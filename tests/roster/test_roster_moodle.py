@@ -8,8 +8,10 @@ import urllib.parse
 
 import responses
 from roster_env import expected
+from sqlalchemy import func, select
 
 from integration.roster import list_roster, run_sync
+from integration.store.models_roster import Guardian
 
 URL = "https://moodle.school.test"
 
@@ -60,3 +62,35 @@ def test_a_moodle_outage_is_partial_and_removes_nothing(school, tmp_path):
     assert result.status == "partial" and set(result.errors) == {"moodle.courses", "moodle.enrolments"}
     assert "token" in result.errors["moodle.courses"]
     assert list_roster(env.ctx.store) == before
+
+
+@responses.activate
+def test_a_platform_taken_out_of_the_config_retires_its_courses_not_its_people(school, tmp_path):
+    env = school("tiny", 1)
+    governor = next(u for u in env.domain.users if u.org_unit_path == "/Other" and u.role_truth == "other")
+    with_moodle(env, tmp_path, [
+        {"email": governor.primary_email, "fullname": "G", "roles": [{"shortname": "editingteacher"}]}])
+    run_sync(env.ctx)
+    env.ctx.settings.channels.learning_platforms = ["classroom"]
+    result = run_sync(env.ctx)
+    want = expected(env.domain)
+    assert result.status == "ok", result.errors
+    assert (result.staff, result.courses) == (want["staff"], want["courses"]) and result.removed >= 1
+    row = next(r for r in list_roster(env.ctx.store) if r["email"] == governor.primary_email)
+    assert row["role"] == "other" and row["courses"] == []  # no longer a Moodle teacher, still on the roster
+    again = run_sync(env.ctx)
+    assert (again.added, again.updated, again.removed) == (0, 0, 0)
+
+
+def test_taking_classroom_out_retires_its_courses_and_guardian_links(school):
+    env = school("tiny", 1)
+    first = run_sync(env.ctx)
+    people = {r["email"] for r in list_roster(env.ctx.store) if r["role"] != "guardian"}
+    env.ctx.settings.channels.learning_platforms = []
+    result = run_sync(env.ctx)
+    assert result.status == "ok", result.errors
+    assert (result.courses, result.guardians, result.pupils) == (0, 0, first.pupils)
+    assert result.removed >= first.courses + first.guardians  # courses, then guardians left with no pupil link
+    with env.ctx.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Guardian)) == 0  # no purpose left: addresses deleted
+    assert people <= {r["email"] for r in list_roster(env.ctx.store)}
