@@ -9,8 +9,9 @@ Registrations are stored in ``Domain.registrations`` for a push-delivery module.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError
@@ -19,6 +20,7 @@ from sandbox.paging import paginate
 
 FEED_TYPES = {"DOMAIN_ROSTER_CHANGES", "COURSE_ROSTER_CHANGES", "COURSE_WORK_CHANGES"}
 COURSE_STATES = {"ACTIVE", "ARCHIVED", "PROVISIONED", "DECLINED", "SUSPENDED"}
+T = TypeVar("T")
 
 
 def not_found() -> ApiError:
@@ -81,11 +83,13 @@ def _course(req: ApiRequest, key: str) -> Course:
     return course
 
 
-def _listing(req: ApiRequest, key: str, items: list[dict[str, Any]], collection: str) -> dict[str, Any]:
+def _listing(req: ApiRequest, key: str, items: Sequence[T], collection: str,
+             render: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """One page of `items`; only that page is rendered (a trust has ~15k guardians)."""
     page, token = paginate(req, items, collection)
     body: dict[str, Any] = {}
     if page:
-        body[key] = page
+        body[key] = [render(item) for item in page]
     if token:
         body["nextPageToken"] = token
     return body
@@ -111,8 +115,7 @@ def register(api: Registry, domain: Domain) -> None:
             if states:
                 courses = [c for c in courses if c.course_state in states]
             courses.sort(key=lambda c: (c.creation_time, c.id), reverse=True)
-            items = [course_json(c) for c in courses]
-        return _listing(req, "courses", items, "courses")
+            return _listing(req, "courses", courses, "courses", course_json)
 
     @api.method("classroom.courses.get")
     def courses_get(req: ApiRequest) -> dict[str, Any]:
@@ -125,9 +128,9 @@ def register(api: Registry, domain: Domain) -> None:
             course = _course(req, req.params["courseId"])
             by_id = domain.user_by_id()
             ids = course.teacher_ids if role == "teachers" else course.student_ids
-            items = [{"courseId": course.id, "userId": uid, "profile": profile_json(by_id[uid], with_email)}
-                     for uid in ids if uid in by_id and not by_id[uid].deleted]
-        return _listing(req, role, items, f"{role}:{course.id}")
+            members = [by_id[uid] for uid in ids if uid in by_id and not by_id[uid].deleted]
+            return _listing(req, role, members, f"{role}:{course.id}", lambda u: {
+                "courseId": course.id, "userId": u.id, "profile": profile_json(u, with_email)})
 
     @api.method("classroom.courses.teachers.list")
     def teachers_list(req: ApiRequest) -> dict[str, Any]:
@@ -144,8 +147,8 @@ def register(api: Registry, domain: Domain) -> None:
         if (student_key == "-" or invited) and not req.is_admin:
             raise denied()
         with domain.lock:
-            live = {u.id for u in domain.live_users()}
-            guardians = [g for g in domain.guardians if g.student_id in live]
+            by_id = domain.user_by_id()
+            guardians = [g for g in domain.guardians if g.student_id in by_id and not by_id[g.student_id].deleted]
             if student_key != "-":
                 student = _person(req, student_key)
                 if not req.is_admin and req.subject is not student and not any(
@@ -155,8 +158,7 @@ def register(api: Registry, domain: Domain) -> None:
                 guardians = [g for g in guardians if g.student_id == student.id]
             if invited:
                 guardians = [g for g in guardians if g.email.lower() == invited]
-            items = [guardian_json(g) for g in guardians]
-        return _listing(req, "guardians", items, "guardians:" + student_key)
+            return _listing(req, "guardians", guardians, "guardians:" + student_key, guardian_json)
 
     @api.method("classroom.userProfiles.guardianInvitations.list")
     def invitations_list(req: ApiRequest) -> dict[str, Any]:
@@ -169,10 +171,11 @@ def register(api: Registry, domain: Domain) -> None:
             if student_key != "-":
                 sid = _person(req, student_key).id
                 invitations = [i for i in invitations if i.student_id == sid]
-            items = [{"studentId": i.student_id, "invitationId": i.invitation_id, "invitedEmailAddress": i.invited_email,
-                      "state": i.state, "creationTime": i.creation_time} for i in invitations
-                     if (not states or i.state in states) and (not invited or i.invited_email == invited)]
-        return _listing(req, "guardianInvitations", items, "invitations:" + student_key)
+            invitations = [i for i in invitations
+                           if (not states or i.state in states) and (not invited or i.invited_email == invited)]
+            return _listing(req, "guardianInvitations", invitations, "invitations:" + student_key, lambda i: {
+                "studentId": i.student_id, "invitationId": i.invitation_id, "invitedEmailAddress": i.invited_email,
+                "state": i.state, "creationTime": i.creation_time})
 
     @api.method("classroom.registrations.create")
     def registrations_create(req: ApiRequest) -> dict[str, Any]:

@@ -93,6 +93,16 @@ def user_filter(query: str) -> list[Any]:
     return preds
 
 
+def _sorted_users(domain: Domain, preds: list[Any], deleted: bool, order: str, descending: bool) -> list[User]:
+    """The users a users.list query selects, in its order (kept by `Domain.view` across its pages)."""
+    with domain.lock:
+        users = [u for u in domain.users if u.deleted == deleted and all(p(u) for p in preds)]
+    keyfn = {"email": lambda u: u.primary_email, "givenName": lambda u: (u.given_name.lower(), u.primary_email),
+             "familyName": lambda u: (u.family_name.lower(), u.primary_email)}.get(order)
+    users.sort(key=keyfn or (lambda u: u.primary_email), reverse=descending)
+    return users
+
+
 def _check_customer(req: ApiRequest, customer: str | None, domain_name: str | None) -> None:
     dom = req.domain
     if customer is None and domain_name is None:
@@ -130,14 +140,12 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
     @api.method("directory.users.list")
     def users_list(req: ApiRequest) -> dict[str, Any]:
         _check_customer(req, req.arg("customer"), req.arg("domain"))
-        preds = user_filter(req.arg("query", "") or "")
+        query = req.arg("query", "") or ""
+        preds = user_filter(query)
         deleted = req.flag("showDeleted")
-        with domain.lock:
-            users = [u for u in domain.users if u.deleted == deleted and all(p(u) for p in preds)]
-        order = req.arg("orderBy", "email")
-        keyfn = {"email": lambda u: u.primary_email, "givenName": lambda u: (u.given_name.lower(), u.primary_email),
-                 "familyName": lambda u: (u.family_name.lower(), u.primary_email)}.get(order or "email")
-        users.sort(key=keyfn or (lambda u: u.primary_email), reverse=req.arg("sortOrder") == "DESCENDING")
+        order, descending = req.arg("orderBy", "email") or "email", req.arg("sortOrder") == "DESCENDING"
+        users = domain.view(("directory.users", query, deleted, order, descending),
+                            lambda: _sorted_users(domain, preds, deleted, order, descending))
         page, token = paginate(req, users, "users")
         projection = req.arg("projection", "basic") or "basic"
         body: dict[str, Any] = {"kind": "admin#directory#users"}

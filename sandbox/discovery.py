@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -44,6 +45,11 @@ class Method:
     @property
     def scopes(self) -> list[str]:
         return list(self.spec.get("scopes", []))
+
+    @cached_property
+    def scope_set(self) -> frozenset[str]:
+        """`scopes` as a set, built once: every request checks its grant against it."""
+        return frozenset(self.scopes)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -101,16 +107,73 @@ def by_id() -> dict[str, Method]:
     return {m.key: m for m in methods()}
 
 
-def match(http_method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
-    """(api, method key, path params) for a request, or None if Google has no such method."""
-    for m in methods():
-        if m.http_method != http_method.upper():
-            continue
+# Routing index: (HTTP method, path "/" count or None, first literal path segments) -> methods in
+# `methods()` order. A template's literal segments before its first parameter must equal the path's,
+# and a template without ``{+...}`` matches only paths with its number of slashes, so a request is
+# tried against a handful of patterns instead of all ~400.
+_DEPTH = 4
+RouteKey = tuple[str, int | None, tuple[str, ...]]
+Candidates = tuple[tuple[int, Method], ...]
+
+
+def _route_key(m: Method) -> RouteKey | None:
+    """Where `m` is filed in the index; None for a template not rooted at '/' (always tried)."""
+    if not m.template.startswith("/"):
+        return None
+    literal: list[str] = []
+    for segment in m.template.split("/")[1:]:
+        if "{" in segment:
+            break
+        literal.append(segment)
+    slashes = None if "{+" in m.template else m.template.count("/")
+    return m.http_method.upper(), slashes, tuple(literal[:_DEPTH])
+
+
+@cache
+def _router() -> tuple[dict[RouteKey, Candidates], dict[str, Candidates]]:
+    """(indexed methods, per-HTTP-method methods that must always be tried), built once."""
+    table: dict[RouteKey, list[tuple[int, Method]]] = {}
+    always: dict[str, list[tuple[int, Method]]] = {}
+    for order, m in enumerate(methods()):
+        key = _route_key(m)
+        if key is None:
+            always.setdefault(m.http_method.upper(), []).append((order, m))
+        else:
+            table.setdefault(key, []).append((order, m))
+    return {k: tuple(v) for k, v in table.items()}, {k: tuple(v) for k, v in always.items()}
+
+
+def _candidates(http_method: str, path: str) -> Candidates:
+    """The methods that could match, in `methods()` order (most specific first)."""
+    table, always = _router()
+    found = [always[http_method]] if http_method in always else []
+    segments = path.split("/")
+    if segments[0] == "":
+        slashes = len(segments) - 1
+        for depth in range(min(_DEPTH, slashes) + 1):
+            prefix = tuple(segments[1:1 + depth])
+            for count in (slashes, None):
+                hit = table.get((http_method, count, prefix))
+                if hit:
+                    found.append(hit)
+    if len(found) == 1:
+        return found[0]
+    return tuple(sorted(chain.from_iterable(found), key=lambda item: item[0]))
+
+
+@lru_cache(maxsize=4096)  # a request is matched ~3 times (batch envelope, dispatch, validation)
+def _match(http_method: str, path: str) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    for _, m in _candidates(http_method, path):
         hit = m.pattern.match(path)
         if hit:
-            params = {name: unquote(hit.group(f"p{i}")) for i, name in enumerate(m.param_names)}
-            return m.api, m.key, params
+            return m.api, m.key, tuple((name, unquote(hit.group(f"p{i}"))) for i, name in enumerate(m.param_names))
     return None
+
+
+def match(http_method: str, path: str) -> tuple[str, str, dict[str, str]] | None:
+    """(api, method key, path params) for a request, or None if Google has no such method."""
+    hit = _match(http_method.upper(), path)
+    return (hit[0], hit[1], dict(hit[2])) if hit else None
 
 
 def find(http_method: str, path: str) -> Method | None:

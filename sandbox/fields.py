@@ -8,6 +8,7 @@ return exactly what was asked for and nothing more.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 Mask = dict[str, "Mask"]  # field -> sub-mask; an empty sub-mask keeps the whole value
@@ -77,9 +78,15 @@ def apply(value: Any, mask: Mask) -> Any:
             for k, v in value.items():
                 out.setdefault(k, v)
         elif key in value:
-            out[key] = apply(value[key], sub)
+            out[key] = apply(value[key], sub) if sub else value[key]  # a leaf: one call less per item
     return out
 
 
 def filter_json(value: Any, fields: str | None) -> Any:
-    return value if not fields else apply(value, parse(fields))
+    return value if not fields else apply(value, _parsed(fields))
+
+
+@lru_cache(maxsize=256)
+def _parsed(text: str) -> Mask:
+    """`parse`, once per distinct mask: a connector sends the same few on every page (`apply` only reads it)."""
+    return parse(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,6 +53,7 @@ SERVICE_SCOPES: tuple[str, ...] = tuple(
 )
 
 ROLES = ("staff", "pupil", "former_pupil", "other", "admin")
+MAX_VIEWS = 64  # cached derived lists per domain (one per distinct listing query)
 
 
 @dataclass
@@ -214,8 +215,12 @@ class Domain:
     listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _next_id: int = field(default=0, repr=False)
-    _version: int = field(default=0, repr=False)
+    _version: int = field(default=0, repr=False)  # bumped by `touch`: emails/aliases edited in place
+    _generation: int = field(default=0, repr=False)  # bumped by every mutation below and by `touch`
     _index_cache: tuple[Any, dict[str, User], dict[str, User]] | None = field(default=None, repr=False, compare=False)
+    _course_cache: tuple[Any, dict[str, Course]] | None = field(default=None, repr=False, compare=False)
+    _views: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    _views_stamp: Any = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ look-ups
 
@@ -229,6 +234,9 @@ class Domain:
     def _index(self) -> tuple[dict[str, User], dict[str, User]]:
         """(by email/alias, by id), rebuilt only when the user list changes (trust-sized domains are big)."""
         key = (id(self.users), len(self.users), self._version)
+        cache = self._index_cache  # read once, no lock: a current index is only ever replaced whole
+        if cache is not None and cache[0] == key:
+            return cache[1], cache[2]
         with self.lock:
             if self._index_cache is None or self._index_cache[0] != key:
                 by_email: dict[str, User] = {}
@@ -251,9 +259,34 @@ class Domain:
         return user
 
     def touch(self) -> None:
-        """Call after editing users' emails or aliases in place, so look-ups see the change."""
+        """Call after editing model objects in place (emails, aliases, flags, org units ...), so
+        look-ups and cached views (`view`) see the change; the mutation methods below need not."""
         with self.lock:
             self._version += 1
+            self._generation += 1
+
+    def _changed(self) -> None:
+        """Record a mutation (caller holds the lock): cached views are stale, user look-ups are not."""
+        self._generation += 1
+
+    def _stamp(self) -> tuple[Any, ...]:
+        """Changes whenever anything a view may depend on does (lists replaced or resized too)."""
+        lists = (self.users, self.courses, self.guardians, self.groups, self.org_units, self.guardian_invitations)
+        return (self._generation, *(id(x) for x in lists), *(len(x) for x in lists))
+
+    def view(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`'s result, kept until the domain changes: for derived lists (filtered, sorted)
+        that every page of a listing would otherwise rebuild. Callers must not mutate it."""
+        with self.lock:
+            stamp = self._stamp()
+            if self._views_stamp != stamp:
+                self._views.clear()
+                self._views_stamp = stamp
+            if key not in self._views:
+                if len(self._views) >= MAX_VIEWS:
+                    self._views.clear()
+                self._views[key] = build()
+            return self._views[key]
 
     def user_by_id(self) -> dict[str, User]:
         return self._index()[1]
@@ -272,10 +305,19 @@ class Domain:
         return None
 
     def find_course(self, key: str) -> Course | None:
-        for c in self.courses:
-            if c.id == key:
-                return c
-        return None
+        """By id, through an index rebuilt when the course list is replaced or resized (or `touch`)."""
+        stamp = (id(self.courses), len(self.courses), self._version)
+        cache = self._course_cache
+        if cache is None or cache[0] != stamp:
+            with self.lock:
+                by_id: dict[str, Course] = {}
+                for c in self.courses:
+                    by_id.setdefault(c.id, c)
+                cache = self._course_cache = (stamp, by_id)
+        course = cache[1].get(key)
+        if course is None:  # an index made stale by an in-place swap must not hide a course
+            course = next((c for c in self.courses if c.id == key), None)
+        return course
 
     def org_unit(self, path: str) -> OrgUnit | None:
         for ou in self.org_units:
@@ -311,6 +353,7 @@ class Domain:
             )
             self.ensure_org_unit(org_unit_path)
             self.users.append(user)
+            self._changed()
         self.notify("directory.users", event="add", user=user)
         return user
 
@@ -328,6 +371,7 @@ class Domain:
                         dropped.append((c.id, role))
             for g in self.groups:
                 g.members = [m for m in g.members if m.id != user.id]
+            self._changed()
         self.notify("directory.users", event="delete", user=user)
         for course_id, role in dropped:
             self.notify("classroom.roster", event="DELETED", course_id=course_id, user_id=user.id, role=role)
@@ -337,6 +381,7 @@ class Domain:
         with self.lock:
             user = self._require(key)
             user.suspended, user.suspension_reason = True, reason
+            self._changed()
         self.notify("directory.users", event="update", user=user)
         return user
 
@@ -344,6 +389,7 @@ class Domain:
         with self.lock:
             user = self._require(key)
             user.suspended, user.suspension_reason = False, ""
+            self._changed()
         self.notify("directory.users", event="update", user=user)
         return user
 
@@ -352,6 +398,7 @@ class Domain:
             user = self._require(key)
             self.ensure_org_unit(org_unit_path)
             user.org_unit_path = org_unit_path
+            self._changed()
         self.notify("directory.users", event="update", user=user)
         return user
 
@@ -359,6 +406,7 @@ class Domain:
         with self.lock:
             user = self._require(key)
             user.given_name, user.family_name = given_name, family_name
+            self._changed()
         self.notify("directory.users", event="update", user=user)
         return user
 
@@ -369,6 +417,7 @@ class Domain:
             gid = existing.guardian_id if existing else self.new_id()
             guardian = Guardian(gid, student.id, email.lower(), given_name, family_name)
             self.guardians.append(guardian)
+            self._changed()
             return guardian
 
     def remove_guardian(self, student_key: str, email: str) -> None:
@@ -377,6 +426,7 @@ class Domain:
             self.guardians = [
                 g for g in self.guardians if not (g.student_id == student.id and g.email.lower() == email.lower())
             ]
+            self._changed()
 
     def enrol(self, course_id: str, user_key: str, role: str = "student") -> None:
         with self.lock:
@@ -387,6 +437,7 @@ class Domain:
             if user.id in ids:
                 return
             ids.append(user.id)
+            self._changed()
         self.notify("classroom.roster", event="CREATED", course_id=course.id, user_id=user.id, role=role)
 
     def unenrol(self, course_id: str, user_key: str) -> None:
@@ -399,6 +450,7 @@ class Domain:
             for ids in (course.teacher_ids, course.student_ids):
                 if user.id in ids:
                     ids.remove(user.id)
+            self._changed()
         for role in removed:
             self.notify("classroom.roster", event="DELETED", course_id=course.id, user_id=user.id, role=role)
 
@@ -406,6 +458,7 @@ class Domain:
         with self.lock:
             token = OAuthToken(user_email.lower(), client_id, display_text, list(scopes), **kw)
             self.tokens.append(token)
+            self._changed()
             return token
 
     def revoke_scope(self, scope: str) -> None:
@@ -433,6 +486,7 @@ class Domain:
                 parent_id=parent.org_unit_id if parent else ROOT_OU_ID,
             )
             self.org_units.append(ou)
+            self._changed()
             return ou
 
     def _require(self, key: str) -> User:

@@ -171,9 +171,10 @@ def _dispatch(state: SandboxState, registry: Registry) -> Response:
             raise errors.ApiError(501, f"The sandbox does not implement {key}.", "notImplemented")
         result = handler(req)
         status, body = (result if isinstance(result, tuple) else (200, result))
-        if body is not None and 200 <= status < 300 and state.check_responses:
-            entry.problems += discovery.validate_response(key, body)
-            body = fields.filter_json(body, req.arg("fields"))
+        if body is not None and 200 <= status < 300:
+            if state.check_responses:
+                entry.problems += discovery.validate_response(key, body)
+            body = fields.filter_json(body, req.arg("fields"))  # masks apply in benchmarks too, as at Google
     except fields.FieldsError as exc:
         status, body = 400, errors.bad_request(str(exc)).body(api)
     except errors.ApiError as exc:
@@ -187,6 +188,8 @@ def _dispatch(state: SandboxState, registry: Registry) -> Response:
 
 
 def _body() -> Any:
+    if not request.content_length and "wsgi.input_terminated" not in request.environ:
+        return None  # what `request.data` would say, without werkzeug's form-parsing machinery
     if not request.data:
         return None
     try:
@@ -205,7 +208,7 @@ def _authenticate(state: SandboxState, registry: Registry, api: str, key: str, p
         raise errors.invalid_token()
     entry.subject = grant.subject_email
     method = discovery.by_id()[key]
-    if method.scopes and not grant.scopes.intersection(method.scopes):
+    if method.scope_set and grant.scopes.isdisjoint(method.scope_set):
         raise errors.insufficient_scopes()
     subject = state.domain.find_user(grant.subject_email) if grant.subject_id else None
     if api in registry.admin_apis and not (subject and subject.is_admin):
@@ -213,8 +216,23 @@ def _authenticate(state: SandboxState, registry: Registry, api: str, key: str, p
     return ApiRequest(
         domain=state.domain, api=api, method=key, http_method=request.method, path=request.path, params=params,
         query=query, body=entry.body, subject_email=grant.subject_email, subject=subject, scopes=grant.scopes,
-        page_cap=state.page_caps.get(key), headers=dict(request.headers), base_url=request.host_url.rstrip("/"),
+        page_cap=state.page_caps.get(key), headers=dict(request.headers.items()), base_url=_base_url(),
     )
+
+
+_HOST_KEYS = ("wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT", "SCRIPT_NAME")
+_BASE_URLS: dict[tuple[Any, ...], str] = {}
+
+
+def _base_url() -> str:
+    """``request.host_url`` without its slash, remembered per host: werkzeug rebuilds it per request."""
+    key = tuple(request.environ.get(k) for k in _HOST_KEYS)
+    url = _BASE_URLS.get(key)
+    if url is None:
+        url = request.host_url.rstrip("/")
+        if len(_BASE_URLS) < 256:
+            _BASE_URLS[key] = url
+    return url
 
 
 class QuietHandler(WSGIRequestHandler):

@@ -36,6 +36,8 @@ UNAUTHORIZED_CLIENT = ("Client is unauthorized to retrieve access tokens using t
 BAD_TIMES = ("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
              "Check your iat and exp values in the JWT claim.")
 
+VERIFIED_CACHE_SIZE = 4096  # verified tokens remembered per store (a sync uses a handful)
+
 _KEY_CACHE: dict[int, rsa.RSAPrivateKey] = {}
 _KEY_LOCK = threading.Lock()
 
@@ -110,17 +112,19 @@ class Grant:
 class TokenStore:
     """Self-contained access tokens: (subject, scopes, expiry) signed with HMAC-SHA256.
 
-    Nothing is kept per token, so every process of a ``--workers N`` sandbox that inherited the
-    same secret (created before forking) verifies any token the token endpoint issued.
+    Nothing is needed per token (verified ones are only remembered to save work), so every process
+    of a ``--workers N`` sandbox that inherited the same secret (created before forking) verifies any
+    token the token endpoint issued.
     """
 
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret or secrets.token_bytes(32)
         self._lock = threading.Lock()
+        self._verified: dict[str, Grant] = {}  # token -> grant; only signature-checked tokens
         self.issued = 0
 
-    def _sign(self, payload: bytes) -> str:
-        mac = hmac.new(self._secret, payload, hashlib.sha256).digest()
+    def _sign(self, payload: bytes, secret: bytes | None = None) -> str:
+        mac = hmac.new(secret or self._secret, payload, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
     def issue(self, subject_email: str, scopes: list[str] | frozenset[str], subject_id: str = "",
@@ -133,21 +137,44 @@ class TokenStore:
         return f"ya29.sandbox.{body}.{self._sign(body.encode())}"
 
     def lookup(self, token: str) -> Grant | None:
-        """The token's grant, or None if it is forged, tampered with, expired or revoked."""
+        """The token's grant, or None if it is forged, tampered with, expired or revoked.
+
+        Every API request carries a token, so verified ones are remembered (HMAC, inflate and JSON
+        per request were a tenth of the sandbox's CPU); expiry is still checked on every call."""
+        grant = self._verified.get(token)
+        if grant is None:
+            secret = self._secret
+            grant = self._verify(token, secret)
+            if grant is None:
+                return None
+            self._remember(token, grant, secret)
+        return None if grant.expires_at < time.time() else grant
+
+    def _remember(self, token: str, grant: Grant, secret: bytes) -> None:
+        with self._lock:
+            if secret is not self._secret:  # revoked while we verified: answer once, never remember
+                return
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))  # oldest first: dicts keep insertion order
+            self._verified[token] = grant
+
+    def _verify(self, token: str, secret: bytes) -> Grant | None:
+        """The grant a token's signed body states (expired or not), or None if `secret` did not sign it."""
         prefix, _, rest = token.partition("ya29.sandbox.")
         body, _, mac = rest.rpartition(".")
-        if prefix or not body or not hmac.compare_digest(mac, self._sign(body.encode())):
+        if prefix or not body or not hmac.compare_digest(mac, self._sign(body.encode(), secret)):
             return None
         try:
             claims = json.loads(zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))))
-            grant = Grant(str(claims["s"]), str(claims["i"]), frozenset(claims["c"]), float(claims["e"]))
+            return Grant(str(claims["s"]), str(claims["i"]), frozenset(claims["c"]), float(claims["e"]))
         except (ValueError, KeyError, TypeError, zlib.error):
             return None
-        return None if grant.expires_at < time.time() else grant
 
     def revoke_all(self) -> None:
         """Invalidate every token issued so far (in this process: a new secret)."""
-        self._secret = secrets.token_bytes(32)
+        with self._lock:
+            self._secret = secrets.token_bytes(32)
+            self._verified.clear()
 
 
 def _error(status: int, error: str, description: str) -> ResponseReturnValue:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+import re
 
 import pytest
+import requests
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request
 
+from sandbox.batch import _parse_parts
+from sandbox.model import SCOPE
 from sandbox.server import SandboxServer
 
 
@@ -57,3 +65,54 @@ def test_faults_apply_to_each_inner_request(tiny_school):
         failed = [exc for _, exc in results.values() if exc is not None]
         assert 0 < len(failed) < len(users)
         assert {e.status_code for e in failed} <= {429, 403, 500, 503}
+
+
+def _email_parts(content_type: str, body: str) -> list[tuple[str, str]]:
+    """(Content-ID, payload) per part as the `email` package reads them (folds undone per RFC 5322)."""
+    message = email.message_from_string(f"Content-Type: {content_type}\n\n{body}", policy=email.policy.compat32)
+    return [(re.sub(r"\r?\n(?=[ \t])", "", str(p.get("Content-ID", ""))), p.get_payload().replace("\r\n", "\n"))
+            for p in message.get_payload()]
+
+
+LIBRARY_STYLE = (  # googleapiclient's own BatchHttpRequest: LF lines, folded long Content-IDs, quoted boundary
+    'preamble\n--===b==\nContent-Type: application/http\nMIME-Version: 1.0\nContent-ID: \n <0f3a-9c + x>\n\n'
+    'GET /admin/directory/v1/users/a%40b.org?alt=json HTTP/1.1\nauthorization: Bearer t\nHost: h\n\n\n'
+    '--===b==\nContent-Type: application/http\nContent-ID: <0f3a-9c +\n 123%2B%C3%A9%200>\n\n'
+    'PATCH /v1/courses/1?updateMask=name HTTP/1.1\nContent-Type: application/json\ncontent-length: 13\n\n'
+    '{"name": "x"}\n--===b==--\nepilogue\n')
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+@pytest.mark.parametrize("quoted", [True, False])
+def test_parts_are_read_as_the_email_package_reads_them(line_end, quoted):
+    body = LIBRARY_STYLE.replace("\n", line_end)
+    content_type = 'multipart/mixed; boundary="===b=="' if quoted else "multipart/mixed; boundary====b=="
+    request = Request(EnvironBuilder(method="POST", data=body.encode(), content_type=content_type).get_environ())
+    parts = _parse_parts(request)
+    assert [(cid.strip(), method, target) for cid, method, target, _, _ in parts] == [
+        ("<0f3a-9c + x>", "GET", "/admin/directory/v1/users/a%40b.org?alt=json"),
+        ("<0f3a-9c + 123%2B%C3%A9%200>", "PATCH", "/v1/courses/1?updateMask=name")]
+    assert parts[0][3] == {"authorization": "Bearer t", "Host": "h"} and parts[0][4] == b""
+    assert parts[1][4] == b'{"name": "x"}'
+    reference = _email_parts(content_type, body)
+    assert [cid for cid, _ in reference] == [p[0] for p in parts]
+    assert [payload.partition("\n\n")[2].encode() for _, payload in reference] == [p[4] for p in parts]
+
+
+def test_a_body_that_is_not_multipart_is_a_400(server, directory):
+    token = server.access_token(server.domain.admin_email, [SCOPE + "admin.directory.user.readonly"])
+    for content_type, body in (("application/json", "{}"), ("multipart/mixed; boundary=b", "no delimiter\n")):
+        resp = requests.post(server.url + "/batch", data=body, timeout=10,
+                             headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"})
+        assert resp.status_code == 400 and resp.json()["error"]["message"] == "Invalid multipart request."
+
+
+def test_the_librarys_folded_content_ids_come_back_whole(server, directory):
+    users = [u for u in server.domain.users if not u.deleted][:3]
+    ids = {f"{u.id}+é {'long' * 8}": u for u in users}  # long enough for the library to fold the header
+    results = _run_batch(server.url, {rid: directory.users().get(userKey=u.primary_email) for rid, u in ids.items()})
+    assert {rid: resp["primaryEmail"] for rid, (resp, _) in results.items()} == \
+        {rid: u.primary_email for rid, u in ids.items()}
+    inner = [e for e in server.log if e.batch]
+    assert [e.path for e in inner] == [f"/admin/directory/v1/users/{u.primary_email}" for u in users]
+    assert all(e.subject == server.domain.admin_email and e.status == 200 for e in inner)

@@ -3,6 +3,9 @@ sandbox gives validates against them."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote
+
 import pytest
 import requests
 from googleapiclient.errors import HttpError
@@ -100,3 +103,21 @@ def test_non_admins_only_see_their_own_classes(server, credentials):
     with pytest.raises(HttpError) as err:
         svc.userProfiles().guardians().list(studentId="-").execute()
     assert err.value.status_code == 403
+
+
+def test_the_route_index_answers_as_trying_every_method_in_order():
+    def linear(http_method, path):
+        for m in discovery.methods():
+            hit = m.http_method == http_method and m.pattern.match(path)
+            if hit:
+                return m.api, m.key, {n: unquote(hit.group(f"p{i}")) for i, n in enumerate(m.param_names)}
+        return None
+
+    paths = set()
+    for m in discovery.methods():
+        for value in ("me", "a%40b.org", "-", "x/y", "users"):
+            path = re.sub(r"\{\+?[^}]+\}", value, m.template)
+            paths |= {path, path + "/extra", path.rstrip("/") + "/", path[1:]}
+    for path in paths:
+        for http_method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            assert discovery.match(http_method, path) == linear(http_method, path), (http_method, path)

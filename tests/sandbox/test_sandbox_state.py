@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import requests
 
@@ -56,3 +57,33 @@ def test_latency_is_per_request_and_concurrent(tiny_school):
             assert set(pool.map(call, range(8))) == {200}
         elapsed = time.perf_counter() - start
     assert 0.2 <= elapsed < 1.0
+
+
+def test_listings_see_mutations_made_between_their_pages(server, directory, classroom):
+    d = server.domain
+    first = directory.users().list(customer="my_customer", maxResults=2, query="isSuspended=true").execute()
+    assert first["users"]  # the sandbox now holds this query's sorted selection for its next pages
+    staff = next(u for u in d.users if u.role_truth == "staff" and not u.suspended)
+    d.suspend_user(staff.primary_email)
+    assert staff.primary_email in _emails(directory, query="isSuspended=true")
+    pupil = next(u for u in d.users if u.role_truth == "pupil" and not u.deleted)
+    pupil.archived = True  # an in-place edit: `touch` tells the sandbox
+    d.touch()
+    assert pupil.primary_email in _emails(directory, query="isArchived=true")
+    course = d.courses[0]
+    copy = replace(course, id="9" * 12, name="Appended Directly")
+    d.courses.append(copy)
+    assert classroom.courses().get(id=copy.id).execute()["name"] == "Appended Directly"
+
+
+def test_guardian_pages_cover_every_guardian_once(server, classroom):
+    d = server.domain
+    live = {u.id for u in d.users if not u.deleted}
+    expected = sorted((g.student_id, g.email) for g in d.guardians if g.student_id in live)
+    seen, req = [], classroom.userProfiles().guardians().list(studentId="-", pageSize=3)
+    while req is not None:
+        resp = req.execute()
+        seen += [(g["studentId"], g["invitedEmailAddress"]) for g in resp.get("guardians", [])]
+        assert len(resp.get("guardians", [])) <= 3
+        req = classroom.userProfiles().guardians().list_next(req, resp)
+    assert sorted(seen) == expected and len(seen) > 3

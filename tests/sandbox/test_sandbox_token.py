@@ -112,3 +112,17 @@ def test_classroom_emails_only_with_the_profile_emails_scope(server, credentials
     rosters = [SCOPE + "classroom.courses.readonly", SCOPE + "classroom.rosters.readonly"]
     assert "emailAddress" not in first_student(rosters)
     assert first_student(rosters + [SCOPE + "classroom.profile.emails"])["emailAddress"].endswith(server.domain.domain)
+
+
+def test_a_remembered_token_still_expires_and_dies_with_revoke_all(server, monkeypatch):
+    store = server.state.tokens
+    token = store.issue(server.domain.admin_email, [USERS], lifetime=60)
+    assert store.lookup(token) == store.lookup(token) is not None  # the second answer is the remembered one
+    later = time.time() + 120
+    monkeypatch.setattr("sandbox.token.time.time", lambda: later)
+    assert store.lookup(token) is None
+    monkeypatch.undo()
+    assert store.lookup(token) is not None
+    store.revoke_all()
+    assert store.lookup(token) is None
+    assert store.lookup(token[:-2] + "xx") is None
