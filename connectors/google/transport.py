@@ -30,6 +30,7 @@ from googleapiclient.http import HttpRequest
 from connectors.google.auth import CredentialCache, KeyFile
 from connectors.google.batching import LeanBatchHttpRequest
 from connectors.google.errors import classify
+from connectors.google.quotas import QuotaPacer
 from integration.errors import SourceError, TransientError
 from integration.logs import event
 from integration.protocols import CallStats
@@ -94,7 +95,10 @@ class GoogleClient:
     """The shared Google client: build it once per process and share it between threads."""
 
     def __init__(self, key: KeyFile, *, api_base_url: str = "", max_attempts: int = 7,
-                 backoff_base: float = 1.0, backoff_max: float = 32.0, sleep: Callable[[float], None] = time.sleep):
+                 backoff_base: float = 1.0, backoff_max: float = 32.0, sleep: Callable[[float], None] = time.sleep,
+                 quotas: dict[str, int] | None = None):
+        """`quotas`: calls per minute per impersonated user for each paced API (default: Google's
+        published per-user quotas, see `quotas.py`); `{}` paces nothing."""
         self.key = key
         self.base_url = api_base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -107,6 +111,8 @@ class GoogleClient:
         self._creds = CredentialCache(key)
         self._gates = {name: threading.BoundedSemaphore(info.in_flight) for name, info in APIS.items()}
         self._rng = random.Random()
+        self.pacer = QuotaPacer(quotas, sleep=sleep, on_wait=self._paced)
+        self._paced_apis: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings) -> GoogleClient:
@@ -159,6 +165,11 @@ class GoogleClient:
         """Exchange a token for (subject, scopes) now; raises SourceRefused naming the scopes if refused."""
         self._creds.get(subject, scopes, AuthRequest(self._http()))
 
+    def _paced(self, api: str, wait: float) -> None:
+        level = logging.DEBUG if api in self._paced_apis else logging.INFO
+        self._paced_apis.add(api)
+        event(log, "google.paced", level, api=api, wait=round(wait, 2), reason="per-user quota per minute")
+
     def _count(self, api: str, n: int = 1) -> None:
         with self._stats_lock:
             self.stats.calls[api] = self.stats.calls.get(api, 0) + n
@@ -177,6 +188,7 @@ class GoogleClient:
         while True:
             try:
                 http = self.authorized_http(subject, scopes)
+                self.pacer.acquire(api, subject)
                 self._count(api)
                 with self._gates[api]:
                     return request.execute(http=http, num_retries=0)
@@ -323,6 +335,7 @@ class GoogleClient:
                 for key, req in chunk:
                     req.http = http  # so each part carries this subject's Authorization header
                     batch.add(req, request_id=key)
+                self.pacer.acquire(api, subject, len(chunk))
                 self._count(api, len(chunk))
                 with self._gates[api]:
                     batch.execute(http=http)

@@ -4,9 +4,12 @@ GoogleClient on the key the sandbox trusts (its sleeps recorded instead of slept
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 
 import pytest
+from stub_env import StubGoogle
 
 from connectors.google.auth import KeyFile
 from connectors.google.transport import GoogleClient
@@ -48,3 +51,19 @@ def google(tmp_path, request):
     yield build
     for s in servers:
         s.stop()
+
+
+@pytest.fixture
+def stub_google():
+    """stub_google(handler class) -> base URL of a real HTTP server answering with that handler."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(handler: type[StubGoogle]) -> str:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()

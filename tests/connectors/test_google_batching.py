@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest
+from stub_env import StubGoogle
 
 from connectors.google.batching import LeanBatchHttpRequest, parse_batch_response
 from connectors.google.scopes import SCOPES
@@ -78,7 +77,7 @@ def test_an_answer_that_is_not_a_batch_is_refused_by_name(content_type, content,
         parse_batch_response(content_type, content)
 
 
-class _DropsFirstPartOnce(BaseHTTPRequestHandler):
+class _DropsFirstPartOnce(StubGoogle):
     """A batch endpoint that leaves the first part out of its first answer, then answers in full."""
 
     seen: list[list[str]] = []
@@ -91,31 +90,17 @@ class _DropsFirstPartOnce(BaseHTTPRequestHandler):
         parts = "".join(f"--b1\r\nContent-Type: application/http\r\nContent-ID: <response-{cid}>\r\n\r\n"
                         f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
                         f'{{"id": "{cid.split("+")[1].strip()}"}}\r\n' for cid in answer)
-        data = (parts + "--b1--\r\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/mixed; boundary=b1")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.reply("multipart/mixed; boundary=b1", (parts + "--b1--\r\n").encode())
 
 
-def test_a_part_missing_from_the_answer_is_retried_not_lost(google):
+def test_a_part_missing_from_the_answer_is_retried_not_lost(google, stub_google):
     g = google()
     _DropsFirstPartOnce.seen = []
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), _DropsFirstPartOnce)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    try:
-        client = GoogleClient(g.key, api_base_url=f"http://127.0.0.1:{stub.server_address[1]}",
-                              sleep=g.sleeps.append)
-        users = client.resource("directory", "users")
-        reqs = [(f"k{i}", users.get(userKey=f"u{i}@example.org")) for i in range(3)]
-        out = {key: (resp, err) for key, resp, err in client.batch("directory", reqs, subject=g.admin,
-                                                                     scopes=SCOPES["directory"])}
-    finally:
-        stub.shutdown()
+    client = GoogleClient(g.key, api_base_url=stub_google(_DropsFirstPartOnce), sleep=g.sleeps.append)
+    users = client.resource("directory", "users")
+    reqs = [(f"k{i}", users.get(userKey=f"u{i}@example.org")) for i in range(3)]
+    out = {key: (resp, err) for key, resp, err in client.batch("directory", reqs, subject=g.admin,
+                                                                 scopes=SCOPES["directory"])}
     assert {k: v[0] for k, v in out.items()} == {"k0": {"id": "k0"}, "k1": {"id": "k1"}, "k2": {"id": "k2"}}
     assert all(err is None for _, err in out.values())
     assert [len(ids) for ids in _DropsFirstPartOnce.seen] == [3, 1] and len(g.sleeps) == 1

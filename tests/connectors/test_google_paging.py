@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from stub_env import StubGoogle
 
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
@@ -45,27 +44,14 @@ def test_a_consumer_that_stops_early_leaves_at_most_one_page_read_ahead(google):
     assert client.stats.calls["directory"] == 2
 
 
-class _LoopingUsers(BaseHTTPRequestHandler):
+class _LoopingUsers(StubGoogle):
     def do_GET(self):  # noqa: N802 - http.server's naming
-        data = json.dumps({"users": [{"id": "1"}], "nextPageToken": "again"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.reply("application/json", json.dumps({"users": [{"id": "1"}], "nextPageToken": "again"}).encode())
 
 
 @pytest.mark.parametrize("ahead", [False, True])
-def test_a_paging_loop_is_refused_by_name(google, ahead):
+def test_a_paging_loop_is_refused_by_name(google, stub_google, ahead):
     g = google()
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), _LoopingUsers)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    try:
-        client = GoogleClient(g.key, api_base_url=f"http://127.0.0.1:{stub.server_address[1]}", sleep=g.sleeps.append)
-        with pytest.raises(SourceError, match="paging loop"):
-            _list_users(client, g.admin, ahead)
-    finally:
-        stub.shutdown()
+    client = GoogleClient(g.key, api_base_url=stub_google(_LoopingUsers), sleep=g.sleeps.append)
+    with pytest.raises(SourceError, match="paging loop"):
+        _list_users(client, g.admin, ahead)

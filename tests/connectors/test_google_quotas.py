@@ -1,0 +1,79 @@
+"""Quota pacing: no 60-second window ever holds more calls than a user's per-minute quota, batch parts
+count one by one, and a paced client still reads everything (it waits, it does not fail)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from connectors.google.quotas import PER_USER_PER_MINUTE, WINDOW_S, QuotaPacer, quota_floor_s
+from connectors.google.scopes import SCOPES
+
+
+class Clock:
+    """Simulated time: sleeping moves it on, so the pacer's waits are exact and instant."""
+
+    def __init__(self):
+        self.now, self.slept = 1000.0, []
+
+    def sleep(self, s: float) -> None:
+        self.slept.append(s)
+        self.now += s
+
+
+def _windows_hold_at_most(stamps: list[float], limit: int) -> bool:
+    return all(sum(1 for t in stamps if start <= t < start + WINDOW_S) <= limit for start in stamps)
+
+
+def test_no_sixty_second_window_holds_more_than_the_quota():
+    clock = Clock()
+    pacer = QuotaPacer({"classroom": 10}, clock=lambda: clock.now, sleep=clock.sleep)
+    stamps = []
+    for _ in range(35):
+        pacer.acquire("classroom", "admin@school.test")
+        stamps.append(clock.now)
+        clock.now += 0.5  # the calls themselves take time too
+    assert _windows_hold_at_most(stamps, 10)
+    assert stamps[9] - stamps[0] < WINDOW_S  # a minute's quota goes at once: Google averages over the window
+    assert 3 * WINDOW_S <= stamps[-1] - stamps[0] < 4 * WINDOW_S  # 35 calls = 3 full windows after the first
+    assert pacer.waited_s["classroom"] == pytest.approx(sum(clock.slept))
+
+
+def test_batch_parts_count_and_users_and_apis_are_separate():
+    clock = Clock()
+    pacer = QuotaPacer({"classroom": 100, "directory": 100}, clock=lambda: clock.now, sleep=clock.sleep)
+    pacer.acquire("classroom", "a@school.test", 50)
+    pacer.acquire("classroom", "a@school.test", 50)
+    pacer.acquire("classroom", "B@school.test", 50)  # another user: own quota
+    pacer.acquire("directory", "a@school.test", 100)  # another API: own quota
+    pacer.acquire("drive", "a@school.test", 10_000)  # not paced
+    assert clock.slept == []
+    pacer.acquire("classroom", "A@school.test", 50)  # the same user, whatever the case of the address
+    assert clock.slept == [pytest.approx(WINDOW_S)]
+
+
+def test_the_quota_floor_is_a_window_per_whole_quota_beyond_the_first():
+    limit = PER_USER_PER_MINUTE["classroom"]
+    assert quota_floor_s({"classroom": limit}) == 0
+    assert quota_floor_s({"classroom": limit + 1}) == WINDOW_S
+    assert quota_floor_s({"classroom": 5 * limit + 1, "directory": 40, "drive": 10**6}) == 5 * WINDOW_S
+
+
+def test_a_paced_client_reads_every_page_and_says_why_it_waited(google, caplog):
+    caplog.set_level(logging.INFO, logger="safechannels.google")
+    g = google()
+    client = g.client(quotas={"directory": 4})
+    users = client.resource("directory", "users")
+    ids = [u["id"] for page in client.pages(
+        "directory", lambda t: users.list(customer="my_customer", maxResults=2, fields="users(id),nextPageToken",
+                                          pageToken=t), subject=g.admin, scopes=SCOPES["directory"])
+        for u in page.get("users", [])]
+    assert sorted(ids) == sorted(u.id for u in g.domain.users if not u.deleted)
+    pages = client.stats.calls["directory"]
+    windows = -(-pages // 4) - 1  # every whole quota beyond the first waits out a window
+    assert pages > 4 and windows * WINDOW_S - 1 <= sum(g.sleeps) <= windows * WINDOW_S + 5
+    assert all(0 < s <= WINDOW_S for s in g.sleeps)
+    paced = [r for r in caplog.records if r.getMessage() == "google.paced"]
+    assert paced and paced[0].levelno == logging.INFO and paced[0].fields["api"] == "directory"
+    assert "per-user quota" in paced[0].fields["reason"]
