@@ -235,7 +235,8 @@ class GoogleClient:
                 if not token:
                     return
                 page = fetch(token)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api}-pages") as pool:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api}-pages")
+        try:
             page = fetch(None)
             while True:
                 token = next_token(page)
@@ -244,6 +245,8 @@ class GoogleClient:
                 if following is None:
                     return
                 page = following.result()
+        finally:  # a caller that stops early does not wait for (or retry) the page read ahead
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def batch(self, api: str, requests: Iterable[tuple[str, HttpRequest]], *, subject: str,
               scopes: tuple[str, ...]) -> Iterator[tuple[str, dict | None, SourceError | None]]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from stub_env import StubGoogle
@@ -40,8 +41,9 @@ def test_a_consumer_that_stops_early_leaves_at_most_one_page_read_ahead(google):
     gen = client.pages("directory", lambda t: users.list(customer="my_customer", maxResults=2, pageToken=t),
                        subject=g.admin, scopes=SCOPES["directory"], ahead=True)
     next(gen)
-    gen.close()
-    assert client.stats.calls["directory"] == 2
+    gen.close()  # returns at once; the page read ahead, if it had started, is the only extra call
+    time.sleep(0.5)
+    assert client.stats.calls["directory"] <= 2
 
 
 class _LoopingUsers(StubGoogle):
