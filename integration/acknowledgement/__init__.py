@@ -11,7 +11,8 @@
 
 Who is asked: active staff, and people with role "other" (governors, volunteers, contractors)
 under ``[acknowledgement] include_org_units`` (empty by default: staff only, because "other"
-also holds service accounts and the IT admin). Leavers are no longer chased.
+also holds service accounts and the IT admin). Leavers are no longer chased: a request still
+queued for someone who has left is cancelled, not sent (leavers.py; the outbox row ends ``cancelled``).
 """
 
 from __future__ import annotations

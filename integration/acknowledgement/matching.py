@@ -84,12 +84,24 @@ class Standing:
         return out
 
 
-def is_expected(person: Person, settings: Settings) -> bool:
+def not_expected_reason(person: Person | None, settings: Settings) -> str:
+    """Why ``person`` is not asked to acknowledge ('' = they are): the one rule, so queued emails
+    can be re-checked against it at delivery (no address in the reason: it is logged)."""
+    if person is None:
+        return "not in the roster"
     if person.status != "active":
-        return False
+        return f"status {person.status}"
     if person.role == "staff":
-        return True
-    return person.role == "other" and in_org_units(person.org_unit or "/", settings.acknowledgement.include_org_units)
+        return ""
+    if person.role != "other":
+        return f"role {person.role}"
+    if in_org_units(person.org_unit or "/", settings.acknowledgement.include_org_units):
+        return ""
+    return "org unit not in [acknowledgement] include_org_units"
+
+
+def is_expected(person: Person, settings: Settings) -> bool:
+    return not not_expected_reason(person, settings)
 
 
 def population(session: Session, rnd: AckRound, settings: Settings) -> list[Member]:

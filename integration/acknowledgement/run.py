@@ -3,6 +3,8 @@
 The order matters: responses are read and stored before anything is decided, so nobody is
 chased who has just responded; if the Forms API fails, the run stops before sending anything
 and the stored state (responses, cursor, notices) is exactly as the previous run left it.
+Requests still queued for people who have left are cancelled before anything new is queued
+(the delivery worker re-checks each one too: see leavers.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from integration.acknowledgement.leavers import cancel_leavers
 from integration.acknowledgement.matching import standing
 from integration.acknowledgement.notices import Queued, escalation_recipients, queue_due
 from integration.acknowledgement.report import compliance_report, status_json
@@ -33,6 +36,7 @@ class AckRunResult:
     queued: Queued = field(default_factory=Queued)
     problems: list[Problem] = field(default_factory=list)
     delivery: object | None = None  # integration.alerts.DeliveryResult when emails were delivered
+    cancelled: int = 0  # queued requests cancelled because their recipient left
 
     @property
     def blocking(self) -> list[Problem]:
@@ -48,7 +52,8 @@ class AckRunResult:
         delivery = self.delivery.as_json() if hasattr(self.delivery, "as_json") else None
         return {"policy_version": self.doc["policy_version"], "form_id": self.doc["form_id"],
                 "acknowledged": self.doc["acknowledged"], "outstanding": self.doc["outstanding"],
-                **self.read.as_json(), "queued": dict(self.queued.counts), "delivery": delivery,
+                **self.read.as_json(), "queued": dict(self.queued.counts), "cancelled": self.cancelled,
+                "delivery": delivery,
                 "problems": [p.as_json() for p in self.problems]}
 
 
@@ -81,8 +86,10 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
             problems.append(Problem(f"{read.missing_email} response(s) arrived without an email address although "
                                     "the form says it collects them", "check the form's email collection setting",
                                     blocking=False))
-        queued = Queued()
+        queued, cancelled = Queued(), 0
         with store.session() as s:
+            if send:
+                cancelled = cancel_leavers(s, settings, now)
             if not s.scalar(select(func.count()).select_from(Person)):
                 problems.append(Problem("the roster is empty, so nobody is expected to acknowledge",
                                         "run 'python -m integration sync' first", blocking=False))
@@ -93,7 +100,7 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
             if send and not any(p.blocking for p in problems):
                 queued = queue_due(s, st, settings, now)
             status = status_json(s, st)
-        result = AckRunResult(status, read, queued, problems)
+        result = AckRunResult(status, read, queued, problems, cancelled=cancelled)
         if send:
             from integration.alerts import deliver_due
 
@@ -109,7 +116,8 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
     for p in problems:
         event(log, "acks.problem", logging.WARNING, problem=p.problem, fix=p.fix)
     event(log, "acks.done", policy_version=status["policy_version"], acknowledged=status["acknowledged"],
-          outstanding=status["outstanding"], new_responses=read.new, emails_queued=queued.total)
+          outstanding=status["outstanding"], new_responses=read.new, emails_queued=queued.total,
+          emails_cancelled=cancelled)
     return result
 
 

@@ -15,7 +15,8 @@ API for other modules:
   Pass ``domain=settings.school.domain`` for a tidy Message-ID. Use one key per recipient.
 - ``send_email(ctx, email, key, *, now=None, kind="other") -> bool`` — the same in its own
   transaction; also asks the worker to deliver within seconds.
-- ``deliver_due(ctx, now=None) -> DeliveryResult(sent, failed, queued, pending_digest)``.
+- ``deliver_due(ctx, now=None) -> DeliveryResult(sent, failed, queued, pending_digest, cancelled)``;
+  an acknowledgement request whose recipient has left is cancelled (status ``cancelled``), not sent.
 - ``run_digest(session, settings, now, force=False)``, ``run_escalation(session, settings, now)``.
 """
 

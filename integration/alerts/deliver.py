@@ -13,6 +13,10 @@ Guarantees and their reasons:
   marks it ``failed``: shown in ``failed``/``queued``, retried once a day, or at once after an
   operator runs ``alerts --retry-failed``. A refusal of the transport itself (bad credentials,
   sender not allowed) stops the run and is reported (exit 3); the row stays pending.
+- Re-checked under the lease, just before sending. An acknowledgement request whose recipient
+  has left since it was queued (suspended, deleted, out of scope) is marked ``cancelled``, with
+  the reason in ``last_error``, and never sent. Only ``ack`` rows are checked: a DSL alert,
+  escalation or digest is always delivered, whoever it is about.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from integration.alerts.digest import pending_count
-from integration.alerts.outbox import as_outgoing, queued_count
+from integration.alerts.outbox import UNSENT, as_outgoing, queued_count
 from integration.errors import SourceRefused
 from integration.logs import event, redact
 from integration.protocols import RECIPIENT_REFUSED
@@ -49,6 +53,7 @@ class DeliveryResult:
     queued: int = 0
     pending_digest: int = 0
     refused: SourceRefused | None = None  # the transport refused (auth): exit 3
+    cancelled: int = 0  # not sent: the recipient left (not in as_json: that is the `alerts --json` contract)
 
     def as_json(self) -> dict:
         return {"sent": self.sent, "failed": self.failed, "queued": self.queued, "pending_digest": self.pending_digest}
@@ -75,7 +80,7 @@ def safe_error(exc: BaseException) -> str:
 def _claim(store, row_id: int, owner: str, now: datetime) -> bool:
     with store.session() as s:
         res = s.execute(update(OutboxEmail).where(
-            OutboxEmail.id == row_id, OutboxEmail.status.in_(("pending", "failed")),
+            OutboxEmail.id == row_id, OutboxEmail.status.in_(UNSENT),
             OutboxEmail.next_attempt_at <= now,
             (OutboxEmail.lease_until.is_(None)) | (OutboxEmail.lease_until < now),
         ).values(lease_until=now + LEASE, lease_owner=owner))
@@ -88,15 +93,32 @@ def _finish(store, row_id: int, owner: str, **values) -> None:
                   .values(lease_until=None, lease_owner="", **values))
 
 
+def cancel_reason(session, row: OutboxEmail, ctx) -> str:
+    """Why a claimed row must not be sent any more ('' = send it). Asked of the acknowledgement
+    package, whose rule says who is chased; every other kind always goes."""
+    if row.kind != "ack":
+        return ""
+    from integration.acknowledgement.leavers import cancel_reason as ack_reason  # it imports the outbox
+
+    return ack_reason(session, row.key, ctx.settings)
+
+
+def _cancel(store, row_id: int, owner: str, reason: str, result: DeliveryResult) -> None:
+    _finish(store, row_id, owner, status="cancelled", last_error=reason[:500])
+    result.cancelled += 1
+    event(log, "alerts.cancelled", outbox_id=row_id, reason=reason)  # the id, never the key: it holds the address
+
+
 def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 200) -> DeliveryResult:
-    """Send every due outbox row. ``ctx`` needs ``.store`` and ``.mailer()`` (or pass ``mailer``)."""
+    """Send every due outbox row. ``ctx`` needs ``.store``, ``.settings`` (to re-check acknowledgement
+    emails) and ``.mailer()`` (or pass ``mailer``)."""
     now = now or datetime.now(UTC)
     store = ctx.store
     result = DeliveryResult()
     owner = uuid.uuid4().hex
     with store.session() as s:
         due = list(s.scalars(select(OutboxEmail.id).where(
-            OutboxEmail.status.in_(("pending", "failed")), OutboxEmail.next_attempt_at <= now)
+            OutboxEmail.status.in_(UNSENT), OutboxEmail.next_attempt_at <= now)
             .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id).limit(limit)))
     if due and mailer is None:
         mailer = ctx.mailer()
@@ -106,7 +128,11 @@ def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 2
             continue  # another worker has it, or it was sent meanwhile
         with store.session() as s:
             row = s.get(OutboxEmail, row_id)
+            reason = cancel_reason(s, row, ctx)
             email, key, attempts = as_outgoing(row), row.key, row.attempts + 1
+        if reason:
+            _cancel(store, row_id, owner, reason, result)
+            continue
         try:
             mailer.send(email)
         except SourceRefused as exc:
@@ -139,5 +165,5 @@ def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 2
         result.queued = queued_count(s, now)
         result.pending_digest = pending_count(s)
     if due:
-        event(log, "alerts.delivered", **result.as_json())
+        event(log, "alerts.delivered", **result.as_json(), cancelled=result.cancelled)
     return result

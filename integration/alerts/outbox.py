@@ -2,7 +2,9 @@
 
 Why: an email must exist exactly when its cause (a finding, a reminder) was committed, and
 must never be sent twice. Queueing is idempotent on ``key``; delivery (deliver.py) claims
-rows with a lease, so at most one worker sends a row at a time.
+rows with a lease, so at most one worker sends a row at a time. A row whose email must no
+longer go (an acknowledgement request to someone who has left) ends ``cancelled``, with the
+reason in ``last_error``; it is never sent and, like a sent row, purged after retention.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from integration.protocols import OutgoingEmail
 from integration.store.models_alerts import OutboxEmail
 
 MAX_KEY = 255
+UNSENT = ("pending", "failed")  # may still be sent; "sent" and "cancelled" are terminal
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -80,7 +83,7 @@ def as_outgoing(row: OutboxEmail) -> OutgoingEmail:
 def queued_count(session: Session, now: datetime) -> int:
     """Due but not delivered: pending (retrying) and failed (refused; waiting for an operator) rows."""
     return session.scalar(select(func.count()).select_from(OutboxEmail).where(
-        OutboxEmail.status.in_(("pending", "failed")), OutboxEmail.due_at <= now)) or 0
+        OutboxEmail.status.in_(UNSENT), OutboxEmail.due_at <= now)) or 0
 
 
 def retry_failed(session: Session, now: datetime) -> int:
@@ -88,6 +91,16 @@ def retry_failed(session: Session, now: datetime) -> int:
     res = session.execute(update(OutboxEmail).where(OutboxEmail.status == "failed").values(
         status="pending", next_attempt_at=now, lease_until=None, lease_owner=""))
     return res.rowcount or 0
+
+
+def cancel_queued(session: Session, row_id: int, reason: str, now: datetime) -> bool:
+    """Cancel an unsent row that no worker holds; False if it was sent, cancelled or is being sent
+    (a worker holding the lease re-checks the row itself before sending)."""
+    res = session.execute(update(OutboxEmail).where(
+        OutboxEmail.id == row_id, OutboxEmail.status.in_(UNSENT),
+        (OutboxEmail.lease_until.is_(None)) | (OutboxEmail.lease_until < now),
+    ).values(status="cancelled", last_error=reason[:500], lease_until=None, lease_owner=""))
+    return res.rowcount == 1
 
 
 def purge_sent(session: Session, before: datetime) -> int:

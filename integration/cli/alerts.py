@@ -1,6 +1,8 @@
 """`alerts`: deliver every alert that is due now (`--digest`: queue and send the digest now too).
 
-`--json` prints exactly {"sent","failed","queued","pending_digest"}. Exit 0 even when some sends
+`--json` prints exactly {"sent","failed","queued","pending_digest"}: a cancelled email (an
+acknowledgement request whose recipient left before it went) is in none of them; the human
+line counts it, and the dashboard's outbox state has it as "cancelled". Exit 0 even when some sends
 failed (they stay queued and are retried); 2 on bad configuration; 3 when the transport
 refused (e.g. SMTP login), with the fix on stderr.
 """
@@ -39,8 +41,9 @@ def run(args) -> int:
     if args.json:
         print_json(result.as_json())
     else:
+        cancelled = f", cancelled {result.cancelled} (recipient left)" if result.cancelled else ""
         print(f"sent {result.sent}, failed {result.failed}, queued {result.queued}, "
-              f"waiting for the digest {result.pending_digest}")
+              f"waiting for the digest {result.pending_digest}{cancelled}")
     if result.refused is not None:
         exc = result.refused
         print(f"error: {exc}" + (f"\n  fix: {exc.fix}" if exc.fix else ""), file=sys.stderr)

@@ -41,8 +41,11 @@ class Mailbox:
     """An aiosmtpd handler keeping every accepted message with its envelope."""
 
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    reply: str = ""  # forces an answer to DATA, e.g. "451 ..." while the relay is "down"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.reply:
+            return self.reply
         self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
         return "250 Message accepted"
 
