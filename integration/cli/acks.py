@@ -69,4 +69,6 @@ def _print_human(result) -> None:
             print(f"  outstanding: {m['email']} (reminders sent: {m['reminders_sent']})")
     if result.queued.total:
         print("queued: " + ", ".join(f"{k} {v}" for k, v in result.queued.counts.items() if v))
+    if getattr(result, "cancelled", 0):
+        print(f"cancelled: {result.cancelled} queued email(s) to people who have left")
     sys.stdout.flush()

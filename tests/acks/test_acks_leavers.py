@@ -220,3 +220,17 @@ def retry(env, now: datetime, later: int | None = None) -> None:
     with env.ctx.store.session() as s:
         for row in s.scalars(select(OutboxEmail).where(OutboxEmail.status == "pending")):
             row.next_attempt_at = now + timedelta(hours=1) if row.id == later else now
+
+
+def test_acks_remind_says_how_many_queued_emails_it_cancelled(acks_env, capsys):
+    now = datetime.now(UTC).replace(microsecond=0)  # the CLI runs on the real clock
+    env = synced_env(acks_env, now - DAY)
+    first = staff(env, now)[0]
+    env.smtp.box.reply = DOWN
+    env.set_clock(now)
+    run_acknowledgement(env.ctx, now)  # every invite stays queued
+    leave(env, first, now)
+    env.smtp.box.reply = ""
+    assert main(["--config", str(env.config), "acks", "--remind"]) == 0
+    assert "cancelled: 1 queued email(s) to people who have left" in capsys.readouterr().out
+    assert env.smtp.box.to(first) == [] and ack_request(env, first).status == "cancelled"
