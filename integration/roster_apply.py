@@ -313,23 +313,23 @@ class Applier:
         self.s.flush()
         if "courses" in sn.complete and "courses" not in sn.errors:
             for key in [k for k in courses if k[0] == platform and k not in fresh]:
-                row = courses.pop(key)
-                self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
-                self.s.delete(row)
-                self.counts.removed += 1
+                self._remove_course(courses, key)
         if "enrolments" in sn.complete and "enrolments" not in sn.errors:
             changed |= self._enrolments(platform, sn.enrolments, courses, person_of)
         self.counts.updated += len(changed - created)
+
+    def _remove_course(self, courses: dict, key: tuple[str, str]) -> None:
+        row = courses.pop(key)
+        self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
+        self.s.delete(row)
+        self.counts.removed += 1
 
     def _retire_platforms(self, courses: dict) -> None:
         """A platform no longer configured vouches for nothing: its courses, their enrolments and its
         guardian links go (people stay; the next sync classifies them without that platform)."""
         assert self.platforms is not None
         for key in [k for k in courses if k[0] not in self.platforms]:
-            row = courses.pop(key)
-            self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
-            self.s.delete(row)
-            self.counts.removed += 1
+            self._remove_course(courses, key)
         links = self.s.execute(delete(GuardianLink).where(GuardianLink.platform.not_in(self.platforms)))
         if links.rowcount:
             event(log, "roster.platform_links_retired", links=links.rowcount)

@@ -41,7 +41,6 @@ class QuotaPacer:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         self._totals: dict[tuple[str, str], int] = {}
-        self.waited_s: dict[str, float] = {}  # per API, for run summaries and benchmarks
         self._offset = 0.0
 
     def acquire(self, api: str, user: str, n: int = 1) -> None:
@@ -57,8 +56,6 @@ class QuotaPacer:
                 return
             if self.on_wait is not None:
                 self.on_wait(api, wait)
-            with self._lock:
-                self.waited_s[api] = self.waited_s.get(api, 0.0) + wait
             before = self.clock()
             self.sleep(wait)
             short = wait - (self.clock() - before)

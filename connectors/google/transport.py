@@ -227,26 +227,19 @@ class GoogleClient:
                 seen.add(token)
             return token or None
 
-        if not ahead:
-            page = fetch(None)
-            while True:
-                token = next_token(page)
-                yield page
-                if not token:
-                    return
-                page = fetch(token)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api}-pages")
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{api}-pages") if ahead else None
         try:
             page = fetch(None)
             while True:
                 token = next_token(page)
-                following = pool.submit(fetch, token) if token else None
+                following = pool.submit(fetch, token) if pool is not None and token else None
                 yield page
-                if following is None:
+                if not token:
                     return
-                page = following.result()
+                page = following.result() if following is not None else fetch(token)
         finally:  # a caller that stops early does not wait for (or retry) the page read ahead
-            pool.shutdown(wait=False, cancel_futures=True)
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
 
     def batch(self, api: str, requests: Iterable[tuple[str, HttpRequest]], *, subject: str,
               scopes: tuple[str, ...]) -> Iterator[tuple[str, dict | None, SourceError | None]]:

@@ -110,13 +110,15 @@ def test_channel_tokens_are_encrypted_at_rest(ctx, store, staff):
     assert raw != row.token and row.token not in raw
 
 
+
+def expires_in(store, channel: WatchChannel, left: timedelta) -> None:
+    with store.session() as s:
+        s.execute(update(WatchChannel).where(WatchChannel.id == channel.id).values(expires_at=datetime.now(UTC) + left))
 def test_an_expiring_channel_is_replaced_first_and_then_stopped(ctx, store, staff):
     api = FakeWatchApi()
     renew_all(ctx, api)
     old = active(store, "reports.drive")[0]
-    with store.session() as s:
-        s.execute(update(WatchChannel).where(WatchChannel.id == old.id)
-                  .values(expires_at=datetime.now(UTC) + timedelta(hours=2)))
+    expires_in(store, old, timedelta(hours=2))
     api.calls.clear()
     summary = renew_all(ctx, api)
     assert [c[0] for c in api.calls] == ["reports:drive", "stop"]
@@ -152,15 +154,11 @@ def test_a_form_watch_is_renewed_in_place_and_recreated_if_google_forgot_it(ctx,
     api = FakeWatchApi()
     renew_all(ctx, api)
     form = active(store, "forms")[0]
-    with store.session() as s:
-        s.execute(update(WatchChannel).where(WatchChannel.id == form.id)
-                  .values(expires_at=datetime.now(UTC) + timedelta(days=1)))
+    expires_in(store, form, timedelta(days=1))
     api.calls.clear()
     assert renew_all(ctx, api)["renewed"] == 1
     assert api.calls == [("renew_form", "form-ack-2025", form.resource_id)]
-    with store.session() as s:
-        s.execute(update(WatchChannel).where(WatchChannel.id == form.id)
-                  .values(expires_at=datetime.now(UTC) + timedelta(days=1)))
+    expires_in(store, form, timedelta(days=1))
     api.fail["renew_form"] = NotFound("gone", api="forms")
     api.calls.clear()
     renew_all(ctx, api)
