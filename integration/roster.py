@@ -31,9 +31,10 @@ an update; a person becoming former pupil/deleted is removed).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -71,10 +72,32 @@ class SyncResult:
         return {k: getattr(self, k) for k in JSON_KEYS}
 
 
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off for one sync's read and write.
+
+    Both allocate hundreds of thousands of short-lived objects with no cycles (wire dicts, records,
+    rows), and each burst set off collections that walk every live object: measured on the trust
+    read, 2.4-3.0 s of our CPU with the collector, 1.6 s without (the write was paused first, for the
+    same reason). Reference counting frees those objects all the same. Left off again if it was off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def run_sync(ctx, *, full: bool = False, now: datetime | None = None,
              progress: Callable[[str], None] | None = None) -> SyncResult:
     """One roster sync. A source that failed outright makes the run partial (its collections are
     simply not complete); nothing it would have vouched for is removed."""
+    with paused_gc():
+        return _sync(ctx, full=full, now=now, progress=progress)
+
+
+def _sync(ctx, *, full: bool, now: datetime | None, progress: Callable[[str], None] | None) -> SyncResult:
     now = now or datetime.now(UTC)
     say = progress or (lambda _msg: None)
     sources = ctx.roster_sources()
@@ -98,8 +121,6 @@ def run_sync(ctx, *, full: bool = False, now: datetime | None = None,
     say("applying changes ...")
     store = ctx.store
     settings = ctx.settings
-    gc_was_on = gc.isenabled()
-    gc.disable()  # tens of thousands of short-lived rows: full collections cost more than the diff (measured)
     try:
         with store.session() as s:
             applier = Applier(s, store.crypto, settings.roster, now,
@@ -113,9 +134,6 @@ def run_sync(ctx, *, full: bool = False, now: datetime | None = None,
     except Exception as exc:
         _record_failure(store, now, full, exc)
         raise
-    finally:
-        if gc_was_on:
-            gc.enable()
     event(log, "sync.done", status=result.status, **result.as_json())
     for coll, msg in errors.items():
         event(log, "sync.collection_failed", logging.WARNING, collection=coll, error=msg)

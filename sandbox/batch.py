@@ -141,12 +141,12 @@ def _inner_request(content_id: str, payload: str) -> Part:
     return content_id, method, target, headers, body.encode()
 
 
-def _parse_parts(req: Request) -> list[Part]:
-    """(content id, method, path+query, headers, body) for each inner request."""
-    boundary = _boundary(req.headers.get("Content-Type", ""))
+def parse_parts(content_type: str, data: bytes) -> list[Part]:
+    """(content id, method, path+query, headers, body) for each inner request of a batch body."""
+    boundary = _boundary(content_type)
     if boundary is None:
         return []
-    text = req.get_data().decode("utf-8", "replace").replace("\r\n", "\n")
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
     chunks = _split_body(text, boundary)
     if chunks is None:
         return []
@@ -240,6 +240,11 @@ def _answer(app: Flask, boundary: str, part: Part) -> str:
     headers = {k: v for k, v in headers.items() if k.lower() not in ("content-length", "host")}
     headers["X-Sandbox-Batch"] = "1"
     status, payload = _call(app, _environ(method, target, headers, body))
+    return answer_part(boundary, content_id, status, payload)
+
+
+def answer_part(boundary: str, content_id: str, status: int, payload: str) -> str:
+    """The answer's part for the request part `content_id`, in Google's form."""
     lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"]
     if payload:
         lines.append("Content-Type: application/json; charset=UTF-8")
@@ -254,7 +259,7 @@ def handle_batch(app: Flask, state: SandboxState, req: Request) -> Response:
     outer = LogEntry(req.method, req.path, MultiDict(req.args), None, time=time.time(), method_id="batch")
     if state.latency_ms:
         time.sleep(state.latency_ms / 1000)
-    parts = _parse_parts(req)
+    parts = parse_parts(req.headers.get("Content-Type", ""), req.get_data())
     apis = [hit[0] for _, m, target, _, _ in parts if (hit := discovery.match(m, target.split("?", 1)[0]))]
     outer.api = apis[0] if apis else ""
     if not parts:

@@ -98,9 +98,11 @@ def _sorted_users(domain: Domain, preds: list[Any], deleted: bool, order: str, d
     """The users a users.list query selects, in its order (kept by `Domain.view` across its pages)."""
     with domain.lock:
         users = [u for u in domain.users if u.deleted == deleted and all(p(u) for p in preds)]
-    keyfn = {"email": lambda u: u.primary_email, "givenName": lambda u: (u.given_name.lower(), u.primary_email),
-             "familyName": lambda u: (u.family_name.lower(), u.primary_email)}.get(order)
-    users.sort(key=keyfn or (lambda u: u.primary_email), reverse=descending)
+    # Google sorts ignoring case (users.list reference, sortOrder)
+    keyfn = {"email": lambda u: u.primary_email.lower(),
+             "givenName": lambda u: (u.given_name.lower(), u.primary_email.lower()),
+             "familyName": lambda u: (u.family_name.lower(), u.primary_email.lower())}.get(order)
+    users.sort(key=keyfn or (lambda u: u.primary_email.lower()), reverse=descending)
     return users
 
 

@@ -17,6 +17,22 @@ from google.oauth2 import service_account
 from integration.errors import ConfigError, SourceRefused, TransientError
 
 
+class DelegatedCredentials(service_account.Credentials):
+    """Service-account credentials as we use them: impersonating a Workspace user (domain-wide
+    delegation), so no Regional Access Boundary lookup.
+
+    google-auth (2.6x) starts that lookup before requests, in a thread working on a deep copy of
+    the transport. It does not apply once a subject is set (the library's lookup URL is then None),
+    yet it was attempted on every request: our transport holds a lock, the copy failed, nothing
+    was remembered, and the next request tried again (measured: 41 µs per request, 4 µs without)."""
+
+    def _is_regional_access_boundary_lookup_required(self) -> bool:
+        if self._subject:
+            return False
+        required = getattr(super(), "_is_regional_access_boundary_lookup_required", None)
+        return bool(required()) if required is not None else False
+
+
 class KeyFile:
     """A validated service-account key file."""
 
@@ -40,7 +56,7 @@ class KeyFile:
                               f"(missing: {', '.join(missing) or 'type=service_account'})")
         self.info = info
         try:
-            self.base = service_account.Credentials.from_service_account_info(info)
+            self.base = DelegatedCredentials.from_service_account_info(info)
         except (ValueError, google.auth.exceptions.GoogleAuthError) as exc:
             raise ConfigError(f"[google] service_account_file: {path}: the private key cannot be loaded ({exc})") from None
 

@@ -95,7 +95,7 @@ def parse_batch_response(content_type: str, content: bytes | str,
         content_id = part_headers.get("content-id", "")
         if not content_id:
             raise BatchError("A part of the batch response has no Content-ID.", resp=resp, content=content)
-        answers[_request_id(content_id)] = _inner_response(inner, resp, content)
+        answers[part_id(content_id)] = _inner_response(inner, resp, content)
     return answers
 
 
@@ -141,8 +141,9 @@ def _strip_line_end(segment: str) -> str:
     return segment[:-1] if segment.endswith("\n") else segment
 
 
-def _request_id(header: str) -> str:
-    """``<response-base + id>`` → ``id`` (unquoted), whatever whitespace folding did to the ``+``."""
+def part_id(header: str) -> str:
+    """``<response-base + id>`` (or a request's ``<base + id>``) → ``id`` (unquoted), whatever whitespace
+    folding did to the ``+``."""
     inner = header.strip()
     inner = inner[1:-1] if inner.startswith("<") and inner.endswith(">") else inner
     return unquote(inner.split("+", 1)[1].strip()) if "+" in inner else unquote(inner)

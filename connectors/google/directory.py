@@ -12,10 +12,11 @@ group for data no rule uses. Member pages of many groups go out as one Directory
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+from connectors.google.both_ends import read_both_ends
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
 from integration.errors import NotFound, SkippableRecord, SourceError
@@ -98,6 +99,21 @@ def parse_items(items: Iterable[Any], parse, what: str) -> list:
     return out
 
 
+def _users_of(page: dict) -> list:
+    users = page.get("users")
+    return users if isinstance(users, list) else []
+
+
+def _wire_id(item: Any) -> str | None:
+    return str(item["id"]) if isinstance(item, dict) and item.get("id") else None
+
+
+def _wire_email(item: Any) -> str | None:
+    """The users list's order key: the address, case ignored (as Google sorts it)."""
+    email = item.get("primaryEmail") if isinstance(item, dict) else None
+    return email.lower() if isinstance(email, str) and email else None
+
+
 # ------------------------------------------------------------------ reader
 
 
@@ -114,14 +130,23 @@ class DirectoryReader:
         return self.client.service(API)
 
     def users(self) -> list[DirectoryUser]:
-        def req(token: str | None):
-            return self.client.resource(API, "users").list(customer=self.customer, projection="basic", maxResults=USERS_PAGE,
-                                            fields=USER_FIELDS, pageToken=token)
+        """Every user, read in address order from both ends at once (`both_ends`): the list is the
+        longest chain of dependent pages in a roster read."""
+        def pages(descending: bool, start: str | None, more: Callable[[dict], bool]) -> Iterator[dict]:
+            order = "DESCENDING" if descending else "ASCENDING"
 
-        out: list[DirectoryUser] = []
-        for page in self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True):
-            out.extend(parse_items(page.get("users") or [], user_from_wire, "directory user"))
-        return out
+            def req(token: str | None):
+                return self.client.resource(API, "users").list(
+                    customer=self.customer, projection="basic", maxResults=USERS_PAGE, orderBy="email",
+                    sortOrder=order, fields=USER_FIELDS, pageToken=token or start)
+            return self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True, more=more)
+
+        found = read_both_ends(pages, _users_of, ident=_wire_id, key=_wire_email, what="directory users")
+        out: dict[str, DirectoryUser] = {}
+        for page in found:
+            for user in parse_items(_users_of(page), user_from_wire, "directory user"):
+                out.setdefault(user.google_id, user)
+        return list(out.values())
 
     def org_units(self) -> list[OrgUnitRecord]:
         req = self._svc().orgunits().list(customerId=self.customer, type="all", fields=OU_FIELDS)

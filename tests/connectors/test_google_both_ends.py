@@ -1,0 +1,129 @@
+"""Reading a list from both ends: every item exactly once, the calls the formula says, and the
+whole list even when the server does not reverse its order or one direction fails."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+
+import pytest
+
+from connectors.google.both_ends import read_both_ends
+from connectors.google.directory import DirectoryReader, _users_of, _wire_email, _wire_id
+
+PAGE = 500
+
+
+def user(i: int) -> dict:
+    return {"id": str(100000 + i), "primaryEmail": f"user{i:06d}@school.example"}
+
+
+class Server:
+    """users.list paging over `items`, the way GoogleClient.pages drives a server: `more(page)` is
+    asked as each page arrives, and no further page is requested once it says no."""
+
+    def __init__(self, items: list[dict], *, reverses: bool = True, fail_descending_at: int | None = None,
+                 descending_delay_s: float = 0.0):
+        self.items, self.reverses = items, reverses
+        self.fail_descending_at, self.descending_delay_s = fail_descending_at, descending_delay_s
+        self.calls: list[tuple[bool, int]] = []
+        self.lock = threading.Lock()
+
+    def pages(self, descending: bool, start: str | None, more):
+        seq = self.items[::-1] if descending and self.reverses else self.items
+        offset = int(start or 0)
+        while True:
+            with self.lock:
+                self.calls.append((descending, offset))
+            if descending:
+                time.sleep(self.descending_delay_s)
+                if self.fail_descending_at is not None and offset >= self.fail_descending_at * PAGE:
+                    raise RuntimeError("descending read failed")
+            page: dict = {"users": seq[offset:offset + PAGE]}
+            if offset + PAGE < len(seq):
+                page["nextPageToken"] = str(offset + PAGE)
+            go_on = more(page)
+            yield page
+            if not go_on or "nextPageToken" not in page:
+                return
+            offset += PAGE
+
+
+def read(server: Server) -> list[str]:
+    pages = read_both_ends(server.pages, _users_of, ident=_wire_id, key=_wire_email, what="users")
+    return [u["id"] for page in pages for u in _users_of(page)]
+
+
+@pytest.mark.parametrize("n", [0, 1, 499, 500, 501, 999, 1000, 1001, 1706, 17042])
+def test_every_item_is_read_and_the_calls_follow_the_formula(n):
+    items = [user(i) for i in range(n)]
+    server = Server(items)
+    ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert len(server.calls) == 2 * math.ceil((n + 1) / (2 * PAGE))
+    assert len(server.calls) <= max(1, math.ceil(n / PAGE)) + 2
+    ascending = [offset for desc, offset in server.calls if not desc]
+    descending = [offset for desc, offset in server.calls if desc]
+    assert len(ascending) == len(descending)  # in step: neither direction ran ahead
+
+
+def test_a_server_that_ignores_sort_order_still_gives_the_whole_list(caplog):
+    items = [user(i) for i in range(2600)]
+    server = Server(items, reverses=False)  # "descending" pages come back ascending
+    with caplog.at_level(logging.WARNING):
+        ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert "google.both_ends_unordered" in caplog.text
+
+
+def test_a_different_collation_is_caught_not_trusted(caplog):
+    # the server orders by a key of its own: '.' after '_' (ours says '.' < '_'); ids interleave
+    items = [{"id": str(i), "primaryEmail": f"a{'_' if i % 2 else '.'}{i // 2:05d}@s.example"} for i in range(2400)]
+    server_order = sorted(items, key=lambda u: u["primaryEmail"].replace(".", "~"))
+    server = Server(server_order)
+    with caplog.at_level(logging.WARNING):
+        ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert "google.both_ends_unordered" in caplog.text
+
+
+def test_a_failed_descending_read_is_covered_by_the_ascending_read(caplog):
+    items = [user(i) for i in range(3000)]
+    server = Server(items, fail_descending_at=1)
+    with caplog.at_level(logging.WARNING):
+        ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert "google.both_ends_descending_failed" in caplog.text
+
+
+def test_a_failed_ascending_read_fails_the_list():
+    class AscendingFails(Server):
+        def pages(self, descending, start, more):
+            if not descending:
+                raise RuntimeError("ascending read failed")
+            return super().pages(descending, start, more)
+
+    with pytest.raises(RuntimeError, match="ascending read failed"):
+        read(AscendingFails([user(i) for i in range(3000)]))
+
+
+def test_a_slow_direction_is_waited_for_not_overtaken():
+    items = [user(i) for i in range(3900)]
+    server = Server(items, descending_delay_s=0.02)
+    ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert len(server.calls) == 8  # 4 steps of 2: the fast direction did not read on alone
+
+
+def test_users_are_read_from_both_ends_of_the_address_order(google):
+    g = google("demo", page_caps={"directory.users.list": 40}, strict=True)
+    users = DirectoryReader(g.client(), admin=g.admin).users()
+    live = {u.id for u in g.domain.users if not u.deleted}
+    assert {u.google_id for u in users} == live and len(users) == len(live)
+    calls = g.server.requests("directory.users.list")
+    orders = {(e.query.get("orderBy"), e.query.get("sortOrder")) for e in calls}
+    assert orders == {("email", "ASCENDING"), ("email", "DESCENDING")}
+    assert len(calls) == 2 * math.ceil((len(live) + 1) / 80)
+    assert g.server.problems() == []
