@@ -29,15 +29,22 @@ _BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^;\s]+))', re.IGNORECASE)
 class LeanBatchHttpRequest(BatchHttpRequest):
     """A `BatchHttpRequest` that builds and parses the multipart body with string operations."""
 
-    def _serialize_request(self, request: HttpRequest) -> str:
-        """One inner request in ``application/http`` form, as the library writes it, minus folding."""
+    def _serialize_request(self, request: HttpRequest, auth: dict[int, dict[str, str]] | None = None) -> str:
+        """One inner request in ``application/http`` form, as the library writes it, minus folding.
+        `auth` keeps the credential headers per transport for one batch: its parts share one."""
         parsed = urlsplit(request.uri)
         target = parsed.path + ("?" + parsed.query if parsed.query else "")
         headers = dict(request.headers)
         if request.http is not None:
-            credentials = _auth.get_credentials_from_http(request.http)
-            if credentials is not None:
-                _auth.apply_credentials(credentials, headers)
+            known = auth.get(id(request.http)) if auth is not None else None
+            if known is None:
+                known = {}
+                credentials = _auth.get_credentials_from_http(request.http)
+                if credentials is not None:
+                    _auth.apply_credentials(credentials, known)
+                if auth is not None:
+                    auth[id(request.http)] = known
+            headers.update(known)
         content_type = headers.pop("content-type", "application/json")
         lines = [f"{request.method} {target} HTTP/1.1", f"Content-Type: {content_type}"]
         lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() != "host"]
@@ -54,9 +61,11 @@ class LeanBatchHttpRequest(BatchHttpRequest):
     def _execute(self, http, order, requests) -> None:
         """Send the parts in one POST and store (response, content) per request id."""
         boundary = "batch_" + uuid.uuid4().hex
+        auth: dict[int, dict[str, str]] = {}  # per call: a 401 refresh re-runs this with new tokens
         chunks = [
             f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-            f"Content-ID: {self._id_to_header(request_id)}\r\n\r\n{self._serialize_request(requests[request_id])}\r\n"
+            f"Content-ID: {self._id_to_header(request_id)}\r\n\r\n"
+            f"{self._serialize_request(requests[request_id], auth)}\r\n"
             for request_id in order
         ]
         chunks.append(f"--{boundary}--\r\n")
