@@ -152,7 +152,7 @@ def naive_sample(client: GoogleClient, owners: list[str], mailboxes: list[str], 
 def run(size: str, seed: int, latency_ms: float, sample: int, workdir: Path,
         workers: int = SANDBOX_WORKERS) -> dict:
     dom = generate(size, seed)
-    server = _SandboxProcess(size, seed, latency_ms, workdir, workers)
+    server = _SandboxProcess(size, seed, workdir, workers, latency_ms=latency_ms)
     try:
         ctx, client = context(workdir / size / "safechannels.toml", workdir / f"{size}.db")
         t0 = time.perf_counter()

@@ -52,6 +52,7 @@ class _Meeting:
         self.ordered = True
         self.stopped_at: str | None = None  # the ascending read's next token when it stopped early
         self.whole = False  # the ascending read reached the end of the list
+        self.in_step = True
 
     def end(self, descending: bool) -> None:
         with self.lock:
@@ -77,8 +78,9 @@ class _Meeting:
                     if i in self.seen[1 - side]:
                         self.met = True
                     self.seen[side].add(i)
-            self.lock.wait_for(lambda: self.met or not self.ordered or self.ended[other]
-                               or self.pages[other] >= self.pages[side], timeout=self.STEP_WAIT_S)
+            if not self.lock.wait_for(lambda: self.met or not self.ordered or self.ended[other] or not self.in_step
+                                      or self.pages[other] >= self.pages[side], timeout=self.STEP_WAIT_S):
+                self.in_step = False  # the other direction is stuck: stop waiting for it at every page
             if not self.ordered:  # trust nothing but reading ascending to the end
                 return not descending
             go_on = not self.met

@@ -129,3 +129,15 @@ def test_users_are_read_from_both_ends_of_the_address_order(google):
     assert orders == {("email", "ASCENDING"), ("email", "DESCENDING")}
     assert 2 * math.ceil((len(live) + 1) / 80) - 1 <= len(calls) <= 2 * math.ceil((len(live) + 1) / 80)
     assert g.server.problems() == []
+
+
+def test_a_stuck_direction_is_waited_for_once_not_at_every_page(monkeypatch):
+    from connectors.google import both_ends
+
+    monkeypatch.setattr(both_ends._Meeting, "STEP_WAIT_S", 0.05)
+    items = [user(i) for i in range(3000)]
+    server = Server(items, descending_delay_s=1.0)  # the descending read is stuck on its first page
+    started = time.perf_counter()
+    ids = read(server)
+    assert set(ids) == {u["id"] for u in items}
+    assert time.perf_counter() - started < 1.5  # one step's wait, then the ascending read went on
