@@ -2,7 +2,9 @@
 
 Everything is read as the delegated admin (`[google] admin_subject`) with the Directory scopes
 of `scopes.py`. Page sizes are the API maxima (users 500, groups/members 200) and every list
-carries a `fields` mask, so a school costs ceil(users / 500) calls for its people.
+carries a `fields` mask. The users are read from both ends of their address order at once
+(`both_ends.py`): 2 × ceil((users + 1) / 1000) calls, the one-way minimum or up to two more, in
+half the chain of dependent pages.
 
 Group members are read only for the configured staff/pupil groups (and groups nested in them):
 classification needs nothing else, and reading every group's members would cost a call per
