@@ -71,5 +71,5 @@ class AckNotice(Base):
     person_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     day: Mapped[int] = mapped_column(Integer, default=0)
-    outbox_key: Mapped[str] = mapped_column(String(255), default="")
+    outbox_key: Mapped[str] = mapped_column(String(255), default="", index=True)  # looked up at each delivery
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
