@@ -358,6 +358,7 @@ class _NoTransport(httplib2.Http):
         raise RuntimeError("a Google request was executed without the calling thread's transport")
 
 
+MAX_SHARED_RESOURCES = 256  # one base URL needs ~30 (services and nested resources)
 _RESOURCES: dict[tuple[str, ...], Any] = {}
 _RESOURCES_LOCK = threading.RLock()  # a nested resource builds its parents under it
 
@@ -383,6 +384,8 @@ def _shared_resource(api: str, base_url: str, *path: str):
                 opts = {"api_endpoint": f"{base_url}/{info.service_path}"} if base_url else None
                 res = build(info.name, info.version, http=_NoTransport(), cache_discovery=False,
                             static_discovery=True, client_options=opts)
+            if len(_RESOURCES) >= MAX_SHARED_RESOURCES:  # many base URLs (a test suite's sandboxes)
+                _RESOURCES.clear()
             _RESOURCES[key] = res
         return res
 
