@@ -32,6 +32,7 @@ from integration.logs import event
 from integration.protocols import OutgoingEmail
 from integration.settings import Settings
 from integration.store.models_acks import AckNotice
+from integration.store.models_alerts import OutboxEmail
 
 log = logging.getLogger("safechannels.acks")
 
@@ -46,6 +47,9 @@ class Queued:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+FIRST_REQUESTS = ("invite", "new_starter")
 
 
 def outbox_key(version: str, kind: str, day: int, recipient: str) -> str:
@@ -87,17 +91,36 @@ def _queue(session, settings: Settings, round_id: int, version: str, kind: str, 
     return True
 
 
+def _withdrawn_first_requests(session, round_id: int) -> dict[str, int]:
+    """Recipients whose every first request (invite or new-starter email) in this round was cancelled
+    unsent, because they had left when it was due: recipient -> the last such request's `day`
+    (a request asked again takes the next day number, keeping (round, recipient, kind, day) unique)."""
+    rows = session.execute(
+        select(AckNotice.recipient, AckNotice.day, OutboxEmail.status)
+        .join(OutboxEmail, OutboxEmail.key == AckNotice.outbox_key, isouter=True)
+        .where(AckNotice.round_id == round_id, AckNotice.kind.in_(FIRST_REQUESTS))).all()
+    delivered = {r for r, _day, status in rows if status != "cancelled"}  # sent, queued, or purged
+    out: dict[str, int] = {}
+    for recipient, day, status in rows:
+        if status == "cancelled" and recipient not in delivered:
+            out[recipient] = max(day, out.get(recipient, day))
+    return out
+
+
 def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queued:
     """Queue every acknowledgement email due at `now` for this round (in the caller's transaction)."""
     rnd, a = st.round, settings.acknowledgement
     out = Queued()
     sent = {(n.recipient, n.kind, n.day) for n in session.scalars(
         select(AckNotice).where(AckNotice.round_id == rnd.id))}
-    asked = {r for r, k, _ in sent if k in ("invite", "new_starter")}
+    withdrawn = _withdrawn_first_requests(session, rnd.id)
+    asked = {r for r, k, _ in sent if k in FIRST_REQUESTS} - set(withdrawn)
     for m in st.outstanding:
         if m.email not in asked:
             kind = "new_starter" if m.new_starter else "invite"
-            if _queue(session, settings, rnd.id, rnd.policy_version, kind, 0, m.email, m.person_id,
+            # someone whose first request was cancelled (they had left) and who is back is asked again
+            day = withdrawn[m.email] + 1 if m.email in withdrawn else 0
+            if _queue(session, settings, rnd.id, rnd.policy_version, kind, day, m.email, m.person_id,
                       request_email(kind, m, rnd, settings), now):
                 out.counts[kind] += 1
             continue  # never a reminder in the same run as the first request

@@ -234,3 +234,45 @@ def test_acks_remind_says_how_many_queued_emails_it_cancelled(acks_env, capsys):
     assert main(["--config", str(env.config), "acks", "--remind"]) == 0
     assert "cancelled: 1 queued email(s) to people who have left" in capsys.readouterr().out
     assert env.smtp.box.to(first) == [] and ack_request(env, first).status == "cancelled"
+
+
+def test_someone_whose_invite_was_cancelled_is_invited_again_on_return(acks_env):
+    env = synced_env(acks_env, T0 - DAY)
+    box = env.smtp.box
+    teacher = staff(env)[0]
+    box.reply = DOWN
+    env.set_clock(T0)
+    run_acknowledgement(env.ctx, T0)  # every invite stays queued
+    leave(env, teacher, T0 + DAY)
+    box.reply = ""
+    env.set_clock(T0 + DAY)
+    assert run_acknowledgement(env.ctx, T0 + DAY).cancelled == 1
+    assert box.to(teacher) == [] and ack_request(env, teacher).status == "cancelled"
+
+    env.domain.unsuspend_user(teacher)  # back (a suspension lifted, a leaver re-employed)
+    assert run_sync(env.ctx, now=T0 + 2 * DAY).status == "ok"
+    env.set_clock(T0 + 2 * DAY)
+    back = run_acknowledgement(env.ctx, T0 + 2 * DAY)
+    assert back.queued.counts["invite"] == 1 and ack_kinds(env, teacher) == ["ack-invite"]
+    assert ack_request(env, teacher).status == "sent"
+
+    env.set_clock(T0 + 3 * DAY)
+    again = run_acknowledgement(env.ctx, T0 + 3 * DAY)  # asked once: never invited twice (reminders go on)
+    assert again.queued.counts["invite"] == 0 and ack_kinds(env, teacher).count("ack-invite") == 1
+    with env.ctx.store.session() as s:
+        days = sorted(n.day for n in s.scalars(select(AckNotice).where(AckNotice.recipient == teacher,
+                                                                      AckNotice.kind == "invite")))
+    assert days == [0, 1]
+
+
+def test_someone_who_was_invited_and_comes_back_is_not_invited_twice(acks_env):
+    env = synced_env(acks_env, T0 - DAY)
+    teacher = staff(env)[0]
+    env.set_clock(T0)
+    run_acknowledgement(env.ctx, T0)  # delivered
+    leave(env, teacher, T0 + DAY)
+    env.domain.unsuspend_user(teacher)
+    assert run_sync(env.ctx, now=T0 + 2 * DAY).status == "ok"
+    env.set_clock(T0 + 2 * DAY)
+    assert run_acknowledgement(env.ctx, T0 + 2 * DAY).queued.counts["invite"] == 0
+    assert ack_kinds(env, teacher) == ["ack-invite"]

@@ -141,3 +141,13 @@ def test_a_stuck_direction_is_waited_for_once_not_at_every_page(monkeypatch):
     ids = read(server)
     assert set(ids) == {u["id"] for u in items}
     assert time.perf_counter() - started < 1.5  # one step's wait, then the ascending read went on
+
+
+def test_both_ends_under_injected_faults_still_read_every_user(google):
+    g = google("demo", page_caps={"directory.users.list": 40})
+    g.server.faults.set_rate(0.2, seed=7)
+    users = DirectoryReader(g.client(), admin=g.admin).users()
+    live = {u.id for u in g.domain.users if not u.deleted}
+    assert {u.google_id for u in users} == live and len(users) == len(live)
+    assert g.server.faults.injected > 3
+    assert g.server.problems() == []
