@@ -143,7 +143,16 @@ class DirectoryReader:
                     sortOrder=order, fields=USER_FIELDS, pageToken=token or start)
             return self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True, more=more)
 
-        found = read_both_ends(pages, _users_of, ident=_wire_id, key=_wire_email, what="directory users")
+        try:
+            found = read_both_ends(pages, _users_of, ident=_wire_id, key=_wire_email, what="directory users")
+        except SourceError as exc:
+            if type(exc) is not SourceError:  # refused, gone, still failing after retries: so would a plain read
+                raise
+            # the request itself was refused (an HTTP 400, say, from a server that knows no orderBy): read it plain
+            event(log, "directory.users_order_refused", logging.WARNING, error=str(exc))
+            found = list(self.client.pages(API, lambda token: self.client.resource(API, "users").list(
+                customer=self.customer, projection="basic", maxResults=USERS_PAGE, fields=USER_FIELDS,
+                pageToken=token), subject=self.admin, scopes=self.scopes, ahead=True))
         out: dict[str, DirectoryUser] = {}
         for page in found:
             for user in parse_items(_users_of(page), user_from_wire, "directory user"):

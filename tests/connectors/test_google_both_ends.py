@@ -3,15 +3,19 @@ whole list even when the server does not reverse its order or one direction fail
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from stub_env import StubGoogle
 
 from connectors.google.both_ends import read_both_ends
 from connectors.google.directory import DirectoryReader, _users_of, _wire_email, _wire_id
+from connectors.google.transport import GoogleClient
 
 PAGE = 500
 
@@ -151,3 +155,25 @@ def test_both_ends_under_injected_faults_still_read_every_user(google):
     assert {u.google_id for u in users} == live and len(users) == len(live)
     assert g.server.faults.injected > 3
     assert g.server.problems() == []
+
+
+class _NoOrderBy(StubGoogle):
+    """A server that refuses orderBy/sortOrder with a 400, and otherwise lists two users."""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        query = parse_qs(urlsplit(self.path).query)
+        if "orderBy" in query or "sortOrder" in query:
+            body = {"error": {"code": 400, "message": "Invalid Input: orderBy", "errors": [
+                {"message": "Invalid Input: orderBy", "domain": "global", "reason": "invalid"}]}}
+            return self.reply("application/json", json.dumps(body).encode(), 400)
+        users = [{"id": "1", "primaryEmail": "a@school.example"}, {"id": "2", "primaryEmail": "b@school.example"}]
+        self.reply("application/json", json.dumps({"users": users}).encode())
+
+
+def test_a_server_refusing_the_order_parameters_is_read_plainly(google, stub_google, caplog):
+    g = google()
+    client = GoogleClient(g.key, api_base_url=stub_google(_NoOrderBy), sleep=g.sleeps.append)
+    with caplog.at_level(logging.WARNING):
+        users = DirectoryReader(client, admin=g.admin).users()
+    assert sorted(u.email for u in users) == ["a@school.example", "b@school.example"]
+    assert "directory.users_order_refused" in caplog.text
