@@ -20,11 +20,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from integration.logs import event
 
 log = logging.getLogger("safechannels.google.both_ends")
+
+T = TypeVar("T")
 
 # pages(descending, resume_token, more) -> that direction's pages, from resume_token (None: the start)
 PageReader = Callable[[bool, "str | None", Callable[[dict], bool]], Iterator[dict]]
@@ -83,16 +85,17 @@ class _Meeting:
                 self.in_step = False  # the other direction is stuck: stop waiting for it at every page
             if not self.ordered:  # trust nothing but reading ascending to the end
                 return not descending
-            go_on = not self.met
-            if not go_on and not descending:
+            if descending:  # the ascending read ended (met, whole or failed): nothing more to add
+                return not self.met and not self.ended[0]
+            if self.met:
                 self.stopped_at = page.get("nextPageToken")
-            return go_on
+            return not self.met
 
 
-def read_both_ends(pages: PageReader, items: Callable[[dict], list], *, ident: Callable[[Any], str | None],
-                   key: Callable[[Any], str | None], what: str) -> list[dict]:
-    """Every page of the list, ascending pages and descending pages mixed; items in the overlap
-    come twice (the caller keys them by `ident`).
+def read_both_ends(pages: PageReader, items: Callable[[dict], list], parse: Callable[[dict], list[T]], *,
+                   ident: Callable[[Any], str | None], key: Callable[[Any], str | None], what: str) -> list[T]:
+    """`parse(page)` of every page of the list, ascending and descending pages mixed, each parsed as
+    it arrives (while the next is in flight); items in the overlap come twice (the caller keys them).
 
     Both reads start at once (waiting for the first page to say whether there is more would put a
     whole round trip on the chain). Pages go in steps of one per direction, until the two reads
@@ -100,25 +103,19 @@ def read_both_ends(pages: PageReader, items: Callable[[dict], list], *, ident: C
     2 × ceil((n + 1) / 2p) calls against the one-way minimum of ceil(n / p) — the same, or one or
     two more (a list of one page costs two calls, read side by side)."""
     meeting = _Meeting(items, ident, key)
-    out: list[dict] = []
 
-    def read(descending: bool) -> list[dict]:
+    def read(descending: bool, start: str | None = None, more=None) -> list[T]:
+        more = more or (lambda page: meeting.page(descending, page))
         try:
-            return list(pages(descending, None, lambda p: meeting.page(descending, p)))
+            return [record for page in pages(descending, start, more) for record in parse(page)]
         finally:
             meeting.end(descending)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="both-ends") as pool:
         other = pool.submit(read, True)
+        out = read(False)
         try:
-            out.extend(read(False))
-        finally:
-            with meeting.lock:
-                if not other.done():
-                    meeting.met = True  # the ascending read failed or ended: stop the other at its next page
-                    meeting.lock.notify_all()
-        try:
-            out.extend(other.result())
+            out += other.result()
         except Exception as exc:
             if not meeting.whole:
                 raise
@@ -128,5 +125,5 @@ def read_both_ends(pages: PageReader, items: Callable[[dict], list], *, ident: C
         event(log, "google.both_ends_unordered", logging.WARNING, list=what,
               note="the list's descending order is not its ascending order reversed: read ascending to the end")
         if meeting.stopped_at:
-            out.extend(pages(False, meeting.stopped_at, lambda p: True))
+            out += read(False, meeting.stopped_at, lambda page: True)
     return out

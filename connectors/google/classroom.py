@@ -49,22 +49,7 @@ def course_from_wire(item: Any) -> CourseRecord:
 
 
 def enrolment_from_wire(course_id: str, role: str, item: Any) -> EnrolmentRecord:
-    """A teachers[]/students[] entry; the address needs the classroom.profile.emails scope.
-
-    A trust's read has 135,000 of these: the shape Classroom sends is taken with one look-up per
-    field, and anything else goes through the careful path."""
-    try:
-        profile = item["profile"]
-        user_id, email, name = item["userId"], profile["emailAddress"], profile["name"]["fullName"]
-    except (KeyError, TypeError):
-        return _enrolment_from_odd_wire(course_id, role, item)
-    if user_id and type(user_id) is str and type(email) is str and type(name) is str:
-        return EnrolmentRecord(course_id=course_id, role=role, user_id=user_id, email=email.strip().lower(),
-                               name=name, platform="classroom")
-    return _enrolment_from_odd_wire(course_id, role, item)
-
-
-def _enrolment_from_odd_wire(course_id: str, role: str, item: Any) -> EnrolmentRecord:
+    """A teachers[]/students[] entry; the address needs the classroom.profile.emails scope."""
     if not isinstance(item, dict):
         raise SkippableRecord(f"a {role} of course {course_id} that is not an object")
     profile = item.get("profile") if isinstance(item.get("profile"), dict) else {}

@@ -14,7 +14,7 @@ group for data no rule uses. Member pages of many groups go out as one Directory
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -134,30 +134,30 @@ class DirectoryReader:
     def users(self) -> list[DirectoryUser]:
         """Every user, read in address order from both ends at once (`both_ends`): the list is the
         longest chain of dependent pages in a roster read."""
-        def pages(descending: bool, start: str | None, more: Callable[[dict], bool]) -> Iterator[dict]:
-            order = "DESCENDING" if descending else "ASCENDING"
-
+        def pages(order: str | None, start: str | None = None, more: Callable[[dict], bool] | None = None):
             def req(token: str | None):
+                by = {"orderBy": "email", "sortOrder": order} if order else {}
                 return self.client.resource(API, "users").list(
-                    customer=self.customer, projection="basic", maxResults=USERS_PAGE, orderBy="email",
-                    sortOrder=order, fields=USER_FIELDS, pageToken=token or start)
+                    customer=self.customer, projection="basic", maxResults=USERS_PAGE, fields=USER_FIELDS,
+                    pageToken=token or start, **by)
             return self.client.pages(API, req, subject=self.admin, scopes=self.scopes, ahead=True, more=more)
 
+        def parse(page: dict) -> list[DirectoryUser]:
+            return parse_items(_users_of(page), user_from_wire, "directory user")
+
         try:
-            found = read_both_ends(pages, _users_of, ident=_wire_id, key=_wire_email, what="directory users")
+            found = read_both_ends(lambda desc, start, more: pages("DESCENDING" if desc else "ASCENDING", start, more),
+                                   _users_of, parse, ident=_wire_id, key=_wire_email, what="directory users")
         except SourceError as exc:
             if type(exc) is not SourceError:  # refused, gone, still failing after retries: so would a plain read
                 raise
             # the request itself was refused (an HTTP 400, say, from a server that knows no orderBy): read it plain
             event(log, "directory.users_order_refused", logging.WARNING, error=str(exc))
-            found = list(self.client.pages(API, lambda token: self.client.resource(API, "users").list(
-                customer=self.customer, projection="basic", maxResults=USERS_PAGE, fields=USER_FIELDS,
-                pageToken=token), subject=self.admin, scopes=self.scopes, ahead=True))
-        out: dict[str, DirectoryUser] = {}
-        for page in found:
-            for user in parse_items(_users_of(page), user_from_wire, "directory user"):
-                out.setdefault(user.google_id, user)
-        return list(out.values())
+            found = [user for page in pages(None) for user in parse(page)]
+        unique: dict[str, DirectoryUser] = {}  # the two reads' overlap comes twice
+        for user in found:
+            unique.setdefault(user.google_id, user)
+        return list(unique.values())
 
     def org_units(self) -> list[OrgUnitRecord]:
         req = self._svc().orgunits().list(customerId=self.customer, type="all", fields=OU_FIELDS)

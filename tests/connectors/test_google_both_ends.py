@@ -56,8 +56,8 @@ class Server:
 
 
 def read(server: Server) -> list[str]:
-    pages = read_both_ends(server.pages, _users_of, ident=_wire_id, key=_wire_email, what="users")
-    return [u["id"] for page in pages for u in _users_of(page)]
+    return read_both_ends(server.pages, _users_of, lambda page: [u["id"] for u in _users_of(page)],
+                          ident=_wire_id, key=_wire_email, what="users")
 
 
 @pytest.mark.parametrize("n", [0, 1, 499, 500, 501, 999, 1000, 1001, 1706, 17042])
