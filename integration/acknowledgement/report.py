@@ -8,8 +8,6 @@ Addresses outside the school's domains are masked in the report: it is read by g
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import datetime
 
@@ -17,6 +15,7 @@ from sqlalchemy import func, select
 
 from integration.acknowledgement.matching import COUNTED, Standing
 from integration.acknowledgement.rounds import Problem, manual_steps
+from integration.csv_safe import to_csv
 from integration.logs import redact
 from integration.settings import Settings
 from integration.store.models_acks import AckNotice, AckRound
@@ -103,17 +102,18 @@ CSV_COLUMNS = ("policy_version", "org_unit", "role", "expected", "acknowledged",
 
 
 def compliance_csv(report: dict) -> str:
-    """One row per org unit and role; outstanding names with their days overdue in one cell."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
+    """One row per org unit and role; outstanding names with their days overdue in one cell.
+
+    Names come from the Directory, so every cell goes through `csv_safe` (no live formulas).
+    """
+    rows = []
     for g in report["groups"]:
         names = "; ".join(f"{o['name']} ({o['days_overdue']} days overdue)" if o["days_overdue"] else o["name"]
                           for o in g["outstanding"])
-        w.writerow([report["policy_version"], g["org_unit"], g["role"], g["expected"], g["acknowledged"],
-                    "" if g["percent"] is None else g["percent"], len(g["outstanding"]), names,
-                    max((o["days_overdue"] for o in g["outstanding"]), default=0)])
+        rows.append([report["policy_version"], g["org_unit"], g["role"], g["expected"], g["acknowledged"],
+                     "" if g["percent"] is None else g["percent"], len(g["outstanding"]), names,
+                     max((o["days_overdue"] for o in g["outstanding"]), default=0)])
     t = report["totals"]
-    w.writerow([report["policy_version"], "(all)", "(all)", t["expected"], t["acknowledged"],
-                "" if t["percent"] is None else t["percent"], t["outstanding"], "", ""])
-    return buf.getvalue()
+    rows.append([report["policy_version"], "(all)", "(all)", t["expected"], t["acknowledged"],
+                 "" if t["percent"] is None else t["percent"], t["outstanding"], "", ""])
+    return to_csv(CSV_COLUMNS, rows)

