@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from fixture_loader import reports_fixture
 
 from connectors.google.reports import mail_events
 
-
-def _fixtures():
-    path = Path(__file__).resolve().parents[1] / "fixtures" / "reports" / "gmail.py"
-    spec = importlib.util.spec_from_file_location("fixtures_reports_gmail", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-FIX = _fixtures()
+FIX = reports_fixture("gmail")
 
 
 @pytest.mark.parametrize("index", range(len(FIX.ACTIVITIES)))
