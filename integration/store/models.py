@@ -6,6 +6,7 @@ from integration.store import (  # noqa: F401
     models_audit,
     models_chat,
     models_ops,
+    models_privacy,
     models_roster,
     models_web,
 )
