@@ -64,6 +64,7 @@ class Audit:
     rules_disabled: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     social_apps_file: str = ""  # empty = the list shipped in integration/rules/social_apps.toml
+    mail_hold_hours: int = 2  # a receipt waits this long for its sender's event before it is judged alone
 
 
 @dataclass
@@ -336,6 +337,8 @@ def _semantic_problems(s: Settings, where: str) -> list[str]:
     for key in ("former_pupil_retention_days",):
         if getattr(s.roster, key) < 0:
             out.append(f"{where}: [roster] {key} must be zero or more")
+    if s.audit.mail_hold_hours < 0:
+        out.append(f"{where}: [audit] mail_hold_hours must be zero or more")
     if s.acknowledgement.deadline_days < 0:
         out.append(f"{where}: [acknowledgement] deadline_days must be zero or more")
     if any(d < 0 for d in s.acknowledgement.reminder_days):
