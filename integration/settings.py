@@ -64,6 +64,7 @@ class Audit:
     rules_disabled: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     social_apps_file: str = ""  # empty = the list shipped in integration/rules/social_apps.toml
+    state_reread_hours: int = 24  # full re-read of OAuth tokens and forwarding settings; events in between
 
 
 @dataclass
@@ -326,6 +327,10 @@ def _semantic_problems(s: Settings, where: str) -> list[str]:
         out.append(f"{where}: [school] timezone must be an IANA zone such as 'Europe/London', got {s.school.timezone!r}")
     if s.audit.mail_source not in ("auto", "reports", "mailbox"):
         out.append(f"{where}: [audit] mail_source must be one of auto, reports, mailbox, got {s.audit.mail_source!r}")
+    if isinstance(s.audit.state_reread_hours, bool) or not isinstance(s.audit.state_reread_hours, int) \
+            or s.audit.state_reread_hours < 0:
+        out.append(f"{where}: [audit] state_reread_hours must be a whole number of hours (0 = every audit), "
+                   f"got {s.audit.state_reread_hours!r}")
     if s.alerts.transport not in ("smtp", "gmail", "outbox"):
         out.append(f"{where}: [alerts] transport must be one of smtp, gmail, outbox, got {s.alerts.transport!r}")
     if not _HHMM.match(s.alerts.digest_time):
