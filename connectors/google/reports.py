@@ -118,8 +118,15 @@ def _skip(kind: str, activity: dict[str, Any], why: str) -> None:
           id=(activity.get("id") or {}).get("uniqueQualifier", ""))
 
 
+def _event_list(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """`events` is a list on the wire; exports that split activities per event (Elastic's
+    google_workspace fixtures) carry one event object instead. Both read the same."""
+    events = activity.get("events") or []
+    return [events] if isinstance(events, dict) else [e for e in events if isinstance(e, dict)]
+
+
 def _events(activity: dict[str, Any], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for i, ev in enumerate(activity.get("events") or []):
+    for i, ev in enumerate(_event_list(activity)):
         if ev.get("name") == name:
             yield i, flat_params(ev.get("parameters") or [])
 
@@ -132,45 +139,71 @@ def _time(activity: dict[str, Any]) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------- gmail
+# Shapes read (each seen in a public source, see tests/fixtures/reports/gmail.py):
+#  - nested ``message_info.messageValue.parameter[]`` with ``source`` / ``destination`` as messageValue or
+#    multiMessageValue, or present by name only (``{"name": "source"}``: empty) — Elastic
+#    google_workspace gmail_reports test-gmail-reports.log;
+#  - flattened dotted names (``message_info.flattened_destinations``) with no source on a receipt —
+#    the third-party report in shared google-apis.md §2.2;
+#  - ``flattened_destinations`` as ``service:selector:address`` joined by commas — Elastic gmail (BigQuery).
+# A receipt (type 2) is logged by each recipient's mailbox and names that mailbox only; the sender's
+# event (type 1) names every destination. A receipt with no source is kept: the sender is then unknown.
 
 
 def _addresses(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [str(v).strip().lower() for v in value if v]
+        return [str(v).strip().lower() for v in value if v and not isinstance(v, dict)]
     return [str(value).strip().lower()] if value else []
 
 
 def _destinations(params: dict[str, Any]) -> list[str]:
+    """Every destination in every shape the event carries (nested, repeated and flattened), in order."""
     found = _addresses(params.get("message_info.destination.address"))
     dests = params.get("message_info.destination")
     if isinstance(dests, list):
-        found += [str(d.get("address", "")).lower() for d in dests if isinstance(d, dict) and d.get("address")]
+        found += [str(d.get("address", "")).strip().lower() for d in dests if isinstance(d, dict) and d.get("address")]
     flat = params.get("message_info.flattened_destinations")
-    if not found and isinstance(flat, str):
-        found = [part.rsplit(":", 1)[-1].strip().lower() for part in flat.split(",") if "@" in part]
-    return list(dict.fromkeys(a for a in found if a))
+    if isinstance(flat, str):
+        found += [part.rsplit(":", 1)[-1].strip().lower() for part in flat.split(",") if "@" in part]
+    return list(dict.fromkeys(a for a in found if "@" in a))
+
+
+def _message_id(activity: dict[str, Any], params: dict[str, Any]) -> str:
+    """The RFC 2822 Message-ID: message_info's, else the EMAIL resource the activity names."""
+    mid = params.get("message_info.rfc2822_message_id")
+    if mid:
+        return str(mid).strip()
+    for res in activity.get("resourceDetails") or []:
+        if isinstance(res, dict) and res.get("type") == "EMAIL" and res.get("id"):
+            return str(res["id"]).strip()
+    return ""
 
 
 def mail_events(activity: dict[str, Any]) -> Iterator[MailEvent]:
-    """Sent (type 1) and received (type 2) deliveries; other gmail event types are not messages."""
-    when, actor = _time(activity), str((activity.get("actor") or {}).get("email", "")).lower()
+    """Sent (type 1) and received (type 2) deliveries; other gmail event types are not messages.
+
+    A receipt without destinations was delivered to the mailbox that logged it (the actor).
+    """
+    when, actor = _time(activity), str((activity.get("actor") or {}).get("email", "")).strip().lower()
     for i, p in _events(activity, "delivery"):
         kind = str(p.get("event_info.mail_event_type", ""))
         if kind not in ("1", "2"):
             continue
         direction = "sent" if kind == "1" else "received"
-        sender = str(p.get("message_info.source.address") or (actor if kind == "1" else "")).lower()
+        source = p.get("message_info.source.address") or p.get("message_info.source.from_header_address")
+        sender = str(source or (actor if kind == "1" else "")).strip().lower()
         recipients = _destinations(p)
-        if when is None or not actor or not sender or not recipients:
-            _skip("gmail", activity, "no time, mailbox, sender or recipients")
+        if kind == "2" and not recipients and actor:
+            recipients = [actor]
+        if when is None or not actor or not recipients or (kind == "1" and not sender):
+            _skip("gmail", activity, "no time, mailbox or recipients")
             continue
         names = ()
         display = p.get("message_info.source.from_header_displayname")
-        if display:
+        if display and sender:
             names = ((sender, str(display)),)
         yield MailEvent(event_id(activity, i), when, actor, direction, sender, tuple(recipients),
-                        str(p.get("message_info.rfc2822_message_id") or ""), str(p.get("message_info.subject") or ""),
-                        names, "reports.gmail")
+                        _message_id(activity, p), str(p.get("message_info.subject") or ""), names, "reports.gmail")
 
 
 # ---------------------------------------------------------------------------- drive
@@ -217,21 +250,54 @@ def drive_items(activity: dict[str, Any]) -> Iterator[DriveItem]:
 # ---------------------------------------------------------------------------- chat and meet
 
 
+# Chat (Reports chat appendix, developers.google.com/admin-sdk/reports/v1/appendix/activity/chat, and
+# Elastic's data_stream/chat/_dev/test/pipeline/test-chat.log): message_posted carries room_id (a bare
+# space id, "spaces/<id>" accepted too), message_id "spaces/<id>/messages/<m>", actor (also in actor.email)
+# and conversation_type, but no member list: target_users appears only on some events (add_room_member,
+# reactions), so a DM's other member must come from the room's history, never from this event.
+
+
+def space_name(room_id: str, message_id: str = "") -> str:
+    """The room as a Chat API space name ("spaces/<id>"), from room_id or else from the message name."""
+    room = room_id.strip()
+    if room:
+        return room if room.startswith("spaces/") else f"spaces/{room}"
+    parts = message_id.strip().split("/")
+    return f"spaces/{parts[1]}" if len(parts) >= 3 and parts[0] == "spaces" and parts[1] else ""
+
+
 def chat_events(activity: dict[str, Any]) -> Iterator[ChatEvent]:
+    """One ChatEvent per message_posted: the poster, the room and (rarely) the users it names."""
     when = _time(activity)
     for i, p in _events(activity, "message_posted"):
-        actor = str((activity.get("actor") or {}).get("email") or p.get("actor") or "").lower()
+        actor = str((activity.get("actor") or {}).get("email") or p.get("actor") or "").strip().lower()
         if when is None or not actor:
             _skip("chat", activity, "no time or actor")
             continue
-        targets = _addresses(p.get("target_users"))
-        yield ChatEvent(event_id(activity, i), when, actor, str(p.get("conversation_type") or ""),
-                        tuple(dict.fromkeys([actor, *targets])), str(p.get("room_id") or ""),
-                        str(p.get("message_id") or ""), "reports.chat")
+        targets = _listed(p.get("target_users"))
+        message = str(p.get("message_id") or "")
+        yield ChatEvent(event_id(activity, i), when, actor, str(p.get("conversation_type") or "").upper(),
+                        tuple(dict.fromkeys([actor, *targets])), space_name(str(p.get("room_id") or ""), message),
+                        message, "reports.chat")
 
 
+def _listed(value: Any) -> list[str]:
+    """Addresses from a multiValue list or a string (documented as `string`: comma-separated accepted)."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [a for a in (str(v).strip().lower() for v in items) if "@" in a]
+
+
+def _flag(value: Any) -> bool:
+    """A boolValue, or the same written as a string ("true"/"false") by an export."""
+    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
+
+
+# Meet (Reports meet appendix and Elastic's data_stream/meet/_dev/test/pipeline/test-meet.log): call_ended is
+# logged once per participant endpoint with conference_id, identifier (an email, or a phone number with
+# identifier_type phone_number), is_external, organizer_email, meeting_code and duration_seconds; an outside
+# or anonymous participant's actor is {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}.
 def meet_calls(activities: list[dict[str, Any]]) -> list[MeetCall]:
-    """Group call_ended events (one per participant) by conference into calls."""
+    """Group call_ended events (one per participant endpoint) by conference into calls."""
     calls: dict[str, dict[str, Any]] = {}
     for act in activities:
         when = _time(act)
@@ -246,7 +312,7 @@ def meet_calls(activities: list[dict[str, Any]]) -> list[MeetCall]:
             c["time"] = max(c["time"], when)
             c["ids"].append(event_id(act, i))
             who = str(p.get("identifier") or actor.get("email") or "").lower()
-            external = bool(p.get("is_external")) or actor.get("callerType") == "KEY" or "@" not in who
+            external = _flag(p.get("is_external")) or actor.get("callerType") == "KEY" or "@" not in who
             if external:
                 c["external"] += 1
             elif who not in c["people"]:
