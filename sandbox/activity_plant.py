@@ -138,6 +138,16 @@ class Planter:
                 self.a.plant_mail.setdefault((box, day), []).append(m)
         return msg_id
 
+    def draft(self, when: datetime, author: str, to: list[str]) -> str:
+        """An unsent draft: in its author's mailbox (label DRAFT) and nowhere else."""
+        self.k += 1
+        msg_id = f"<draft-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
+        day = self.a.day_of(when)
+        gid = f"{day:04x}{0x8000 + self.k:04x}" + h(author, self.k)[:8]
+        self.a.plant_mail.setdefault((author, day), []).append(
+            Mail(gid, when, author, "draft", author, tuple(to), (), msg_id, f"Draft {self.k}"))
+        return msg_id
+
     def file(self, owner: str, perms: list[Perm], *, mime: str = DOC, when: datetime | None = None,
              trashed: bool = False, events: bool = True) -> str:
         self.k += 1
@@ -182,7 +192,7 @@ def plant(act: Activity) -> None:
     if not act.staff or not act.pupils:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
-               _drive_media, _drive_direct, _chat_meet, _oauth):
+               _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day):
         try:
             fn(p)
         except NoOne:
@@ -231,6 +241,9 @@ def _mail_personal(p: Planter) -> None:
         if addr and a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
             p.truth(rule, staff=staff, pupil=pupil, counterpart=addr, status="suppressed",
                     obj=p.mail(p.when(), staff, [addr]))
+    s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+    p.draft(p.when(), s, [p.personal(pu, True)])
+    p.decoy(rule, "a draft to a pupil's personal address was never sent", staff=s, pupil=pu)
 
 
 def _mail_guardian(p: Planter) -> None:
@@ -317,6 +330,14 @@ def _out_of_hours(p: Planter) -> None:
         staff, pupil = row[0].lower(), row[1].lower()
         if a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
             p.truth(rule, staff=staff, pupil=pupil, status=status, obj=p.mail(p.when(21, 45), staff, [pupil]))
+
+
+def _after_the_schools_day(p: Planter) -> None:
+    """20 minutes after this school's own working day ends (academy 18:30, classic 21:00): out of hours
+    only if the configured working hours are used. Planted last, so earlier plants keep their people."""
+    a, end = p.a, p.a.dom.working_hours.split("-")[1]
+    s, pu = p.pick(a.staff), p.pick(a.pupils)
+    p.truth("mail.out_of_hours", staff=s, pupil=pu, obj=p.mail(p.when(int(end[:2]), int(end[3:])) + timedelta(minutes=20), s, [pu]))
 
 
 def _drive_personal(p: Planter) -> None:
