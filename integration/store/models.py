@@ -1,6 +1,14 @@
 """Every table, imported in one place so Alembic and create_all see the whole schema."""
 
-from integration.store import models_acks, models_alerts, models_audit, models_ops, models_roster, models_web  # noqa: F401
+from integration.store import (  # noqa: F401
+    models_acks,
+    models_alerts,
+    models_audit,
+    models_ops,
+    models_roster,
+    models_web,
+    models_webapp,
+)
 from integration.store.base import Base
 
 metadata = Base.metadata

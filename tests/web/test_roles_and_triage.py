@@ -94,11 +94,13 @@ def test_triage_moves_a_finding_along_and_logs_who_when_and_why(client, store):
     fid = add_finding(store)
     token = sign_in(client, DSL)
     before = datetime.now(UTC) - timedelta(seconds=1)
-    r = client.post(f"/findings/{fid}/triage", data={"to_status": "reviewing", "note": "", "csrf_token": token})
+    for step in ("reviewing", "resolved"):  # every step needs a note, not only closing ones
+        refused = client.post(f"/findings/{fid}/triage", data={"to_status": step, "note": " ", "csrf_token": token},
+                              follow_redirects=True)
+        assert "Add a note" in refused.get_data(as_text=True) and status_of(store, fid) == "new"
+    r = client.post(f"/findings/{fid}/triage", data={"to_status": "reviewing", "note": "Looking into it",
+                                                     "csrf_token": token})
     assert r.status_code == 302 and status_of(store, fid) == "reviewing"
-    refused = client.post(f"/findings/{fid}/triage", data={"to_status": "resolved", "csrf_token": token},
-                          follow_redirects=True)
-    assert "Add a note" in refused.get_data(as_text=True) and status_of(store, fid) == "reviewing"
     client.post(f"/findings/{fid}/triage", data={"to_status": "resolved", "csrf_token": token,
                                                  "note": "Spoke to Mr Smith; sharing removed."})
     changes = [e for e in events(store, fid) if e.action == "status"]
