@@ -4,6 +4,7 @@ from integration.store import (  # noqa: F401
     models_acks,
     models_alerts,
     models_audit,
+    models_chat,
     models_ops,
     models_privacy,
     models_roster,
