@@ -144,6 +144,16 @@ class Planter:
                 self.a.plant_mail.setdefault((box, day), []).append(m)
         return msg_id
 
+    def draft(self, when: datetime, author: str, to: list[str]) -> str:
+        """An unsent draft: in its author's mailbox (label DRAFT) and nowhere else."""
+        self.k += 1
+        msg_id = f"<draft-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
+        day = self.a.day_of(when)
+        gid = f"{day:04x}{0x8000 + self.k:04x}" + h(author, self.k)[:8]
+        self.a.plant_mail.setdefault((author, day), []).append(
+            Mail(gid, when, author, "draft", author, tuple(to), (), msg_id, f"Draft {self.k}"))
+        return msg_id
+
     def file(self, owner: str, perms: list[Perm], *, mime: str = DOC, when: datetime | None = None,
              trashed: bool = False, events: bool = True) -> str:
         self.k += 1
@@ -241,6 +251,9 @@ def _mail_personal(p: Planter) -> None:
         if addr and a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
             p.truth(rule, staff=staff, pupil=pupil, counterpart=addr, status="suppressed",
                     obj=p.mail(p.when(), staff, [addr]))
+    s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+    p.draft(p.when(), s, [p.personal(pu, True)])
+    p.decoy(rule, "a draft to a pupil's personal address was never sent", staff=s, pupil=pu)
 
 
 def _mail_guardian(p: Planter) -> None:

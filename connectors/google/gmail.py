@@ -34,7 +34,14 @@ FIRST_BATCH = 10  # a small first batch: an incremental run usually needs only t
 
 
 def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
-    """A MailEvent from a metadata-format message; None (logged) when it has no sender or recipients."""
+    """A MailEvent from a metadata-format message; None (logged) when it has no sender or recipients.
+
+    A draft (label ``DRAFT``) was never sent nor received: None, silently. ``messages.list`` returns
+    drafts too, and ``gmail.metadata`` forbids the ``q`` that could leave them out.
+    """
+    labels = msg.get("labelIds") or []
+    if "DRAFT" in labels:
+        return None
     headers: dict[str, list[str]] = {}
     for hdr in (msg.get("payload") or {}).get("headers") or []:
         headers.setdefault(str(hdr.get("name", "")).lower(), []).append(str(hdr.get("value", "")))
@@ -48,7 +55,7 @@ def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
               why="no sender, recipients or date")
         return None
     when = datetime.fromtimestamp(int(msg["internalDate"]) / 1000, UTC)
-    direction = "sent" if "SENT" in (msg.get("labelIds") or []) else "received"
+    direction = "sent" if "SENT" in labels else "received"
     return MailEvent(f"gmail:{mailbox}:{msg['id']}", when, mailbox, direction, sender, recipients,
                      (headers.get("message-id") or [""])[0], (headers.get("subject") or [""])[0], names,
                      "gmail.messages")

@@ -42,7 +42,7 @@ def _read(ev: MailEvent, ctx: RuleContext) -> tuple[list, bool]:
     sender = ev.sender
     s_res = ident.resolve(sender, names.get(sender, ""))
     pairs = [(sender, s_res, rcpt, ident.resolve(rcpt, names.get(rcpt, "")))
-             for rcpt in dict.fromkeys(ev.recipients) if rcpt and rcpt != sender]
+             for rcpt in dict.fromkeys(ev.recipients) if sender and rcpt and rcpt != sender]
     attributed = s_res.kind in ATTRIBUTED or any(p[3].kind in ATTRIBUTED for p in pairs)
     ctx.scratch["mail_pairs"] = (ev, pairs, attributed)
     return pairs, attributed
