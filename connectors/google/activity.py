@@ -8,6 +8,7 @@
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
 | mail.forwarding | Gmail settings of staff mailboxes           | ""        | {"at"} (state, re-read every run)   |
 | chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
+|                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
 | meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
 | oauth           | Directory tokens.list, batched              | ""        | {"at"} (state, re-read every run)   |
 
