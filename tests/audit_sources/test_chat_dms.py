@@ -17,8 +17,8 @@ def chat_keys(items: list[dict]) -> set[tuple]:
     return {key(t) for t in items if t["rule"] == RULE}
 
 
-def test_every_planted_dm_is_found_and_the_chat_api_is_asked_as_google_documents(school):
-    env = school("tiny", 5)
+def test_every_planted_dm_is_found_and_the_chat_api_is_asked_as_google_documents(school, school_variant):
+    env = school("tiny", 5, shape=school_variant)
     truth = [t for t in audit_truth(env.domain) if t["rule"] == RULE]
     assert any(t.get("needs") == "chat_api" for t in truth), "a DM where only the staff member writes"
     first = run_audit(env.ctx)
@@ -39,8 +39,8 @@ def test_every_planted_dm_is_found_and_the_chat_api_is_asked_as_google_documents
     assert env.server.requests("chat.spaces.members.list") == []
 
 
-def test_reports_only_the_one_sided_dm_waits_and_doctor_says_what_is_missed(school):
-    env = school("tiny", 6)
+def test_reports_only_the_one_sided_dm_waits_and_doctor_says_what_is_missed(school, school_variant):
+    env = school("tiny", 6, shape=school_variant)
     env.domain.revoke_scope(CHAT_MEMBERS_SCOPE)
     one_sided = {key(t) for t in activity(env.domain).truth if t.get("needs") == "chat_api"}
     assert one_sided and not one_sided & chat_keys(audit_truth(env.domain))
