@@ -26,6 +26,7 @@ DOCS = {  # sandbox api name -> discovery file
     "drive": "drive.v3",
     "gmail": "gmail.v1",
     "forms": "forms.v1",
+    "chat": "chat.v1",
 }
 STANDARD_PARAMS = {"fields", "alt", "prettyPrint", "quotaUser", "key", "access_token", "userIp", "$.xgafv",
                    "callback", "upload_protocol", "uploadType", "oauth_token"}

@@ -38,6 +38,7 @@ API_MODULES = [
     "sandbox.mail_settings",
     "sandbox.reports",
     "sandbox.forms",
+    "sandbox.chat",
 ]
 
 
