@@ -96,7 +96,7 @@ class _Run:
         self.people = rctx.identity.people()
         self.exceptions: list[Exception] = []
         self._skip_logs = 0
-        self.rooms = ChatRooms(rctx.identity.address_hash)
+        self.rooms = ChatRooms(rctx.identity)
 
     # ------------------------------------------------------------------ cursors and windows
 
