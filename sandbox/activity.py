@@ -44,8 +44,10 @@ from sandbox.activity_model import (
     stamp,
     utc,
 )
-from sandbox.model import Domain
+from sandbox.model import SCOPE, Domain
 from sandbox.school import classify
+
+CHAT_MEMBERS_SCOPE = SCOPE + "chat.admin.memberships.readonly"
 
 __all__ = ["Activity", "Chat", "DriveEvent", "File", "Forwarding", "Mail", "MeetLeg", "Perm", "SharedDrive",
            "activity", "audit_decoys", "audit_truth", "exception_rows", "h", "meet_call", "perm_id", "share_now",
@@ -87,6 +89,16 @@ class Activity:
                         self.teachers_of.setdefault(k, []).append(temail)
             for k in kids:
                 self.classmates.setdefault(k, []).extend(x for x in kids if x != k)
+        # class mail groups (academy tutor groups): group -> (tutor, members); mailbox -> its groups
+        self.mail_groups: dict[str, tuple[str, list[str]]] = {}
+        self.groups_of: dict[str, list[str]] = {}
+        for gemail, tutor in dom.form_groups.items():
+            group = dom.find_group(gemail)
+            members = [m.email for m in group.members if m.type == "USER"] if group else []
+            self.mail_groups[gemail] = (tutor, members)
+            for member in members:
+                self.groups_of.setdefault(member, []).append(gemail)
+            self.course_groups.setdefault(tutor, []).append(gemail)
         self.guardians_of: dict[str, list[tuple[str, str]]] = {}
         for g in dom.guardians:
             pupil = by_id.get(g.student_id)
@@ -99,6 +111,7 @@ class Activity:
         self.plant_files: dict[str, list[File]] = {}
         self.plant_drive_events: list[DriveEvent] = []
         self.plant_chat: dict[int, list[Chat]] = {}
+        self.rooms: dict[str, tuple[str, tuple[str, ...]]] = {}  # Chat space -> (spaceType, human members)
         self.plant_meet: dict[int, list[MeetLeg]] = {}
         self.shared_drives: list[SharedDrive] = []
         self.forwarding: dict[str, Forwarding] = {}
@@ -165,6 +178,7 @@ class Activity:
             for i in range(r.randint(*self.scale.mail)):
                 when = base + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600), microseconds=r.randrange(10**6))
                 out.append(self._background_mail(r, email, role, when, day, i))
+            out += [m for g in self.groups_of.get(email, []) if (m := self._group_mail(g, email, day))]
         out += self.plant_mail.get((email, day), [])
         out = [m for m in out if self.visible(m.time)]
         out.sort(key=lambda m: m.time, reverse=True)
@@ -186,6 +200,18 @@ class Activity:
         if r.random() < 0.4:
             return Mail(mid, when, me, "sent", me, (other,), (), msg_id, subject, names)
         return Mail(mid, when, me, "received", other, (me,), (), msg_id, subject, names)
+
+    def _group_mail(self, group: str, box: str, day: int) -> Mail | None:
+        """The tutor's notice to a whole class-mail group on about half the days, in working hours; the
+        same message (one Message-ID) sits in the tutor's mailbox as sent and in every member's as received."""
+        r = rng_for(self.dom.seed, "groupmail", group, day)
+        if r.random() >= 0.5:
+            return None
+        tutor = self.mail_groups[group][0]
+        when = self.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 16 * 3600))
+        msg_id = f"<{h('groupmsg', self.dom.seed, group, day)[:24]}@mail.gmail.com>"
+        return Mail(f"{day:04x}f000" + h(self.dom.seed, box, group, day)[:8], when, box,
+                    "sent" if box == tutor else "received", tutor, (group,), (), msg_id, f"Tutor notice {day}", ())
 
     def _contacts(self, me: str, role: str) -> tuple[list[str], list[tuple[str, str]]]:
         """(school addresses, outside (address, name)) a mailbox writes to in the background."""
@@ -317,15 +343,21 @@ class Activity:
                         continue
                     room = "spaces/" + h("room", me, day, i)[:11]
                     if r.random() < 0.5:
-                        out.append(Chat(when, me, "SPACE", (), room, f"{room}/messages/{h(me, day, i)[:10]}"))
-                    else:
+                        self.add_room(room, "SPACE", (me, *peers[:4]))
+                        out.append(Chat(when, me, "SPACE", room, f"{room}/messages/{h(me, day, i)[:10]}"))
+                    else:  # a DM room is stable per pair: replies on later days land in it
                         other = r.choice(peers)
                         room = "spaces/" + h("dm", *sorted((me, other)))[:11]
-                        out.append(Chat(when, me, "USER_TO_USER_DIRECT_MESSAGE", (other,), room,
+                        self.add_room(room, "DIRECT_MESSAGE", (me, other))
+                        out.append(Chat(when, me, "USER_TO_USER_DIRECT_MESSAGE", room,
                                         f"{room}/messages/{h(me, day, i)[:10]}"))
             out += self.plant_chat.get(day, [])
             return sorted((c for c in out if self.visible(c.time)), key=lambda c: c.time, reverse=True)
         return self._cached(("chatday", day), build, day=True)
+
+    def add_room(self, room: str, space_type: str, members: tuple[str, ...]) -> None:
+        """Remember a Chat space's type and members (the Chat API's view; Reports events never list them)."""
+        self.rooms.setdefault(room, (space_type, tuple(dict.fromkeys(members))))
 
     def meet_day(self, day: int) -> list[MeetLeg]:
         def build() -> list[MeetLeg]:
@@ -386,8 +418,10 @@ def set_reports_gmail(dom: Domain, available: bool) -> None:
 
 def audit_truth(dom: Domain) -> list[dict]:
     """The findings the service must report: dicts of rule, staff, pupil, guardian, counterpart, object,
-    status (new | suppressed) and confidence (known | suspected)."""
-    return [dict(t) for t in activity(dom).truth]
+    status (new | suppressed) and confidence (known | suspected). A breach only the Chat API's member
+    list can show (a DM where only the staff member wrote) is expected only while its scope is delegated."""
+    chat_api = CHAT_MEMBERS_SCOPE in dom.delegated_scopes
+    return [dict(t) for t in activity(dom).truth if chat_api or t.get("needs") != "chat_api"]
 
 
 def audit_decoys(dom: Domain) -> list[dict]:

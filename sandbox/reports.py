@@ -1,4 +1,4 @@
-"""Admin SDK Reports API: activities.list for drive, gmail, chat and meet, from the school's activity.
+"""Admin SDK Reports API: activities.list for drive, gmail, chat, meet, token and user_accounts.
 
 Served newest first, day by day, so a 30-day window over ``school`` (≈500,000 gmail
 events) is derived one day at a time; the page token carries (day, offset) bound to the
@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox import reports_accounts
 from sandbox.activity import Activity, Chat, DriveEvent, Mail, MeetLeg, activity, h, stamp, utc
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, bad_request
 from sandbox.model import Domain
 from sandbox.paging import query_hash
 
-APPS = ("drive", "gmail", "chat", "meet")
+APPS = ("drive", "gmail", "chat", "meet", *reports_accounts.APPS)
 DOC_TYPES = {"application/vnd.google-apps.document": "document", "application/vnd.google-apps.spreadsheet":
              "spreadsheet", "application/vnd.google-apps.presentation": "presentation",
              "application/vnd.google-apps.folder": "folder", "application/pdf": "pdf", "image/jpeg": "jpeg",
@@ -141,6 +142,8 @@ def _decode(token: str | None, qhash: str) -> tuple[int, int]:
 
 
 def _day_rows(act: Activity, app: str, day: int) -> list:
+    if app in reports_accounts.APPS:
+        return reports_accounts.day_rows(act, app, day)
     return {"gmail": act.mail_day, "drive": act.drive_day, "chat": act.chat_day, "meet": act.meet_day}[app](day)
 
 
@@ -187,6 +190,8 @@ def _base(act: Activity, app: str, when: datetime, key: str, actor: str) -> dict
 
 
 def _render(act: Activity, app: str, row: Any) -> dict[str, Any]:
+    if app in reports_accounts.APPS:
+        return reports_accounts.render(act, app, row, _base)
     return {"gmail": _gmail, "drive": _drive, "chat": _chat, "meet": _meet}[app](act, row)
 
 
@@ -252,13 +257,21 @@ def _drive(act: Activity, e: DriveEvent) -> dict[str, Any]:
 
 
 def _chat(act: Activity, c: Chat) -> dict[str, Any]:
+    """message_posted as in the Chat audit appendix and Elastic's test-chat.log: the poster and the room,
+    never a member list (target_users is not a message_posted parameter)."""
     item = _base(act, "chat", c.time, c.message_id + c.actor, c.actor)
+    room = c.room_id.split("/", 1)[1]
+    variant = int(h("chatshape", c.message_id)[:2], 16)
     params: list[dict[str, Any]] = [
-        {"name": "room_id", "value": c.room_id.split("/", 1)[1]}, {"name": "message_id", "value": c.message_id},
-        {"name": "actor", "value": c.actor}, {"name": "conversation_type", "value": c.conversation_type},
-        {"name": "conversation_ownership", "value": "INTERNALLY_OWNED"}, {"name": "external_room", "value": "NONE"}]
-    if c.targets:
-        params.append({"name": "target_users", "multiValue": list(c.targets)})
+        {"name": "message_id", "value": c.message_id}, {"name": "actor", "value": c.actor},
+        {"name": "actor_type", "value": "NON_ADMIN"}, {"name": "conversation_type", "value": c.conversation_type},
+        {"name": "conversation_ownership", "value": "INTERNALLY_OWNED"},
+        {"name": "retention_state", "value": "PERMANENT"}, {"name": "dlp_scan_status", "value": "DLP_NOT_APPLICABLE"},
+        {"name": "message_type", "value": "REGULAR_MESSAGE"}, {"name": "attachment_status", "value": "NO_ATTACHMENT"}]
+    if variant >= 24:  # about one in ten without room_id: the room is then only in message_id
+        params.insert(0, {"name": "room_id", "value": room})
+    if c.conversation_type == "SPACE":
+        params += [{"name": "room_name", "value": f"Room {room[:4]}"}, {"name": "external_room", "value": "DISABLED"}]
     item["events"] = [{"type": "user_action", "name": "message_posted", "parameters": params}]
     return item
 

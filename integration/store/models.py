@@ -10,6 +10,8 @@ from integration.store import (  # noqa: F401
     models_privacy,
     models_roster,
     models_web,
+    models_webapp,
+    models_worker,
 )
 from integration.store.base import Base
 

@@ -80,14 +80,19 @@ def ack_progress(session: Session, settings: Settings, now: datetime) -> dict | 
 
 
 def readiness(store) -> tuple[bool, str]:
-    """Database reachable and no job's newest run failed."""
+    """Database reachable, the worker (if one runs) scheduling jobs, and no job's newest run failed."""
     if not store.ping():
         return False, "database not reachable"
+    from integration.scheduler import heartbeat_problem
+
     try:
         with store.session() as s:
             failing = [r.job for r in last_runs(s) if r.status == "failed"]
+            stalled = heartbeat_problem(s, datetime.now(UTC))
     except SQLAlchemyError:
         return False, "database not readable"
+    if stalled:
+        return False, stalled
     if failing:
         return False, "last run failed: " + ", ".join(failing)
     return True, "ok"
@@ -108,7 +113,8 @@ def config_health(settings: Settings, dev_login: bool) -> list[dict]:
              "set [web] oauth_client_id and oauth_client_secret (a Web OAuth client)"),
         item("DSL web users", bool(s.web.dsl_users), "add the DSL's address to [web] dsl_users"),
         item("Push channels", bool(s.webhooks.public_url), "set [webhooks] public_url to receive Google push"),
-        item("Pub/Sub push", bool(s.webhooks.pubsub_topic and s.webhooks.pubsub_service_account),
-             "set [webhooks] pubsub_topic and pubsub_service_account"),
+        item("Pub/Sub push", bool(s.webhooks.pubsub_topic and s.webhooks.pubsub_service_account
+                                  and (s.webhooks.pubsub_audience or s.webhooks.public_url)),
+             "set [webhooks] pubsub_topic, pubsub_service_account and pubsub_audience (or public_url)"),
         item("Production sign-in", not dev_login, "development sign-in is on: set [web] dev_login = false"),
     ]

@@ -1,15 +1,15 @@
 """mail messages assembled from their sightings: receipts held for the sender's event
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 
 from alembic import op
 import sqlalchemy as sa
 import integration.store.base
 
-revision = "0009"
-down_revision = "0008"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
