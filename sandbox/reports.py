@@ -1,4 +1,4 @@
-"""Admin SDK Reports API: activities.list for drive, gmail, chat and meet, from the school's activity.
+"""Admin SDK Reports API: activities.list for drive, gmail, chat, meet, token and user_accounts.
 
 Served newest first, day by day, so a 30-day window over ``school`` (≈500,000 gmail
 events) is derived one day at a time; the page token carries (day, offset) bound to the
@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox import reports_accounts
 from sandbox.activity import Activity, Chat, DriveEvent, Mail, MeetLeg, activity, h, stamp, utc
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, bad_request
 from sandbox.model import Domain
 from sandbox.paging import query_hash
 
-APPS = ("drive", "gmail", "chat", "meet")
+APPS = ("drive", "gmail", "chat", "meet", *reports_accounts.APPS)
 DOC_TYPES = {"application/vnd.google-apps.document": "document", "application/vnd.google-apps.spreadsheet":
              "spreadsheet", "application/vnd.google-apps.presentation": "presentation",
              "application/vnd.google-apps.folder": "folder", "application/pdf": "pdf", "image/jpeg": "jpeg",
@@ -141,6 +142,8 @@ def _decode(token: str | None, qhash: str) -> tuple[int, int]:
 
 
 def _day_rows(act: Activity, app: str, day: int) -> list:
+    if app in reports_accounts.APPS:
+        return reports_accounts.day_rows(act, app, day)
     return {"gmail": act.mail_day, "drive": act.drive_day, "chat": act.chat_day, "meet": act.meet_day}[app](day)
 
 
@@ -187,6 +190,8 @@ def _base(act: Activity, app: str, when: datetime, key: str, actor: str) -> dict
 
 
 def _render(act: Activity, app: str, row: Any) -> dict[str, Any]:
+    if app in reports_accounts.APPS:
+        return reports_accounts.render(act, app, row, _base)
     return {"gmail": _gmail, "drive": _drive, "chat": _chat, "meet": _meet}[app](act, row)
 
 
@@ -272,15 +277,23 @@ def _chat(act: Activity, c: Chat) -> dict[str, Any]:
 
 
 def _meet(act: Activity, leg: MeetLeg) -> dict[str, Any]:
-    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.identifier or leg.time}", leg.identifier)
+    """call_ended as in the Meet audit appendix and Elastic's test-meet.log: an outsider's actor is the
+    HANGOUTS_EXTERNAL_OR_ANONYMOUS key (with their email or phone number as identifier, when known)."""
+    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.endpoint or leg.identifier or leg.time}",
+                 leg.identifier)
     params: list[dict[str, Any]] = [
-        {"name": "conference_id", "value": leg.conference_id}, {"name": "meeting_code", "value": leg.meeting_code},
-        {"name": "organizer_email", "value": leg.organizer}, {"name": "display_name", "value": leg.display_name},
-        {"name": "is_external", "boolValue": leg.external}, {"name": "duration_seconds", "intValue": str(leg.duration)},
-        {"name": "device_type", "value": "web"}]
+        {"name": "meeting_code", "value": leg.meeting_code}, {"name": "conference_id", "value": leg.conference_id},
+        {"name": "organizer_email", "value": leg.organizer}, {"name": "is_external", "boolValue": leg.external},
+        {"name": "endpoint_id", "value": leg.endpoint or "boq_hlane_" + h(leg.conference_id, leg.identifier)[:11]},
+        {"name": "device_type", "value": "web"}, {"name": "product_type", "value": "meet"},
+        {"name": "display_name", "value": leg.display_name}]
+    if leg.identifier:
+        params += [{"name": "identifier", "value": leg.identifier},
+                   {"name": "identifier_type", "value": leg.identifier_type}]
+    params += [{"name": "start_timestamp_seconds", "intValue": str(leg.start or int(leg.time.timestamp()) - leg.duration)},
+               {"name": "duration_seconds", "intValue": str(leg.duration)},
+               {"name": "network_transport_protocol", "value": "udp"}]
     if leg.external:
         item["actor"] = {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}
-    else:
-        params += [{"name": "identifier", "value": leg.identifier}, {"name": "identifier_type", "value": "email_address"}]
     item["events"] = [{"type": "call", "name": "call_ended", "parameters": params}]
     return item
