@@ -111,8 +111,15 @@ def _skip(kind: str, activity: dict[str, Any], why: str) -> None:
           id=(activity.get("id") or {}).get("uniqueQualifier", ""))
 
 
+def _event_list(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """`events` is a list on the wire; exports that split activities per event (Elastic's
+    google_workspace fixtures) carry one event object instead. Both read the same."""
+    events = activity.get("events") or []
+    return [events] if isinstance(events, dict) else [e for e in events if isinstance(e, dict)]
+
+
 def _events(activity: dict[str, Any], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for i, ev in enumerate(activity.get("events") or []):
+    for i, ev in enumerate(_event_list(activity)):
         if ev.get("name") == name:
             yield i, flat_params(ev.get("parameters") or [])
 
@@ -169,21 +176,54 @@ def mail_events(activity: dict[str, Any]) -> Iterator[MailEvent]:
 # ---------------------------------------------------------------------------- chat and meet
 
 
+# Chat (Reports chat appendix, developers.google.com/admin-sdk/reports/v1/appendix/activity/chat, and
+# Elastic's data_stream/chat/_dev/test/pipeline/test-chat.log): message_posted carries room_id (a bare
+# space id, "spaces/<id>" accepted too), message_id "spaces/<id>/messages/<m>", actor (also in actor.email)
+# and conversation_type, but no member list: target_users appears only on some events (add_room_member,
+# reactions), so a DM's other member must come from the room's history, never from this event.
+
+
+def space_name(room_id: str, message_id: str = "") -> str:
+    """The room as a Chat API space name ("spaces/<id>"), from room_id or else from the message name."""
+    room = room_id.strip()
+    if room:
+        return room if room.startswith("spaces/") else f"spaces/{room}"
+    parts = message_id.strip().split("/")
+    return f"spaces/{parts[1]}" if len(parts) >= 3 and parts[0] == "spaces" and parts[1] else ""
+
+
 def chat_events(activity: dict[str, Any]) -> Iterator[ChatEvent]:
+    """One ChatEvent per message_posted: the poster, the room and (rarely) the users it names."""
     when = _time(activity)
     for i, p in _events(activity, "message_posted"):
-        actor = str((activity.get("actor") or {}).get("email") or p.get("actor") or "").lower()
+        actor = str((activity.get("actor") or {}).get("email") or p.get("actor") or "").strip().lower()
         if when is None or not actor:
             _skip("chat", activity, "no time or actor")
             continue
-        targets = _addresses(p.get("target_users"))
-        yield ChatEvent(event_id(activity, i), when, actor, str(p.get("conversation_type") or ""),
-                        tuple(dict.fromkeys([actor, *targets])), str(p.get("room_id") or ""),
-                        str(p.get("message_id") or ""), "reports.chat")
+        targets = _listed(p.get("target_users"))
+        message = str(p.get("message_id") or "")
+        yield ChatEvent(event_id(activity, i), when, actor, str(p.get("conversation_type") or "").upper(),
+                        tuple(dict.fromkeys([actor, *targets])), space_name(str(p.get("room_id") or ""), message),
+                        message, "reports.chat")
 
 
+def _listed(value: Any) -> list[str]:
+    """Addresses from a multiValue list or a string (documented as `string`: comma-separated accepted)."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [a for a in (str(v).strip().lower() for v in items) if "@" in a]
+
+
+def _flag(value: Any) -> bool:
+    """A boolValue, or the same written as a string ("true"/"false") by an export."""
+    return value.strip().lower() == "true" if isinstance(value, str) else bool(value)
+
+
+# Meet (Reports meet appendix and Elastic's data_stream/meet/_dev/test/pipeline/test-meet.log): call_ended is
+# logged once per participant endpoint with conference_id, identifier (an email, or a phone number with
+# identifier_type phone_number), is_external, organizer_email, meeting_code and duration_seconds; an outside
+# or anonymous participant's actor is {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}.
 def meet_calls(activities: list[dict[str, Any]]) -> list[MeetCall]:
-    """Group call_ended events (one per participant) by conference into calls."""
+    """Group call_ended events (one per participant endpoint) by conference into calls."""
     calls: dict[str, dict[str, Any]] = {}
     for act in activities:
         when = _time(act)
@@ -198,7 +238,7 @@ def meet_calls(activities: list[dict[str, Any]]) -> list[MeetCall]:
             c["time"] = max(c["time"], when)
             c["ids"].append(event_id(act, i))
             who = str(p.get("identifier") or actor.get("email") or "").lower()
-            external = bool(p.get("is_external")) or actor.get("callerType") == "KEY" or "@" not in who
+            external = _flag(p.get("is_external")) or actor.get("callerType") == "KEY" or "@" not in who
             if external:
                 c["external"] += 1
             elif who not in c["people"]:
