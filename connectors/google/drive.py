@@ -48,6 +48,7 @@ def drive_item(f: dict[str, Any], owner: str) -> DriveItem:
 class DriveCrawler:
     def __init__(self, client: GoogleClient, admin: str):
         self.client, self.admin = client, admin
+        self._mimes: dict[str, str] = {}  # file id -> mimeType resolved this process (one action, several events)
 
     def user_files(self, owner: str, modified_after: datetime | None = None) -> list[DriveItem]:
         """Every file `owner` owns and has not binned, with its sharing."""
@@ -110,14 +111,12 @@ class DriveCrawler:
         person able to see them (owner, else the actor, else the admin), never one call per file."""
         by_subject: dict[str, list[str]] = {}
         for item in items:
-            if not item.mime_type:
+            if not item.mime_type and item.item_id not in self._mimes:
                 ids = by_subject.setdefault(item.owner_email or item.actor or self.admin, [])
                 if item.item_id not in ids:
                     ids.append(item.item_id)
-        if not by_subject:
-            return items
         files = self.client.resource("drive", "files")
-        found: dict[str, str] = {}
+        found = self._mimes
         for subject, ids in by_subject.items():
             reqs = [(str(i), files.get(fileId=fid, supportsAllDrives=True, fields="id,mimeType"))
                     for i, fid in enumerate(ids)]
@@ -127,7 +126,7 @@ class DriveCrawler:
                         found[ids[int(key)]] = str(resp["mimeType"])
                     elif err is not None:
                         event(log, "drive.mime_unresolved", logging.WARNING, file=ids[int(key)], error=str(err))
-            except SourceError as exc:  # this person cannot be impersonated: their items stay untyped
+            except SourceError as exc:  # this person cannot be impersonated: their items stay untyped (logged)
                 event(log, "drive.mime_unresolved", logging.WARNING, subject=subject, error=str(exc))
         return [dataclasses.replace(i, mime_type=found[i.item_id]) if not i.mime_type and i.item_id in found else i
                 for i in items]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.google.reports import _skip, _time, event_id, flat_params
+from connectors.google.reports import _event_list, _skip, _time, event_id, flat_params
 from integration.records import DriveItem, Permission
 
 EVENT_NAMES = ("change_user_access", "change_document_access_scope", "change_document_visibility",
@@ -72,11 +72,6 @@ def _true(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _events(activity: dict[str, Any]) -> list[dict[str, Any]]:
-    events = activity.get("events") or []
-    return [events] if isinstance(events, dict) else [e for e in events if isinstance(e, dict)]
-
-
 class _Malformed(Exception):
     """A grant event missing the field that names the grantee."""
 
@@ -110,7 +105,8 @@ def _grant(name: str, p: dict[str, Any]) -> Permission | None:
         scope = VISIBILITY.get(str(p.get("visibility") or "").lower(), ("", False))
         return _scoped(p, role, words, inherited, discover=scope[1])
     if base == "change_document_visibility":
-        word = next((w for w in words if w in VISIBILITY), str(p.get("visibility") or "").lower())
+        # new_value is the new visibility; `visibility` may still show the old one (Panther's "became private")
+        word = next((w for w in words if w in VISIBILITY), "") if words else str(p.get("visibility") or "").lower()
         if word not in VISIBILITY:
             return None  # private, or a word describing the file rather than a new scope
         kind, discover = VISIBILITY[word]
@@ -131,7 +127,7 @@ def drive_items(activity: dict[str, Any]) -> Iterator[DriveItem]:
     """A DriveItem holding the one grant each acl_change event made (removals are not grants)."""
     when = _time(activity)
     actor = str((activity.get("actor") or {}).get("email") or "").strip().lower()
-    for i, ev in enumerate(_events(activity)):
+    for i, ev in enumerate(_event_list(activity)):
         name = str(ev.get("name") or "")
         if name not in EVENT_NAMES:
             continue

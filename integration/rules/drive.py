@@ -19,6 +19,7 @@ PUBLIC_MEDIA = "drive.public_media"
 DIRECT_SHARE_OUTSIDE_COURSE = "drive.direct_share_outside_course"
 
 _MEDIA = ("image/", "video/")
+FOLDER = "application/vnd.google-apps.folder"
 
 
 def _staff_of(emails, ctx: RuleContext) -> Resolution | None:
@@ -59,13 +60,15 @@ def _grants(item: DriveItem, ctx: RuleContext) -> Iterator[tuple[Permission, Res
 
 def _candidate(rule: str, item: DriveItem, perm: Permission | None, perm_key: str, ctx: RuleContext,
                **people) -> Candidate:
-    """One grant's finding. An inherited grant (a folder's sharing reaching its files) is one finding
-    per grant, not one per file: its files are occurrences. A shared-drive item's finding is keyed
-    without the member of staff, whom a crawl (organizer) and an event (actor) may name differently."""
+    """One grant's finding. A folder's grant reaches every file in it (Reports logs each file's
+    inherited grant as a *_hierarchy_reconciled event): the folder's grant and those inherited
+    grants are one finding per grantee, the files its occurrences. A shared-drive item's finding is
+    keyed without the member of staff, whom a crawl (organizer) and an event (actor) may name
+    differently."""
     inherited = perm is not None and perm.inherited
     c = Candidate(
         rule=rule, source=item.source, time=item.modified,
-        object_key=f"inherited:{perm_key}" if inherited else item.item_id,
+        object_key=f"folder-grant:{perm_key}" if inherited or item.mime_type == FOLDER else item.item_id,
         event_key=f"drive:{item.item_id}:{perm_key}",
         evidence={"file_id": item.item_id, "title": item.title, "link": item.link,
                   "mime_type": item.mime_type, "event_ids": [item.event_id] if item.event_id else []},
