@@ -80,7 +80,7 @@ def minimum_calls(dom, since: datetime, until: datetime) -> dict[str, int]:
     drives = len(act.shared_drives)
     return {"drive.files": files, "drive.events": 2 * max(1, math.ceil(drive_events / PAGE)),
             "drive.shared": max(1, math.ceil(drives / 100)) + drives, "mail": 1 + max(1, math.ceil(mail / PAGE)),
-            "mail.forwarding": 2 * len(act.staff), "chat": max(1, math.ceil(chat / PAGE)),
+            "mail.forwarding": 3 * len(act.staff), "chat": max(1, math.ceil(chat / PAGE)),
             "meet": max(1, math.ceil(meet / PAGE)), "oauth": len(people),
             "_events": mail + drive_events + chat + meet}
 
@@ -184,7 +184,7 @@ def bound_s(r: dict) -> float:
     (forwarding per mailbox, tokens per 1000 users, shared-drive permissions per 100) are one trip each."""
     m, lat = r["minimum"], r["latency_ms"] / 1000
     chain = m["drive.events"] + m["mail"] + m["chat"] + m["meet"]
-    per_user = m["drive.files"] / APIS["drive"].in_flight + (m["mail.forwarding"] // 2) / APIS["gmail"].in_flight
+    per_user = m["drive.files"] / APIS["drive"].in_flight + (m["mail.forwarding"] // 3) / APIS["gmail"].in_flight
     batches = math.ceil(m["oauth"] / 1000) + 2 * math.ceil(max(1, m["drive.shared"]) / 100)
     return lat * (chain + per_user + batches)
 

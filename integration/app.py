@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
         SECRET_KEY=security.load_secret_key(settings.resolve(settings.web.secret_key_file)),
         SESSION_COOKIE_NAME="safechannels_session", SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=not local,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=8), MAX_CONTENT_LENGTH=1024 * 1024,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.web.session_max_hours), MAX_CONTENT_LENGTH=1024 * 1024,
         PREFERRED_URL_SCHEME="http" if local else "https",
     )
     app.extensions["safechannels"] = WebServices(

@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from integration import alerts, findings
+from integration.chat_rooms import ChatRooms
 from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused
 from integration.identity import Identity
 from integration.logs import event
@@ -95,6 +96,7 @@ class _Run:
         self.people = rctx.identity.people()
         self.exceptions: list[Exception] = []
         self._skip_logs = 0
+        self.rooms = ChatRooms(rctx.identity.address_hash)
 
     # ------------------------------------------------------------------ cursors and windows
 
@@ -165,13 +167,30 @@ class _Run:
         batches: Iterable[ActivityBatch] = source.fetch(stream, cursors, since=since, until=until, people=self.people)
         for batch in batches:
             self._batch(source.name, stream, batch)
+        if ChatEvent in (stream_types(source, stream) or ()):
+            self._list_rooms(source, stream)
 
-    def _batch(self, source: str, stream: str, batch: ActivityBatch) -> None:
-        self.result.events_read += len(batch.records)
-        prepared = [p for record in batch.records for p in self._evaluate(source, stream, record)]
+    def _list_rooms(self, source, stream: str) -> None:
+        """DM rooms still waiting for their other member: ask the source for the members (optional
+        ``chat_members``: the Chat API with admin access) and judge the messages held for them."""
+        with self.store.session() as s:
+            released, rooms = self.rooms.waiting(s, self.now)
+        lister = getattr(source, "chat_members", None)
+        if rooms and lister is not None:
+            lists = lister(rooms)  # outside any transaction: network calls
+            with self.store.session() as s:
+                released += self.rooms.listed(s, lists, self.now)
+        if released:
+            self._batch(source.name, stream, ActivityBatch(stream, released, None), count=False)
+
+    def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True) -> None:
+        if count:
+            self.result.events_read += len(batch.records)
         for attempt in (1, 2):
             try:
                 with self.store.session() as s:
+                    records = self.rooms.absorb(s, batch.records)  # DM members filled in, or held
+                    prepared = [p for record in records for p in self._evaluate(source, stream, record)]
                     outcome = findings.record(s, prepared, self.now)
                     alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now)
                     if batch.cursor is not None:

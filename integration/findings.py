@@ -198,9 +198,13 @@ def _get(session: Session, finding_id: int) -> Finding:
 
 def transition(session: Session, finding_id: int, to_status: str, actor: str, note: str = "",
                now: datetime | None = None) -> Finding:
-    """Move a finding along new → reviewing → resolved / false_positive (reopen → reviewing), logged."""
+    """Move a finding along new → reviewing → resolved / false_positive (reopen → reviewing), logged
+    with who and why: the note is required on every path (pages, API, CLI) because the log is the
+    school's record of its safeguarding decisions."""
     if not actor:
         raise InputError("a triage change needs the actor (who made it)")
+    if not note.strip():
+        raise InputError("a triage change needs a note saying why (it is kept in the finding's log)")
     if to_status not in FINDING_STATUSES:
         raise InputError(f"unknown status {to_status!r} (one of: {', '.join(FINDING_STATUSES)})")
     f = _get(session, finding_id)

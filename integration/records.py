@@ -164,14 +164,29 @@ class MailEvent:
 
 
 @dataclass(frozen=True)
+class MailFilter:
+    """A Gmail filter that forwards mail: where to, and which mail (its criteria), kept as evidence.
+
+    Filters that only label or archive are not kept: they move no mail out of the school.
+    """
+
+    filter_id: str
+    forward_to: str
+    criteria: tuple[tuple[str, str], ...] = ()  # (from|to|subject|query|negatedQuery|..., value)
+    add_label_ids: tuple[str, ...] = ()
+    remove_label_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ForwardingSetting:
-    """A mailbox's auto-forwarding and verified forwarding addresses (Gmail settings)."""
+    """A mailbox's auto-forwarding, verified forwarding addresses and forwarding filters (Gmail settings)."""
 
     mailbox: str
     auto_forward_enabled: bool
     auto_forward_address: str = ""
     forwarding_addresses: tuple[str, ...] = ()
     source: str = "gmail.settings"
+    filters: tuple[MailFilter, ...] = ()
 
 
 @dataclass(frozen=True)

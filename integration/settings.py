@@ -123,6 +123,8 @@ class Web:
     dev_login: bool = False
     oauth_authorize_url: str = ""  # empty = Google's; tests and proxies may point elsewhere
     oauth_token_url: str = ""  # empty = Google's
+    session_idle_minutes: int = 60  # a session unused this long is signed out
+    session_max_hours: int = 8  # and none lasts longer than this, however active
 
 
 @dataclass

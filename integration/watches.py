@@ -140,6 +140,9 @@ def unavailable(ctx, source: Source) -> str:
             return "set [webhooks] pubsub_topic (and a push subscription to /webhooks/pubsub) to receive push"
         if not hooks.pubsub_service_account:
             return "set [webhooks] pubsub_service_account (the push subscription's OIDC account)"
+        if not (hooks.pubsub_audience or hooks.public_url):
+            return ("set [webhooks] pubsub_audience or public_url (the push subscription's audience): "
+                    "Pub/Sub push is refused until one is set")
         if source.name == "gmail" and s.audit.mail_source != "mailbox":
             return "mail is read from the Reports API ([audit] mail_source), which cannot push"
         if source.name == "forms" and not _form_ids(ctx):

@@ -222,7 +222,8 @@ class Activity:
         """Every mailbox's messages of one day, newest first (what Reports gmail logs)."""
         people = self.staff + self.pupils
         return self._cached(("mailday", day), lambda: sorted(
-            (m for p in people for m in self._mailbox_day(p, day)), key=lambda m: m.time, reverse=True), day=True)
+            (m for p in people for m in self._mailbox_day(p, day) if m.direction != "draft"),
+            key=lambda m: m.time, reverse=True), day=True)
 
     # ------------------------------------------------------------------ drive
 

@@ -35,6 +35,7 @@ from sandbox.activity_model import (
     perm_id,
 )
 from sandbox.config_writer import exception_rows, write_personal_register
+from sandbox.mail_settings import add_filter, label_id
 
 LONDON = ZoneInfo("Europe/London")
 SOCIAL = [("Facebook", "1234567890"), ("TikTok", "2345678901"), ("Snapchat", "3456789012"),
@@ -136,6 +137,16 @@ class Planter:
                 self.a.plant_mail.setdefault((box, day), []).append(m)
         return msg_id
 
+    def draft(self, when: datetime, author: str, to: list[str]) -> str:
+        """An unsent draft: in its author's mailbox (label DRAFT) and nowhere else."""
+        self.k += 1
+        msg_id = f"<draft-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
+        day = self.a.day_of(when)
+        gid = f"{day:04x}{0x8000 + self.k:04x}" + h(author, self.k)[:8]
+        self.a.plant_mail.setdefault((author, day), []).append(
+            Mail(gid, when, author, "draft", author, tuple(to), (), msg_id, f"Draft {self.k}"))
+        return msg_id
+
     def file(self, owner: str, perms: list[Perm], *, mime: str = DOC, when: datetime | None = None,
              trashed: bool = False, events: bool = True) -> str:
         self.k += 1
@@ -229,6 +240,9 @@ def _mail_personal(p: Planter) -> None:
         if addr and a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
             p.truth(rule, staff=staff, pupil=pupil, counterpart=addr, status="suppressed",
                     obj=p.mail(p.when(), staff, [addr]))
+    s, pu = p.pick(a.staff), p.pick(a.pupils, registered=True)
+    p.draft(p.when(), s, [p.personal(pu, True)])
+    p.decoy(rule, "a draft to a pupil's personal address was never sent", staff=s, pupil=pu)
 
 
 def _mail_guardian(p: Planter) -> None:
@@ -272,6 +286,29 @@ def _forwarding(p: Planter) -> None:
     pu = p.pick(a.pupils, registered=True)
     a.forwarding[pu] = Forwarding(True, p.personal(pu, True), [(p.personal(pu, True), "accepted")])
     p.decoy(rule, "a pupil mailbox is not a staff mailbox", pupil=pu)
+    _forwarding_filters(p)
+
+
+def _forwarding_filters(p: Planter) -> None:
+    """Gmail filters: one forwarding a pupil's mail to the teacher's personal address (known, not
+    suspected: the filter is read), and decoys that forward inside the school or only label."""
+    a, rule, dom = p.a, "mail.auto_forward_external", p.a.dom
+    s = p.pick([x for x in a.staff if x not in a.forwarding], registered=True)
+    addr, pu = p.personal(s, True), p.pick(a.pupils)
+    a.forwarding[s] = Forwarding(False, "", [(addr, "accepted")])  # Gmail forwards only to verified addresses
+    add_filter(dom, s, {"from": pu, "hasAttachment": True}, forward=addr, remove=("INBOX",))
+    p.truth(rule, staff=s, counterpart=addr, obj=s)
+    free = [x for x in a.staff if x not in a.forwarding]
+    if len(free) >= 2:
+        s, colleague = p.pick(free), p.pick(free)
+        a.forwarding[s] = Forwarding(False, "", [(colleague, "accepted")])
+        add_filter(dom, s, {"query": "subject:(cover)"}, forward=colleague)
+        p.decoy(rule, "a filter forwarding cover requests to a colleague's school address", staff=s)
+    free = [x for x in a.staff if x not in a.forwarding]
+    if free:
+        s = p.pick(free)
+        add_filter(dom, s, {"from": ORGS[0][0]}, add=(label_id("Exams"),), remove=("INBOX",))
+        p.decoy(rule, "a filter that labels and archives outside mail forwards nothing", staff=s)
 
 
 def _out_of_hours(p: Planter) -> None:
@@ -393,7 +430,8 @@ def _chat_meet(p: Planter) -> None:
         p.truth(rule, staff=s, pupil=pu)
         s, pu = p.pick(a.staff), p.pick(a.pupils)
         p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu]))
-    s, pu, s2, k2 = p.pick(a.staff), p.pick(a.pupils), p.pick(a.staff), p.pick(a.pupils)
+    s, pu = p.pick(a.staff), p.pick(a.pupils)
+    s2, k2 = p.pick([x for x in a.staff if x != s]), p.pick([x for x in a.pupils if x != pu])  # reuse: not the same
     p.chat(p.when(14), s, None, "SPACE")
     p.decoy(rule, "a message in a space", staff=s)
     p.chat(p.when(14), s, s2)

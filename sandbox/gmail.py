@@ -21,6 +21,9 @@ from sandbox.paging import paginate
 
 SCOPE = "https://www.googleapis.com/auth/"
 FULL_READ = {SCOPE + "gmail.readonly", SCOPE + "gmail.modify", "https://mail.google.com/"}
+# System labels as Gmail sets them (developers.google.com/workspace/gmail/api/guides/labels): a draft carries
+# DRAFT and is listed by messages.list like any message.
+LABELS = {"sent": ["SENT"], "received": ["INBOX"], "draft": ["DRAFT"]}
 
 
 def register(api: Registry, domain: Domain) -> None:
@@ -88,7 +91,7 @@ def _mailbox(req: ApiRequest) -> str:
 
 
 def message_json(act: Activity, m: Mail, fmt: str, wanted: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": m.id, "threadId": m.id, "labelIds": ["SENT"] if m.direction == "sent" else ["INBOX"],
+    out: dict[str, Any] = {"id": m.id, "threadId": m.id, "labelIds": LABELS[m.direction],
                            "internalDate": str(int(m.time.timestamp() * 1000)), "historyId": str(int(m.id[:8], 16)),
                            "sizeEstimate": 2048 + len(m.subject)}
     if fmt == "minimal":

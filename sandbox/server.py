@@ -35,6 +35,7 @@ API_MODULES = [
     "sandbox.classroom",
     "sandbox.drive",
     "sandbox.gmail",
+    "sandbox.mail_settings",
     "sandbox.reports",
     "sandbox.forms",
 ]

@@ -2,7 +2,8 @@
 
 The bearer token is verified before the body is parsed: Google's signature (cached certs),
 expiry, issuer, audience (``[webhooks] pubsub_audience``, default this endpoint's public
-URL) and the push subscription's service account (``email`` + ``email_verified``).
+URL; with neither configured every push is refused) and the push subscription's service
+account (``email`` + ``email_verified``).
 The message id is inserted under a unique key: a redelivery is acknowledged (2xx) but
 requests nothing. Acknowledging matters: Pub/Sub treats any non-2xx as a nack and would
 redeliver the duplicate until retention ends, slowing the whole subscription.
@@ -28,12 +29,14 @@ from webhooks.oidc import email_verified
 
 
 def audience() -> str:
+    """The configured audience, or "" when none is: never the request's own URL, which the caller
+    chooses through the Host header (a token minted for any other endpoint would then pass)."""
     hooks = services().settings.webhooks
     if hooks.pubsub_audience:
         return hooks.pubsub_audience
     if hooks.public_url:
         return hooks.public_url.rstrip("/") + request.path
-    return request.base_url
+    return ""
 
 
 @bp.post("/pubsub")
@@ -46,8 +49,11 @@ def pubsub() -> Response:
     if not auth.startswith("Bearer "):
         return refuse(401, "no bearer token")
     expected = svc.settings.webhooks.pubsub_service_account.strip().lower()
+    aud = audience()
+    if not aud:
+        return refuse(403, "no audience configured: set [webhooks] pubsub_audience or public_url")
     try:
-        claims = svc.id_tokens.verify(auth[len("Bearer "):].strip(), audience())
+        claims = svc.id_tokens.verify(auth[len("Bearer "):].strip(), aud)
     except svc.invalid_token:
         return refuse(401, "token not valid")
     if not expected or str(claims.get("email", "")).lower() != expected or not email_verified(claims):

@@ -5,9 +5,9 @@ Headers only: ``messages.list`` (no ``q`` — the ``gmail.metadata`` scope forbi
 in Gmail batches of 50 (Google's recommendation; the cap is 100). Never ``full``/``raw``,
 never bodies or snippets. The list is newest first, so reading stops at the first batch that
 reaches back past the window (an incremental run usually costs one list and one batch of 10 per mailbox).
-Forwarding: ``getAutoForwarding`` + ``forwardingAddresses.list`` in one batch per
+Forwarding: ``getAutoForwarding`` + ``forwardingAddresses.list`` + ``filters.list`` in one batch per
 mailbox with ``gmail.settings.basic`` (which grants no mail access); only *accepted*
-forwarding addresses count, since a pending one cannot receive mail.
+forwarding addresses count, since a pending one cannot receive mail, and only filters that forward.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
 from integration.errors import NotFound, SourceError
 from integration.logs import event
-from integration.records import ForwardingSetting, MailEvent
+from integration.records import ForwardingSetting, MailEvent, MailFilter
 
 log = logging.getLogger("safechannels.google.gmail")
 
@@ -34,7 +34,14 @@ FIRST_BATCH = 10  # a small first batch: an incremental run usually needs only t
 
 
 def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
-    """A MailEvent from a metadata-format message; None (logged) when it has no sender or recipients."""
+    """A MailEvent from a metadata-format message; None (logged) when it has no sender or recipients.
+
+    A draft (label ``DRAFT``) was never sent nor received: None, silently. ``messages.list`` returns
+    drafts too, and ``gmail.metadata`` forbids the ``q`` that could leave them out.
+    """
+    labels = msg.get("labelIds") or []
+    if "DRAFT" in labels:
+        return None
     headers: dict[str, list[str]] = {}
     for hdr in (msg.get("payload") or {}).get("headers") or []:
         headers.setdefault(str(hdr.get("name", "")).lower(), []).append(str(hdr.get("value", "")))
@@ -48,7 +55,7 @@ def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
               why="no sender, recipients or date")
         return None
     when = datetime.fromtimestamp(int(msg["internalDate"]) / 1000, UTC)
-    direction = "sent" if "SENT" in (msg.get("labelIds") or []) else "received"
+    direction = "sent" if "SENT" in labels else "received"
     return MailEvent(f"gmail:{mailbox}:{msg['id']}", when, mailbox, direction, sender, recipients,
                      (headers.get("message-id") or [""])[0], (headers.get("subject") or [""])[0], names,
                      "gmail.messages")
@@ -104,10 +111,11 @@ class GmailReader:
                 return
 
     def forwarding(self, mailbox: str) -> ForwardingSetting:
-        settings = self.client.resource("gmail", "users", "settings")
-        reqs = [("auto", settings.getAutoForwarding(userId="me")),
-                ("addresses", self.client.resource("gmail", "users", "settings", "forwardingAddresses").list(
-                    userId="me"))]
+        """Auto-forwarding, forwarding addresses and filters of one mailbox: one batch of three parts."""
+        settings = ("gmail", "users", "settings")
+        reqs = [("auto", self.client.resource(*settings).getAutoForwarding(userId="me")),
+                ("addresses", self.client.resource(*settings, "forwardingAddresses").list(userId="me")),
+                ("filters", self.client.resource(*settings, "filters").list(userId="me"))]
         got: dict[str, dict] = {}
         for key, resp, err in self.client.batch("gmail", reqs, subject=mailbox, scopes=SCOPES["gmail_settings"]):
             if err is not None:
@@ -117,4 +125,25 @@ class GmailReader:
         accepted = tuple(str(a.get("forwardingEmail", "")).lower() for a in got.get("addresses", {}).get(
             "forwardingAddresses") or [] if a.get("verificationStatus") == "accepted" and a.get("forwardingEmail"))
         return ForwardingSetting(mailbox, bool(auto.get("enabled")), str(auto.get("emailAddress", "")).lower(),
-                                 accepted, "gmail.settings")
+                                 accepted, "gmail.settings", forwarding_filters(got.get("filters", {})))
+
+
+def forwarding_filters(body: dict) -> tuple[MailFilter, ...]:
+    """The filters of a ``filters.list`` answer that forward (``action.forward``); label-only ones are dropped.
+
+    Shape: Gmail API ``users.settings.filters.list`` → ``{"filter": [Filter]}`` (the key is absent when the
+    mailbox has none); Filter = ``{id, criteria{from,to,subject,query,negatedQuery,hasAttachment,excludeChats,
+    size,sizeComparison}, action{addLabelIds[],removeLabelIds[],forward}}`` (developers.google.com/gmail/api/
+    reference/rest/v1/users.settings.filters, and the gmail v1 discovery document).
+    """
+    out = []
+    for f in body.get("filter") or []:
+        action = f.get("action") or {}
+        forward = str(action.get("forward") or "").strip().lower()
+        if not forward:
+            continue
+        criteria = tuple((str(k), str(v).lower() if isinstance(v, bool) else str(v))
+                         for k, v in sorted((f.get("criteria") or {}).items()) if v not in (None, ""))
+        out.append(MailFilter(str(f.get("id", "")), forward, criteria, tuple(action.get("addLabelIds") or ()),
+                              tuple(action.get("removeLabelIds") or ())))
+    return tuple(out)

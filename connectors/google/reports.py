@@ -132,45 +132,71 @@ def _time(activity: dict[str, Any]) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------- gmail
+# Shapes read (each seen in a public source, see tests/fixtures/reports/gmail.py):
+#  - nested ``message_info.messageValue.parameter[]`` with ``source`` / ``destination`` as messageValue or
+#    multiMessageValue, or present by name only (``{"name": "source"}``: empty) — Elastic
+#    google_workspace gmail_reports test-gmail-reports.log;
+#  - flattened dotted names (``message_info.flattened_destinations``) with no source on a receipt —
+#    the third-party report in shared google-apis.md §2.2;
+#  - ``flattened_destinations`` as ``service:selector:address`` joined by commas — Elastic gmail (BigQuery).
+# A receipt (type 2) is logged by each recipient's mailbox and names that mailbox only; the sender's
+# event (type 1) names every destination. A receipt with no source is kept: the sender is then unknown.
 
 
 def _addresses(value: Any) -> list[str]:
     if isinstance(value, list):
-        return [str(v).strip().lower() for v in value if v]
+        return [str(v).strip().lower() for v in value if v and not isinstance(v, dict)]
     return [str(value).strip().lower()] if value else []
 
 
 def _destinations(params: dict[str, Any]) -> list[str]:
+    """Every destination in every shape the event carries (nested, repeated and flattened), in order."""
     found = _addresses(params.get("message_info.destination.address"))
     dests = params.get("message_info.destination")
     if isinstance(dests, list):
-        found += [str(d.get("address", "")).lower() for d in dests if isinstance(d, dict) and d.get("address")]
+        found += [str(d.get("address", "")).strip().lower() for d in dests if isinstance(d, dict) and d.get("address")]
     flat = params.get("message_info.flattened_destinations")
-    if not found and isinstance(flat, str):
-        found = [part.rsplit(":", 1)[-1].strip().lower() for part in flat.split(",") if "@" in part]
-    return list(dict.fromkeys(a for a in found if a))
+    if isinstance(flat, str):
+        found += [part.rsplit(":", 1)[-1].strip().lower() for part in flat.split(",") if "@" in part]
+    return list(dict.fromkeys(a for a in found if "@" in a))
+
+
+def _message_id(activity: dict[str, Any], params: dict[str, Any]) -> str:
+    """The RFC 2822 Message-ID: message_info's, else the EMAIL resource the activity names."""
+    mid = params.get("message_info.rfc2822_message_id")
+    if mid:
+        return str(mid).strip()
+    for res in activity.get("resourceDetails") or []:
+        if isinstance(res, dict) and res.get("type") == "EMAIL" and res.get("id"):
+            return str(res["id"]).strip()
+    return ""
 
 
 def mail_events(activity: dict[str, Any]) -> Iterator[MailEvent]:
-    """Sent (type 1) and received (type 2) deliveries; other gmail event types are not messages."""
-    when, actor = _time(activity), str((activity.get("actor") or {}).get("email", "")).lower()
+    """Sent (type 1) and received (type 2) deliveries; other gmail event types are not messages.
+
+    A receipt without destinations was delivered to the mailbox that logged it (the actor).
+    """
+    when, actor = _time(activity), str((activity.get("actor") or {}).get("email", "")).strip().lower()
     for i, p in _events(activity, "delivery"):
         kind = str(p.get("event_info.mail_event_type", ""))
         if kind not in ("1", "2"):
             continue
         direction = "sent" if kind == "1" else "received"
-        sender = str(p.get("message_info.source.address") or (actor if kind == "1" else "")).lower()
+        source = p.get("message_info.source.address") or p.get("message_info.source.from_header_address")
+        sender = str(source or (actor if kind == "1" else "")).strip().lower()
         recipients = _destinations(p)
-        if when is None or not actor or not sender or not recipients:
-            _skip("gmail", activity, "no time, mailbox, sender or recipients")
+        if kind == "2" and not recipients and actor:
+            recipients = [actor]
+        if when is None or not actor or not recipients or (kind == "1" and not sender):
+            _skip("gmail", activity, "no time, mailbox or recipients")
             continue
         names = ()
         display = p.get("message_info.source.from_header_displayname")
-        if display:
+        if display and sender:
             names = ((sender, str(display)),)
         yield MailEvent(event_id(activity, i), when, actor, direction, sender, tuple(recipients),
-                        str(p.get("message_info.rfc2822_message_id") or ""), str(p.get("message_info.subject") or ""),
-                        names, "reports.gmail")
+                        _message_id(activity, p), str(p.get("message_info.subject") or ""), names, "reports.gmail")
 
 
 # ---------------------------------------------------------------------------- chat and meet

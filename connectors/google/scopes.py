@@ -40,7 +40,7 @@ WHY: dict[str, str] = {
     "drive": "read file sharing metadata (never file contents)",
     "shared_drives": "list shared drives domain-wide (drives.list accepts no narrower scope)",
     "gmail_metadata": "read message headers of mailboxes when Reports has no Gmail events (never bodies)",
-    "gmail_settings": "read auto-forwarding and forwarding addresses (grants no mail access)",
+    "gmail_settings": "read auto-forwarding, forwarding addresses and filters (grants no mail access)",
     "gmail_send": "send DSL alerts through Gmail when [alerts] transport = 'gmail'",
     "forms": "create the acknowledgement form and read its responses",
 }

@@ -37,7 +37,7 @@ def run(args) -> int:
         run_escalation(s, ctx.settings, now)
         if args.digest:
             run_digest(s, ctx.settings, now, force=True)
-    result = deliver_due(ctx, now, mailer=mailer)
+    result = deliver_due(ctx, now, mailer=mailer, retry_waiting=True)  # the operator wants it now
     if args.json:
         print_json(result.as_json())
     else:

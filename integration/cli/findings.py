@@ -16,8 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", help="only findings of this rule id")
     p.add_argument("--set-status", nargs=2, metavar=("ID", "STATUS"),
                    help="move a finding along new -> reviewing -> resolved/false_positive (reopen -> reviewing)")
-    p.add_argument("--actor", help="who is triaging (required with --set-status; logged)")
-    p.add_argument("--note", default="", help="a note for the triage log")
+    p.add_argument("--actor", help="who is triaging: a school address in [web] dsl_users (required with "
+                                   "--set-status; logged)")
+    p.add_argument("--note", default="", help="why: required with --set-status, kept in the triage log")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
@@ -58,10 +59,11 @@ def _set_status(ctx, args) -> int:
         finding_id = int(raw_id)
     except ValueError:
         raise InputError(f"finding id must be a number, got {raw_id!r}") from None
-    if not args.actor:
-        raise InputError("--set-status needs --actor EMAIL (who made the change; it is logged)")
+    _check_triager(ctx.settings, args.actor or "")
+    if not (args.note or "").strip():
+        raise InputError("--set-status needs --note TEXT saying why (it is kept in the finding's log)")
     with ctx.store.session() as s:
-        doc = repo.as_json(repo.transition(s, finding_id, status, args.actor, args.note))
+        doc = repo.as_json(repo.transition(s, finding_id, status, args.actor.strip().lower(), args.note.strip()))
     if args.json:
         from integration.__main__ import print_json
 
@@ -69,6 +71,17 @@ def _set_status(ctx, args) -> int:
     else:
         print(f"finding {finding_id} is now {doc['status']}")
     return 0
+
+
+def _check_triager(settings, actor: str) -> None:
+    """Only the DSL triages, as on the pages: a school address listed in [web] dsl_users."""
+    from integration.web.auth import in_school_domain, roles_for
+
+    if not actor:
+        raise InputError("--set-status needs --actor EMAIL (who made the change; it is logged)")
+    if not in_school_domain(settings, actor.strip()) or "dsl" not in roles_for(settings, actor):
+        raise InputError(f"--actor {actor!r} may not triage: it must be a {settings.school.domain} address "
+                         "listed in [web] dsl_users")
 
 
 def _table(docs: list[dict]) -> None:

@@ -98,7 +98,7 @@ class RuleContext:
 # ---------------------------------------------------------------------------- record checks
 
 _REQUIRED: dict[type, tuple[str, ...]] = {
-    MailEvent: ("event_id", "time", "mailbox", "direction", "sender"),
+    MailEvent: ("event_id", "time", "mailbox", "direction"),
     DriveItem: ("item_id",),
     ForwardingSetting: ("mailbox",),
     ChatEvent: ("event_id", "time", "actor"),
@@ -120,3 +120,6 @@ def check_record(record: ActivityRecord) -> None:
             raise SkippableRecord(f"{type(record).__name__} {ident or '(no id)'} has no {name}")
         if name == "time" and getattr(value, "tzinfo", None) is None:
             raise SkippableRecord(f"{type(record).__name__} {name} has no time zone")
+    if isinstance(record, MailEvent) and record.direction == "sent" and not record.sender:
+        # a receipt may lack its sender (Reports logs some with an empty source); a sent message may not
+        raise SkippableRecord(f"MailEvent {record.event_id or '(no id)'} has no sender")

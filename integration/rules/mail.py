@@ -11,11 +11,11 @@ from __future__ import annotations
 from integration.identity import ATTRIBUTED, PUPILS, Resolution
 from integration.records import ForwardingSetting, MailEvent
 from integration.rules.base import Candidate, Rule, RuleContext
+from integration.rules.forwarding import AUTO_FORWARD_EXTERNAL, auto_forward_external
 
 STAFF_TO_PUPIL_PERSONAL = "mail.staff_to_pupil_personal"
 STAFF_PERSONAL_TO_PUPIL = "mail.staff_personal_to_pupil"
 STAFF_PERSONAL_TO_GUARDIAN = "mail.staff_personal_to_guardian"
-AUTO_FORWARD_EXTERNAL = "mail.auto_forward_external"
 OUT_OF_HOURS = "mail.out_of_hours"
 
 
@@ -42,7 +42,7 @@ def _read(ev: MailEvent, ctx: RuleContext) -> tuple[list, bool]:
     sender = ev.sender
     s_res = ident.resolve(sender, names.get(sender, ""))
     pairs = [(sender, s_res, rcpt, ident.resolve(rcpt, names.get(rcpt, "")))
-             for rcpt in dict.fromkeys(ev.recipients) if rcpt and rcpt != sender]
+             for rcpt in dict.fromkeys(ev.recipients) if sender and rcpt and rcpt != sender]
     attributed = s_res.kind in ATTRIBUTED or any(p[3].kind in ATTRIBUTED for p in pairs)
     ctx.scratch["mail_pairs"] = (ev, pairs, attributed)
     return pairs, attributed
@@ -121,33 +121,6 @@ def out_of_hours(ev: MailEvent, ctx: RuleContext) -> list[Candidate]:
                 c.evidence["local_time"] = ev.time.astimezone(ctx.policy.timezone).isoformat()
                 return [c]
     return []
-
-
-def auto_forward_external(fs: ForwardingSetting, ctx: RuleContext) -> list[Candidate]:
-    """A staff mailbox forwarding outside the approved domains — its owner's own address included.
-
-    The auto-forward target is `known`; a verified forwarding address that only a filter could
-    use is `suspected`, because filters themselves are not read.
-    """
-    owner = ctx.identity.resolve(fs.mailbox)
-    if not _school(owner, ("staff",)):
-        return []
-    targets: dict[str, str] = {}
-    if fs.auto_forward_enabled and fs.auto_forward_address:
-        targets[fs.auto_forward_address.lower()] = "auto_forward"
-    for addr in fs.forwarding_addresses:
-        targets.setdefault(addr.lower(), "forwarding_address")
-    out = []
-    for addr, how in targets.items():
-        if ctx.identity.is_approved(addr):
-            continue
-        digest = ctx.identity.address_hash(addr)
-        out.append(Candidate(
-            rule=AUTO_FORWARD_EXTERNAL, staff=owner.person_email, counterpart=addr,
-            confidence="known" if how == "auto_forward" else "suspected", source=fs.source,
-            object_key=f"{fs.mailbox}:{digest}", event_key=f"fwd:{fs.mailbox}:{digest}:{how}",
-            evidence={"mailbox": fs.mailbox, "setting": how}))
-    return out
 
 
 RULES = (

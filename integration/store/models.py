@@ -1,6 +1,15 @@
 """Every table, imported in one place so Alembic and create_all see the whole schema."""
 
-from integration.store import models_acks, models_alerts, models_audit, models_ops, models_roster, models_web  # noqa: F401
+from integration.store import (  # noqa: F401
+    models_acks,
+    models_alerts,
+    models_audit,
+    models_chat,
+    models_ops,
+    models_privacy,
+    models_roster,
+    models_web,
+)
 from integration.store.base import Base
 
 metadata = Base.metadata

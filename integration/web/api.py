@@ -92,7 +92,10 @@ def transition(finding_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("to"), str):
         abort(400, description='send {"to": "reviewing|resolved|false_positive", "note": "..."}')
-    note = str(body.get("note", ""))[:2000]
+    note = body.get("note")
+    if not isinstance(note, str) or not note.strip():
+        abort(400, description="a note saying why is required for every status change")
+    note = note.strip()[:2000]
     try:
         with services().store.session() as s:
             if s.get(Finding, finding_id) is None:
@@ -105,7 +108,6 @@ def transition(finding_id: int):
 
 
 def _public(doc: dict) -> dict:
-    """A list entry: the counterpart is shown on the (logged) single-finding view only."""
-    doc = dict(doc)
-    doc["counterpart"] = None
-    return doc
+    """A list entry: guardian and counterpart addresses (personal, often outside the school) are shown
+    on the single-finding view only, where every view is logged."""
+    return {**doc, "guardian": None, "counterpart": None}

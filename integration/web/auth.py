@@ -6,6 +6,8 @@ in, then held to the school: the ``hd`` claim AND the address's domain must both
 school's domain (``hd`` alone is absent for consumer accounts; the address alone could be a
 consumer account using a school-looking alias). Roles come from ``[web]`` lists and are
 re-read on every request, so removing someone from the config revokes access at once.
+The session itself is server-side (`integration.web.sessions`): the cookie holds only its id,
+so signing out or signing in elsewhere ends it at once, even for a copied cookie.
 
 ``[web] dev_login`` (a form that signs in as any listed address) exists for the demo and
 tests; the app factory refuses it unless bound to a loopback address, and it is also
@@ -26,7 +28,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from integration.logs import event
 from integration.settings import Settings
-from integration.web import services
+from integration.web import services, sessions
 
 log = logging.getLogger("safechannels.web")
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -70,13 +72,14 @@ def in_school_domain(settings: Settings, email: str) -> bool:
 def current_user() -> User | None:
     if "user" in g:
         return g.user
-    data = session.get("user")
-    user = None
-    if isinstance(data, dict) and isinstance(data.get("email"), str):
-        settings = services().settings
-        roles = roles_for(settings, data["email"])
-        if roles and in_school_domain(settings, data["email"]):
-            user = User(data["email"], str(data.get("name", "")), roles)
+    svc, user = services(), None
+    signed = sessions.resolve(svc.store, session.get("sid"), svc.settings.web)
+    if signed is not None:
+        roles = roles_for(svc.settings, signed.email)
+        if roles and in_school_domain(svc.settings, signed.email):
+            user = User(signed.email, signed.name, roles)
+        else:  # role removed since sign-in: the session ends now, not at its expiry
+            sessions.end(svc.store, session.get("sid"))
     g.user = user
     return user
 
@@ -140,7 +143,7 @@ def _sign_in(email: str, name: str, how: str) -> str:
     """Start a fresh session for the user; returns where to go next."""
     nxt = _safe_next()
     session.clear()  # no fixation: a fresh session (and CSRF token) for the signed-in user
-    session["user"] = {"email": email.lower(), "name": name}
+    session["sid"] = sessions.start(services().store, email.lower(), name)
     session.permanent = True
     csrf_token()
     g.pop("user", None)
@@ -222,6 +225,7 @@ def dev_login():
 @bp.post("/logout")
 def logout():
     user = current_user()
+    sessions.end(services().store, session.get("sid"))
     session.clear()
     if user:
         event(log, "web.signed_out", email=user.email)

@@ -108,7 +108,8 @@ def config_health(settings: Settings, dev_login: bool) -> list[dict]:
              "set [web] oauth_client_id and oauth_client_secret (a Web OAuth client)"),
         item("DSL web users", bool(s.web.dsl_users), "add the DSL's address to [web] dsl_users"),
         item("Push channels", bool(s.webhooks.public_url), "set [webhooks] public_url to receive Google push"),
-        item("Pub/Sub push", bool(s.webhooks.pubsub_topic and s.webhooks.pubsub_service_account),
-             "set [webhooks] pubsub_topic and pubsub_service_account"),
+        item("Pub/Sub push", bool(s.webhooks.pubsub_topic and s.webhooks.pubsub_service_account
+                                  and (s.webhooks.pubsub_audience or s.webhooks.public_url)),
+             "set [webhooks] pubsub_topic, pubsub_service_account and pubsub_audience (or public_url)"),
         item("Production sign-in", not dev_login, "development sign-in is on: set [web] dev_login = false"),
     ]

@@ -27,7 +27,6 @@ bp.add_app_template_filter(rule_title, "rule_title")  # the rule in plain words,
 
 PAGE_SIZE = 100
 HIDDEN_EVIDENCE = {"body", "snippet", "content", "text", "html"}  # never shown, should they ever appear
-CLOSING = ("resolved", "false_positive")
 
 
 @bp.app_template_filter("localtime")
@@ -140,8 +139,8 @@ def triage(finding_id: int):
     svc, user = services(), current_user()
     to_status = request.form.get("to_status", "")
     note = request.form.get("note", "").strip()[:2000]
-    if to_status in CLOSING and not note:
-        flash("Add a note saying why before closing a finding.", "error")
+    if not note:
+        flash("Add a note saying why before changing a finding's status.", "error")
         return redirect(url_for("ui.finding", finding_id=finding_id))
     try:
         with svc.store.session() as s:

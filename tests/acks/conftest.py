@@ -47,3 +47,10 @@ def seed(env: AckEnv) -> None:
     env.add_person("pat.pupil", "Pat Pupil", role="pupil", org_unit="/Pupils/Year 7")
     env.add_person("old.pupil", "Old Pupil", role="former_pupil", org_unit="/Pupils/Leavers", status="suspended")
     env.add_person("it.admin", "IT Admin", role="other", org_unit="/")
+
+
+@pytest.fixture(autouse=True)
+def _quick_in_run_retries(monkeypatch):
+    """A deferring relay is retried within a delivery run after 1, 2 and 4 s; these tests' relay defers
+    on purpose many times, so they retry at once (the delays themselves are tested in tests/faults)."""
+    monkeypatch.setattr("integration.alerts.deliver.IN_RUN_RETRIES", (0.0, 0.0, 0.0))

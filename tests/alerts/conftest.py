@@ -205,3 +205,10 @@ def smtp_factory():
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _quick_in_run_retries(monkeypatch):
+    """A deferring relay is retried within a delivery run after 1, 2 and 4 s; these tests' relay defers
+    on purpose, so they retry at once (the delays themselves are tested in tests/faults)."""
+    monkeypatch.setattr("integration.alerts.deliver.IN_RUN_RETRIES", (0.0, 0.0, 0.0))

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from audit_env import NOW, PUPIL, PUPIL_GMAIL, TEACHER, FakeContext, ListSource, make_settings
+from audit_env import DOMAIN, NOW, PUPIL, PUPIL_GMAIL, TEACHER, FakeContext, ListSource, make_settings
 from sqlalchemy import func, select
 
 from integration import findings as repo
@@ -21,6 +21,7 @@ from integration.rules.base import Candidate
 from integration.store.models import metadata
 from integration.store.models_audit import Finding, FindingEvent, FindingOccurrence
 
+DSL = f"dsl@{DOMAIN}"
 MY_TABLES = {"personal_addresses", "channel_exceptions", "register_imports", "findings", "finding_occurrences",
              "finding_events"}
 
@@ -61,17 +62,19 @@ def test_the_triage_workflow_is_logged_and_rejects_invalid_moves(store):
     fid = a_finding(store)
     with store.session() as s:
         with pytest.raises(InputError, match="is new: it can move to reviewing, not resolved"):
-            repo.transition(s, fid, "resolved", "dsl@x")
+            repo.transition(s, fid, "resolved", "dsl@x", "done")
+        with pytest.raises(InputError, match="needs a note"):
+            repo.transition(s, fid, "reviewing", "dsl@x", "  ")
         repo.transition(s, fid, "reviewing", "dsl@x", "looking")
         repo.transition(s, fid, "false_positive", "dsl@x", "it is the pupil's parent")
         repo.transition(s, fid, "reviewing", "deputy@x", "reopened")
-        f = repo.transition(s, fid, "resolved", "dsl@x")
+        f = repo.transition(s, fid, "resolved", "dsl@x", "spoken to")
         assert f.closed_at is not None
         repo.log_view(s, fid, "head@x")
         with pytest.raises(InputError, match="unknown status"):
-            repo.transition(s, fid, "done", "dsl@x")
+            repo.transition(s, fid, "done", "dsl@x", "x")
         with pytest.raises(InputError, match="no finding"):
-            repo.transition(s, 999, "reviewing", "dsl@x")
+            repo.transition(s, 999, "reviewing", "dsl@x", "x")
         log = [(e.action, e.actor, e.from_status, e.to_status) for e in repo.history(s, fid)]
     assert log == [("created", "audit", "", "new"), ("status", "dsl@x", "new", "reviewing"),
                    ("status", "dsl@x", "reviewing", "false_positive"),
@@ -82,8 +85,8 @@ def test_the_triage_workflow_is_logged_and_rejects_invalid_moves(store):
 def test_a_resolved_finding_that_recurs_is_new_again(store):
     fid = a_finding(store)
     with store.session() as s:
-        repo.transition(s, fid, "reviewing", "dsl@x")
-        repo.transition(s, fid, "resolved", "dsl@x")
+        repo.transition(s, fid, "reviewing", "dsl@x", "looking")
+        repo.transition(s, fid, "resolved", "dsl@x", "spoken to")
     with store.session() as s:
         out = record(s, [prepare(store, candidate("mail:<2>"))], NOW + timedelta(days=1))
     assert [f.status for f in out.alertable] == ["new"] and out.updated[0].occurrences == 2
@@ -95,8 +98,8 @@ def test_retention_purges_old_closed_findings_and_old_occurrences(store):
     with store.session() as s:
         out = record(s, [prepare(store, candidate(rule="mail.out_of_hours", counterpart=None))], NOW)
         kept = out.created[0].id
-        repo.transition(s, fid, "reviewing", "dsl@x", now=NOW)
-        repo.transition(s, fid, "resolved", "dsl@x", now=NOW)
+        repo.transition(s, fid, "reviewing", "dsl@x", "looking", now=NOW)
+        repo.transition(s, fid, "resolved", "dsl@x", "spoken to", now=NOW)
     with store.session() as s:
         assert repo.purge(s, settings, NOW + timedelta(days=10)) == {"findings": 0, "occurrences": 0}
     with store.session() as s:
@@ -117,7 +120,8 @@ def test_findings_json_has_the_contract_keys_and_logs_views(store, capsys, monke
     assert list(doc) == ["id", "rule", "severity", "status", "staff", "pupil", "guardian", "counterpart",
                          "confidence", "source", "evidence", "first_seen", "last_seen", "occurrences"]
     assert doc["first_seen"] == "2026-03-10T12:00:00Z" and doc["counterpart"] == PUPIL_GMAIL
-    args = argparse.Namespace(status=None, rule=None, set_status=[str(doc["id"]), "reviewing"], actor="dsl@x",
+    ctx.settings.web.dsl_users = [DSL]
+    args = argparse.Namespace(status=None, rule=None, set_status=[str(doc["id"]), "reviewing"], actor=DSL,
                               note="on it", json=True)
     assert findings_cli.run(args) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "reviewing"
@@ -127,6 +131,24 @@ def test_findings_json_has_the_contract_keys_and_logs_views(store, capsys, monke
     args.set_status, args.rule = None, "nope"
     with pytest.raises(InputError, match="unknown rule id"):
         findings_cli.run(args)
+
+
+@pytest.mark.parametrize(("actor", "note", "refusal"), [
+    (DSL, "", "--note"), (DSL, "   ", "--note"), ("anything", "why", "may not triage"),
+    ("dsl@gmail.com", "why", "may not triage"), (f"head@{DOMAIN}", "why", "may not triage"),
+    (f"dsl@{DOMAIN}@evil.com", "why", "may not triage")])
+def test_cli_triage_needs_a_note_and_a_school_dsl(store, monkeypatch, actor, note, refusal):
+    fid = a_finding(store)
+    settings = make_settings()
+    settings.web.dsl_users, settings.web.admin_users = [DSL], [f"head@{DOMAIN}"]
+    monkeypatch.setattr(findings_cli, "context_from_args", lambda args: FakeContext(store, settings, []))
+    args = argparse.Namespace(status=None, rule=None, set_status=[str(fid), "reviewing"], actor=actor, note=note,
+                              json=True)
+    with pytest.raises(InputError, match=refusal):
+        findings_cli.run(args)
+    with store.session() as s:
+        assert s.get(Finding, fid).status == "new"
+        assert [e.action for e in repo.history(s, fid)] == ["created"]
 
 
 def test_audit_json_prints_exactly_the_contract(store, school, capsys, monkeypatch):

@@ -43,10 +43,17 @@ def test_a_sent_event_without_source_takes_the_sender_from_the_actor():
     assert (ev.sender, ev.recipients) == ("t.teacher@school.sch.uk", ("x@gmail.com", "y@z.org"))
 
 
+def test_a_receipt_without_source_is_kept_with_the_sender_unknown():
+    receipt = delivery([{"name": "event_info.mail_event_type", "intValue": "2"}, {"name": "message_info.source"},
+                        {"name": "message_info.flattened_destinations", "value": "gmail-ui::a@b.c"}])
+    (ev,) = mail_events(receipt)
+    assert (ev.direction, ev.sender, ev.recipients) == ("received", "", ("a@b.c",))
+
+
 def test_events_missing_fields_are_skipped_with_a_log_line(caplog):
     caplog.set_level(logging.WARNING)
-    no_sender = delivery([{"name": "event_info.mail_event_type", "intValue": "2"},
-                          {"name": "message_info.flattened_destinations", "value": "gmail-ui::a@b.c"}])
+    no_sender = delivery([{"name": "event_info.mail_event_type", "intValue": "1"},
+                          {"name": "message_info.flattened_destinations", "value": "gmail-ui::a@b.c"}], actor="")
     not_a_message = delivery([{"name": "event_info.mail_event_type", "intValue": "7"}])
     acl = {"id": {**ID, "applicationName": "drive"}, "actor": {"email": "t@school.sch.uk"},
            "events": [{"name": "change_user_access", "parameters": [{"name": "new_value", "multiValue": ["can_edit"]},

@@ -90,15 +90,30 @@ def test_the_dsl_sees_everything_and_each_view_is_logged(client, store):
     assert [(e.action, e.actor) for e in events(store, fid)] == [("viewed", DSL), ("viewed", DSL)]
 
 
+def test_the_findings_list_api_shows_no_guardian_or_counterpart_address(client, store):
+    fid = add_finding(store, guardian="mrs.parent@yahoo.co.uk", rule="mail.staff_to_guardian_personal")
+    sign_in(client, DSL)
+    listing = client.get("/api/findings")
+    [entry] = listing.json
+    assert entry["id"] == fid and entry["guardian"] is None and entry["counterpart"] is None
+    assert "yahoo.co.uk" not in listing.get_data(as_text=True) and COUNTERPART not in listing.get_data(as_text=True)
+    assert events(store, fid) == []  # listing reveals no address, so it is not a logged view
+    doc = client.get(f"/api/findings/{fid}").json  # the finding's own view shows them, and is logged
+    assert doc["guardian"] == "mrs.parent@yahoo.co.uk" and doc["counterpart"] == COUNTERPART
+    assert [(e.action, e.actor) for e in events(store, fid)] == [("viewed", DSL)]
+
+
 def test_triage_moves_a_finding_along_and_logs_who_when_and_why(client, store):
     fid = add_finding(store)
     token = sign_in(client, DSL)
     before = datetime.now(UTC) - timedelta(seconds=1)
-    r = client.post(f"/findings/{fid}/triage", data={"to_status": "reviewing", "note": "", "csrf_token": token})
+    for to in ("reviewing", "resolved"):  # a note is required for every move, not only for closing
+        refused = client.post(f"/findings/{fid}/triage", data={"to_status": to, "note": " ", "csrf_token": token},
+                              follow_redirects=True)
+        assert "Add a note" in refused.get_data(as_text=True) and status_of(store, fid) == "new"
+    r = client.post(f"/findings/{fid}/triage", data={"to_status": "reviewing", "note": "Looking into it",
+                                                     "csrf_token": token})
     assert r.status_code == 302 and status_of(store, fid) == "reviewing"
-    refused = client.post(f"/findings/{fid}/triage", data={"to_status": "resolved", "csrf_token": token},
-                          follow_redirects=True)
-    assert "Add a note" in refused.get_data(as_text=True) and status_of(store, fid) == "reviewing"
     client.post(f"/findings/{fid}/triage", data={"to_status": "resolved", "csrf_token": token,
                                                  "note": "Spoke to Mr Smith; sharing removed."})
     changes = [e for e in events(store, fid) if e.action == "status"]
@@ -136,9 +151,21 @@ def test_the_api_triages_with_the_csrf_header(client, store):
     r = client.post(f"/api/findings/{fid}/transition", json={"to": "reviewing", "note": "looking"},
                     headers={"X-CSRF-Token": token})
     assert r.status_code == 200 and r.json["status"] == "reviewing"
-    bad = client.post(f"/api/findings/{fid}/transition", json={"to": "new"}, headers={"X-CSRF-Token": token})
+    bad = client.post(f"/api/findings/{fid}/transition", json={"to": "new", "note": "x"},
+                      headers={"X-CSRF-Token": token})
     assert bad.status_code == 409 and "reviewing" in bad.json["error"]
     assert [e.to_status for e in events(store, fid) if e.action == "status"] == ["reviewing"]
+
+
+@pytest.mark.parametrize("body", [{"to": "reviewing"}, {"to": "reviewing", "note": ""},
+                                  {"to": "reviewing", "note": "   "}, {"to": "reviewing", "note": None},
+                                  {"to": "reviewing", "note": ["why"]}])
+def test_the_api_refuses_a_transition_without_a_note(client, store, body):
+    fid = add_finding(store)
+    token = sign_in(client, DSL)
+    r = client.post(f"/api/findings/{fid}/transition", json=body, headers={"X-CSRF-Token": token})
+    assert r.status_code == 400 and "note" in r.json["error"]
+    assert status_of(store, fid) == "new" and [e.action for e in events(store, fid)] == []
 
 
 def test_findings_filters(client, store):

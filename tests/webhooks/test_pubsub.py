@@ -168,3 +168,21 @@ def test_garbage_tokens_do_not_refetch_certs_more_than_once_a_minute(client, goo
     for _ in range(5):
         assert push(client, google, envelope(), aud="https://elsewhere.example").status_code == 401
     assert google.cert_fetches == 1
+
+
+@pytest.mark.parametrize("host", ["localhost", "attacker.example"])
+def test_push_is_refused_until_an_audience_is_configured(ctx, client, google, store, host):
+    """Issue 11 defect 9: with neither pubsub_audience nor public_url the audience used to be taken from
+    the Host header, so a token minted for the caller's own URL passed."""
+    from integration.watches import push_status
+
+    ctx.settings.webhooks.public_url = ""
+    own_url = f"http://{host}{PATH}"
+    r = client.post(PATH, data=json.dumps(envelope()), base_url=f"http://{host}",
+                    headers={"Authorization": f"Bearer {google.key.sign(claims(aud=own_url))}",
+                             "Content-Type": "application/json"})
+    assert r.status_code == 403 and r.data == b"" and job_requests(store) == []
+    status = {source: (mode, detail) for source, mode, detail in push_status(ctx)}
+    assert status["gmail"][0] == "polled" and "pubsub_audience or public_url" in status["gmail"][1]
+    ctx.settings.webhooks.pubsub_audience = own_url  # configured: the same push is accepted
+    assert push(client, google, envelope(), aud=own_url).status_code == 204
