@@ -18,6 +18,7 @@ from integration.errors import InputError
 from integration.rules.base import KEY_FIELDS, Candidate
 from integration.settings import Settings
 from integration.store.models_audit import FINDING_STATUSES, Finding, FindingEvent, FindingOccurrence
+from integration.store.models_privacy import FindingTombstone
 
 CLOSED = ("resolved", "false_positive")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -114,6 +115,7 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
     for i in range(0, len(fps), _CHUNK):
         for f in session.scalars(select(Finding).where(Finding.fingerprint.in_(fps[i:i + _CHUNK]))):
             findings[f.fingerprint] = f
+    prepared = _without_purged(session, prepared, [fp for fp in fps if fp not in findings])
     fresh: set[str] = set()
     for p in prepared:
         if p.fingerprint in findings:
@@ -159,6 +161,22 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
         touched[p.fingerprint] = f
     out.updated.extend(f for fp, f in touched.items() if fp not in fresh)
     return out
+
+
+def _without_purged(session: Session, prepared: list[Prepared], unknown: list[str]) -> list[Prepared]:
+    """Drop activity of purged findings from before their closure: the DSL dealt with it, and Reports
+    (or a state read) returning it again must not re-create the finding or e-mail anyone. Activity
+    after the closure is a recurrence, recorded as one would be for a finding still kept."""
+    closed: dict[str, datetime] = {}
+    for i in range(0, len(unknown), _CHUNK):
+        for fp, closed_at, purged_at in session.execute(
+                select(FindingTombstone.fingerprint, FindingTombstone.closed_at, FindingTombstone.purged_at)
+                .where(FindingTombstone.fingerprint.in_(unknown[i:i + _CHUNK]))):
+            closed[fp] = closed_at or purged_at
+    if not closed:
+        return prepared
+    return [p for p in prepared if p.fingerprint not in closed
+            or (p.candidate.time is not None and p.candidate.time > closed[p.fingerprint])]
 
 
 def _apply_occurrence(session: Session, f: Finding, p: Prepared, now: datetime, out: RecordOutcome,
@@ -258,15 +276,30 @@ def as_json(f: Finding) -> dict:
             "last_seen": _iso(f.last_seen), "occurrences": f.occurrences}
 
 
+def _bury(session: Session, rows, now: datetime) -> None:
+    """A tombstone per purged finding (its fingerprint, rule and closure; no personal data)."""
+    known = {t.fingerprint: t for t in session.scalars(
+        select(FindingTombstone).where(FindingTombstone.fingerprint.in_([r.fingerprint for r in rows])))}
+    for r in rows:
+        stone = known.get(r.fingerprint)
+        if stone is None:
+            session.add(FindingTombstone(fingerprint=r.fingerprint, rule=r.rule, closed_at=r.closed_at,
+                                         purged_at=now))
+        else:  # purged before, recurred, closed and purged again
+            stone.closed_at, stone.purged_at = r.closed_at, now
+
+
 def purge(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
-    """Delete closed findings past closed_findings_retention_days and occurrences past
-    activity_retention_days (the findings themselves are kept)."""
+    """Delete closed findings past closed_findings_retention_days, leaving a tombstone so they are never
+    re-created from old activity, and occurrences past activity_retention_days (the findings are kept)."""
     closed_before = now - timedelta(days=settings.privacy.closed_findings_retention_days)
     seen_before = now - timedelta(days=settings.privacy.activity_retention_days)
-    old = list(session.scalars(select(Finding.id).where(Finding.status.in_(CLOSED),
-                                                         Finding.closed_at < closed_before)))
+    old = list(session.execute(select(Finding.id, Finding.fingerprint, Finding.rule, Finding.closed_at)
+                               .where(Finding.status.in_(CLOSED), Finding.closed_at < closed_before)))
     for i in range(0, len(old), _CHUNK):
-        ids = old[i:i + _CHUNK]
+        chunk = old[i:i + _CHUNK]
+        _bury(session, chunk, now)
+        ids = [row.id for row in chunk]
         session.execute(delete(FindingOccurrence).where(FindingOccurrence.finding_id.in_(ids)))
         session.execute(delete(FindingEvent).where(FindingEvent.finding_id.in_(ids)))
         session.execute(delete(Finding).where(Finding.id.in_(ids)))

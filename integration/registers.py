@@ -29,6 +29,7 @@ from integration.rules.base import Candidate
 from integration.settings import Settings
 from integration.store.models_audit import ChannelException, PersonalAddress, RegisterImport
 from integration.store.models_roster import Person, PersonAlias
+from integration.store.models_webapp import FindingException
 
 log = logging.getLogger("safechannels.registers")
 
@@ -234,6 +235,9 @@ class ExceptionIndex:
         index = cls(identity, today)
         for exc in session.scalars(select(ChannelException)):
             index.add(exc.id, exc.staff, exc.counterpart, exc.expires)
+        # exceptions approved on a finding's page count exactly like register rows (not replaced by imports)
+        for added in session.scalars(select(FindingException)):
+            index.add(added.id, added.staff, added.counterpart, added.expires)
         return index
 
     def _keys(self, address: str | None) -> set[tuple[str, str]]:

@@ -123,6 +123,7 @@ class Web:
     dev_login: bool = False
     oauth_authorize_url: str = ""  # empty = Google's; tests and proxies may point elsewhere
     oauth_token_url: str = ""  # empty = Google's
+    policy_texts_file: str = ""  # empty = integration/web/policy_texts.toml (the clause quoted per rule)
     session_idle_minutes: int = 60  # a session unused this long is signed out
     session_max_hours: int = 8  # and none lasts longer than this, however active
 
@@ -188,6 +189,22 @@ _SECTION_TYPES = {
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
+# Every numeric key's allowed range, inclusive (documented in docs/operator-contract.md). Why the
+# bounds: Reports keeps about 180 days of activity, so a longer first read finds nothing more;
+# zero or negative retention would delete findings the moment they close; the maxima keep dates
+# computable (timedelta overflows near 10**9 days) and catch a slipped digit.
+RANGES: dict[tuple[str, str], tuple[int, int]] = {
+    ("roster", "former_pupil_retention_days"): (0, 36500),
+    ("audit", "initial_lookback_days"): (1, 180),
+    ("acknowledgement", "deadline_days"): (1, 365),
+    ("acknowledgement", "reminder_days"): (0, 365),  # each entry
+    ("alerts", "escalate_after_hours"): (1, 720),
+    ("privacy", "closed_findings_retention_days"): (1, 36500),
+    ("privacy", "activity_retention_days"): (1, 36500),
+    ("web", "session_idle_minutes"): (1, 1440),
+    ("web", "session_max_hours"): (1, 168),
+}
+
 
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
@@ -224,8 +241,11 @@ def _coerce_env(raw: str, tp: Any) -> Any:
         raise ValueError(raw)
     if tp is int:
         return int(raw)
-    if origin is dict:
-        return dict(part.split("=", 1) for part in raw.split(",") if "=" in part)
+    if origin is dict:  # "rule.id=high,other.rule=low": every non-empty part must be key=value
+        pairs = [part.split("=", 1) for part in raw.split(",") if part.strip()]
+        if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+            raise ValueError(raw)
+        return {k.strip(): v.strip() for k, v in pairs}
     return raw
 
 
@@ -258,7 +278,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
             f"config, or pass --config PATH / set {ENV_CONFIG}."
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{where}: not valid TOML: {exc}") from None
     except OSError as exc:
@@ -315,9 +335,33 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
     return settings
 
 
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 (a UTF-8 byte-order mark is fine); anything else is a ConfigError saying so."""
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(raw) > 1 and b"\x00" in raw[:2]):
+        raise ConfigError(f"{path}: the file is saved as UTF-16; save it as UTF-8 (in Notepad: Save as, "
+                          "Encoding 'UTF-8') and try again")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 and try again") from None
+
+
+def _range_problems(s: Settings, where: str) -> list[str]:
+    out = []
+    for (sec, key), (lo, hi) in RANGES.items():
+        value = getattr(getattr(s, sec), key)
+        for v in value if isinstance(value, list) else [value]:
+            if not lo <= v <= hi:
+                each = "each entry of " if isinstance(value, list) else ""
+                out.append(f"{where}: [{sec}] {key}: {each}must be between {lo} and {hi}, got {v}")
+                break
+    return out
+
+
 def _semantic_problems(s: Settings, where: str) -> list[str]:
     """Checks beyond types: values that parse but cannot work."""
-    out: list[str] = []
+    out: list[str] = _range_problems(s, where)
     if not s.school.domain or "." not in s.school.domain:
         out.append(f"{where}: [school] domain must be the school's primary domain, e.g. 'northfield.sch.uk'")
     try:
@@ -333,17 +377,8 @@ def _semantic_problems(s: Settings, where: str) -> list[str]:
     hours = s.channels.working_hours.split("-")
     if len(hours) != 2 or not all(_HHMM.match(h) for h in hours):
         out.append(f"{where}: [channels] working_hours must be 'HH:MM-HH:MM', got {s.channels.working_hours!r}")
-    for key in ("former_pupil_retention_days",):
-        if getattr(s.roster, key) < 0:
-            out.append(f"{where}: [roster] {key} must be zero or more")
-    if s.acknowledgement.deadline_days < 0:
-        out.append(f"{where}: [acknowledgement] deadline_days must be zero or more")
-    if any(d < 0 for d in s.acknowledgement.reminder_days):
-        out.append(f"{where}: [acknowledgement] reminder_days must be days after publication (zero or more)")
     if any(not ou.startswith("/") for ou in s.acknowledgement.include_org_units):
         out.append(f"{where}: [acknowledgement] include_org_units paths start with '/', e.g. '/Governors'")
-    if s.alerts.escalate_after_hours <= 0:
-        out.append(f"{where}: [alerts] escalate_after_hours must be more than zero")
     for sev_rule, sev in s.audit.severity_overrides.items():
         if sev not in ("high", "medium", "low"):
             out.append(f"{where}: [audit] severity_overrides.{sev_rule} must be high, medium or low, got {sev!r}")

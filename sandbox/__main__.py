@@ -13,7 +13,7 @@ import threading
 from werkzeug.serving import make_server
 
 from sandbox.config_writer import write_config
-from sandbox.school import SIZES, generate, truth
+from sandbox.school import SHAPES, SIZES, generate, truth
 from sandbox.server import QuietHandler, SandboxServer
 
 
@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), default="demo")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shape", choices=list(SHAPES), default="classic",
+                        help="school layout: classic (/Staff, /Pupils) or academy (departments, tutor groups, "
+                             "sixth form, roles by group); see sandbox/school.py")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 = any free port")
     parser.add_argument("--latency-ms", type=float, default=0.0)
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("sandbox: --workers must be at least 1", file=sys.stderr)
         return 2
-    domain = generate(args.size, args.seed)
+    domain = generate(args.size, args.seed, args.shape)
     server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
                            fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
     server.state.check_responses = not args.no_response_checks
@@ -80,7 +83,7 @@ def _serve_forked(args: argparse.Namespace, server: SandboxServer) -> int:
 def _announce(args: argparse.Namespace, server: SandboxServer) -> None:
     domain = server.domain
     counts = {k: v for k, v in truth(domain).items() if k != "roles"}
-    print(f"sandbox: {domain.name} ({domain.domain}, {args.size}, seed {args.seed}) at {server.url}")
+    print(f"sandbox: {domain.name} ({domain.domain}, {args.size}, {args.shape}, seed {args.seed}) at {server.url}")
     print(f"sandbox: token endpoint {server.token_uri}; admin {domain.admin_email}; {counts}")
     if args.write_config:
         toml_path = write_config(domain, server.url, args.write_config)

@@ -87,6 +87,16 @@ class Activity:
                         self.teachers_of.setdefault(k, []).append(temail)
             for k in kids:
                 self.classmates.setdefault(k, []).extend(x for x in kids if x != k)
+        # class mail groups (academy tutor groups): group -> (tutor, members); mailbox -> its groups
+        self.mail_groups: dict[str, tuple[str, list[str]]] = {}
+        self.groups_of: dict[str, list[str]] = {}
+        for gemail, tutor in dom.form_groups.items():
+            group = dom.find_group(gemail)
+            members = [m.email for m in group.members if m.type == "USER"] if group else []
+            self.mail_groups[gemail] = (tutor, members)
+            for member in members:
+                self.groups_of.setdefault(member, []).append(gemail)
+            self.course_groups.setdefault(tutor, []).append(gemail)
         self.guardians_of: dict[str, list[tuple[str, str]]] = {}
         for g in dom.guardians:
             pupil = by_id.get(g.student_id)
@@ -165,6 +175,7 @@ class Activity:
             for i in range(r.randint(*self.scale.mail)):
                 when = base + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600), microseconds=r.randrange(10**6))
                 out.append(self._background_mail(r, email, role, when, day, i))
+            out += [m for g in self.groups_of.get(email, []) if (m := self._group_mail(g, email, day))]
         out += self.plant_mail.get((email, day), [])
         out = [m for m in out if self.visible(m.time)]
         out.sort(key=lambda m: m.time, reverse=True)
@@ -186,6 +197,18 @@ class Activity:
         if r.random() < 0.4:
             return Mail(mid, when, me, "sent", me, (other,), (), msg_id, subject, names)
         return Mail(mid, when, me, "received", other, (me,), (), msg_id, subject, names)
+
+    def _group_mail(self, group: str, box: str, day: int) -> Mail | None:
+        """The tutor's notice to a whole class-mail group on about half the days, in working hours; the
+        same message (one Message-ID) sits in the tutor's mailbox as sent and in every member's as received."""
+        r = rng_for(self.dom.seed, "groupmail", group, day)
+        if r.random() >= 0.5:
+            return None
+        tutor = self.mail_groups[group][0]
+        when = self.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 16 * 3600))
+        msg_id = f"<{h('groupmsg', self.dom.seed, group, day)[:24]}@mail.gmail.com>"
+        return Mail(f"{day:04x}f000" + h(self.dom.seed, box, group, day)[:8], when, box,
+                    "sent" if box == tutor else "received", tutor, (group,), (), msg_id, f"Tutor notice {day}", ())
 
     def _contacts(self, me: str, role: str) -> tuple[list[str], list[tuple[str, str]]]:
         """(school addresses, outside (address, name)) a mailbox writes to in the background."""

@@ -191,7 +191,7 @@ def plant(act: Activity) -> None:
     if not act.staff or not act.pupils:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
-               _drive_media, _drive_direct, _chat_meet, _oauth):
+               _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day):
         try:
             fn(p)
         except NoOne:
@@ -329,6 +329,14 @@ def _out_of_hours(p: Planter) -> None:
         staff, pupil = row[0].lower(), row[1].lower()
         if a.roles.get(staff) == "staff" and a.roles.get(pupil) == "pupil":
             p.truth(rule, staff=staff, pupil=pupil, status=status, obj=p.mail(p.when(21, 45), staff, [pupil]))
+
+
+def _after_the_schools_day(p: Planter) -> None:
+    """20 minutes after this school's own working day ends (academy 18:30, classic 21:00): out of hours
+    only if the configured working hours are used. Planted last, so earlier plants keep their people."""
+    a, end = p.a, p.a.dom.working_hours.split("-")[1]
+    s, pu = p.pick(a.staff), p.pick(a.pupils)
+    p.truth("mail.out_of_hours", staff=s, pupil=pu, obj=p.mail(p.when(int(end[:2]), int(end[3:])) + timedelta(minutes=20), s, [pu]))
 
 
 def _drive_personal(p: Planter) -> None:

@@ -55,7 +55,7 @@ def settings_for(domain: Domain, base_url: str, out: Path, key_path: Path, regis
         "channels": {"approved_email_domains": [domain.domain], "learning_platforms": ["classroom"],
                      "chat_approved": False, "meet_approved": False,
                      "personal_address_register": str(register_path), "exceptions_register": str(exceptions_path),
-                     "working_hours": "07:00-21:00"},
+                     "working_hours": domain.working_hours},
         "audit": {"mail_source": "auto", "initial_lookback_days": 30, "rules_disabled": []},
         "acknowledgement": {"policy_version": "2025-10", "form_id": "", "form_owner": dsl, "deadline_days": 14,
                             "reminder_days": [3, 7, 12], "escalate_to": []},

@@ -205,6 +205,9 @@ class Domain:
     staff_groups: list[str] = field(default_factory=list)
     pupil_groups: list[str] = field(default_factory=list)
     schools: list[str] = field(default_factory=list)
+    shape: str = "classic"  # sandbox.school.SHAPES
+    working_hours: str = "07:00-21:00"  # the school's day, written into [channels] working_hours
+    form_groups: dict[str, str] = field(default_factory=dict)  # class-mail group email -> tutor (academy shape)
     dsl_email: str = ""
     alerts_sender: str = ""
     delegated_scopes: set[str] = field(default_factory=lambda: set(SERVICE_SCOPES))

@@ -38,6 +38,11 @@ SCHOOL_NAMES = [
     "Westbourne Community School", "Ysgol Glan-y-Môr",
 ]
 
+ACADEMY_NAMES = [
+    "Meridian Academy", "Thornbury Park Academy", "Oakwell Academy", "Saltmarsh Academy", "Beacon Hill Academy",
+    "Greyfriars Academy", "Lantern Academy", "Harrowden Academy", "Millbrook Academy", "Coedwig Academy",
+]
+
 PERSONAL_DOMAINS = ["gmail.com", "outlook.com", "hotmail.co.uk", "yahoo.co.uk", "btinternet.com", "icloud.com",
                     "sky.com", "live.co.uk"]
 

@@ -8,6 +8,22 @@ Sizes: ``tiny`` (5 staff / 20 pupils / 4 classes), ``demo`` (60 / 600 / 60),
 customer and domain, each under ``/Schools/<School>/Staff`` and ``/Schools/<School>/Pupils``
 (``Domain.staff_org_units`` / ``pupil_org_units`` list them; the written config uses them).
 
+Shapes (``generate(size, seed, shape=...)``), structurally different so nothing in the service
+may assume one school's layout:
+
+* ``classic`` (the default): ``/Staff/Teaching``, ``/Staff/Support``, ``/Pupils/Year N``,
+  ``/Pupils/Leavers``, visiting teachers in ``/Visitors``, year groups, working hours 07:00-21:00.
+* ``academy``: ``/Academy/Staff/Teachers/<Department>``, ``/Academy/Staff/Support Staff``,
+  ``/Academy/Students/Year N/<form>`` (tutor groups), ``/Academy/Students/Alumni/Class of YYYY``
+  for leavers, and a separate ``/Academy/Sixth Form/Year 12|13/<form>`` OU whose students are
+  pupils only through the nested ``sixthform@`` group (`Domain.pupil_groups`); peripatetic
+  music staff sit in ``/Peripatetic`` and are staff only through the ``peripatetic@`` group
+  (`Domain.staff_groups`); supply teachers in ``/Supply`` are staff through their courses.
+  Class mail goes through one Google Group per tutor group (``form-7k@``, tutor as OWNER;
+  `Domain.form_groups`). Working hours 07:30-18:30. Addresses are ``given.family`` for staff
+  and ``given.family<entry yy>`` for students. A trust puts each academy under
+  ``/Academies/<Academy>``.
+
 Classification rule (the roster sync implements the same; `classify` is the reference):
 
 1. a *deleted* account is nobody;
@@ -42,6 +58,7 @@ from sandbox.model import (
     in_org_units,
 )
 from sandbox.names import (
+    ACADEMY_NAMES,
     APPS,
     FAMILY,
     GIVEN,
@@ -53,7 +70,7 @@ from sandbox.names import (
 )
 
 __all__ = ["Course", "Domain", "Group", "Guardian", "GuardianInvitation", "Member", "OAuthToken", "OrgUnit",
-           "User", "SIZES", "generate", "truth", "classify"]
+           "User", "SHAPES", "SIZES", "generate", "truth", "classify"]
 
 
 @dataclass(frozen=True)
@@ -71,32 +88,53 @@ SIZES: dict[str, Size] = {
     "school": Size(150, 1500, 300, 1, (7, 8, 9, 10, 11, 12, 13)),
     "trust": Size(150, 1500, 300, 10, (7, 8, 9, 10, 11, 12, 13)),
 }
+SHAPES = ("classic", "academy")
+WORKING_HOURS = {"classic": "07:00-21:00", "academy": "07:30-18:30"}
+SIXTH_FORM = (12, 13)
+DEPARTMENTS = ("English", "Maths", "Science", "Humanities", "Languages", "Creative Arts")
+FORM_LETTERS = "KLMNPRSTW"  # tutor groups are named after the year and a letter: 7K, 7L ...
 ACADEMIC_YEAR = 2026  # the generated school year is 2026-27
 
 
-def generate(size: str = "demo", seed: int = 1) -> Domain:
-    """A whole simulated customer; identical for identical (size, seed)."""
+def generate(size: str = "demo", seed: int = 1, shape: str = "classic") -> Domain:
+    """A whole simulated customer; identical for identical (size, seed, shape)."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
     spec = SIZES[size]
-    rng = random.Random(f"{size}:{seed}")
-    names = rng.sample(SCHOOL_NAMES, spec.schools)
+    academy = shape == "academy"
+    rng = random.Random(f"{size}:{seed}" + (":academy" if academy else ""))
+    names = rng.sample(ACADEMY_NAMES if academy else SCHOOL_NAMES, spec.schools)
     if spec.schools == 1:
-        dom_name = ascii_slug(names[0].split()[0]) + ".sch.uk"
+        stem = ascii_slug(names[0].split()[0])
+        dom_name = f"{stem}-academy.org.uk" if academy else stem + ".sch.uk"
         title = names[0]
+    elif academy:
+        dom_name, title = "meridianacademies.org.uk", "Meridian Academies Trust"
     else:
         dom_name, title = "harbourlearning.org.uk", "Harbour Learning Trust"
     dom = Domain(domain=dom_name, customer_id="C0" + format(rng.getrandbits(32), "08x"), name=title,
                  admin_email=f"it.admin@{dom_name}", size=size, seed=seed, schools=names,
-                 staff_org_units=[], pupil_org_units=[])
+                 staff_org_units=[], pupil_org_units=[], shape=shape, working_hours=WORKING_HOURS[shape])
     gen = _Generator(dom, rng)
     gen.person("IT", "Admin", "/", "admin", email=dom.admin_email, is_admin=True)
-    dom.alerts_sender = gen.person("Safeguarding", "Alerts", "/Other/Service", "other",
+    service_ou = "/Academy Services" if academy else "/Other/Service"
+    dom.alerts_sender = gen.person("Safeguarding", "Alerts", service_ou, "other",
                                    email=f"safeguarding-alerts@{dom_name}").primary_email
     for name in names:
-        gen.school(name, spec, "" if spec.schools == 1 else f"/Schools/{name}")
+        if academy:
+            gen.academy(name, _academy_spec(spec), "/Academy" if spec.schools == 1 else f"/Academies/{name}")
+        else:
+            gen.school(name, spec, "" if spec.schools == 1 else f"/Schools/{name}")
     gen.finish()
     return dom
+
+
+def _academy_spec(spec: Size) -> Size:
+    """A tiny academy still has a sixth form (years 7 and 12), so its separate OU is always exercised."""
+    return spec if SIXTH_FORM[0] in spec.years else Size(spec.staff, spec.pupils, spec.classes, spec.schools,
+                                                         (spec.years[0], SIXTH_FORM[0]))
 
 
 class _Generator:
@@ -273,6 +311,90 @@ class _Generator:
             gid = self.guardian_ids.setdefault(parent.primary_email, self.numeric_id())
             dom.guardians.append(Guardian(gid, first.id, parent.primary_email, parent.given_name, parent.family_name))
 
+    # ------------------------------------------------------------------ academy shape
+
+    def academy(self, name: str, spec: Size, prefix: str) -> None:
+        """One academy (module docstring): departments, tutor groups, a sixth form and roles by group."""
+        rng, dom = self.rng, self.dom
+        staff_ou, pupil_ou, sixth_ou = f"{prefix}/Staff", f"{prefix}/Students", f"{prefix}/Sixth Form"
+        dom.staff_org_units.append(staff_ou)
+        dom.pupil_org_units.append(pupil_ou)
+        pre = f"{ascii_slug(name.split()[0])}-" if prefix != "/Academy" else ""  # unique per academy
+        teaching: list[User] = []
+        support: list[User] = []
+        for i in range(spec.staff):
+            given, family = self.name()
+            is_teacher = i < max(1, round(spec.staff * 0.7))
+            ou = f"{staff_ou}/Teachers/{DEPARTMENTS[i % len(DEPARTMENTS)]}" if is_teacher else f"{staff_ou}/Support Staff"
+            user = self.person(given or "Staff", family, ou, "staff", school=name,
+                               local=f"{ascii_slug(given) or 'staff'}.{ascii_slug(family) or 'staff'}")
+            if rng.random() < 0.15:
+                user.aliases.append(self.unique_email(f"{(ascii_slug(given) or 's')[:1]}{ascii_slug(family) or 'staff'}"))
+            (teaching if is_teacher else support).append(user)
+        if not dom.dsl_email:
+            dom.dsl_email = (support or teaching)[-1].primary_email
+        peripatetic = [self.person(*self.name(), "/Peripatetic", "staff", school=name)
+                       for _ in range(1 if spec.staff < 10 else 3)]
+        supply = [self.person(*self.name(), "/Supply", "staff", school=name) for _ in range(1 if spec.staff < 10 else 2)]
+        for title in ("Trustee", "Catering"):
+            given, family = self.name()
+            self.person(given or title, family, f"/External/{title}", "other", school=name)
+        pupils_by_year: dict[int, list[User]] = {}
+        forms: dict[str, list[User]] = {}
+        per_year = spec.pupils // len(spec.years)
+        for idx, year in enumerate(spec.years):
+            count = per_year + (1 if idx < spec.pupils % len(spec.years) else 0)
+            entry = ACADEMIC_YEAR - (year - 7)
+            letters = FORM_LETTERS[:max(1, -(-count // 28))]
+            base = f"{sixth_ou}/Year {year}" if year in SIXTH_FORM else f"{pupil_ou}/Year {year}"
+            for n in range(count):
+                given, family = self.name()
+                form = f"{year}{letters[n % len(letters)]}"
+                local = f"{ascii_slug(given) or 'student'}.{ascii_slug(family) or 'student'}{entry % 100:02d}"
+                pupil = self.person(given, family, f"{base}/{form}", "pupil", local=local, school=name,
+                                    year=year, created=self.stamp(entry))
+                pupils_by_year.setdefault(year, []).append(pupil)
+                forms.setdefault(form, []).append(pupil)
+        for _ in range(max(1, spec.pupils // 30)):
+            given, family = self.name()
+            local = f"{ascii_slug(given) or 'student'}.{ascii_slug(family) or 'student'}{(ACADEMIC_YEAR - 7) % 100:02d}"
+            user = self.person(given, family, f"{pupil_ou}/Alumni/Class of {ACADEMIC_YEAR}", "former_pupil",
+                               local=local, school=name, created=self.stamp(ACADEMIC_YEAR - 7))
+            user.suspended, user.suspension_reason = True, "ADMIN"
+        self.academy_groups(pre, teaching, support, peripatetic, forms)
+        leavers = [u for u in dom.users if u.school == name and u.role_truth == "former_pupil"]
+        self.courses(name, spec, teaching, supply, pupils_by_year, leavers)
+        self.guardians(pupils_by_year, teaching + support)
+
+    def academy_groups(self, pre: str, teaching: list[User], support: list[User], peripatetic: list[User],
+                       forms: dict[str, list[User]]) -> None:
+        """All-staff and peripatetic groups (roles by membership), one group per tutor group, and a
+        nested sixth-form group that is the only thing making sixth formers pupils."""
+        dom = self.dom
+
+        def group(local: str, title: str, members: list[Member]) -> Group:
+            g = Group(self.numeric_id(20), f"{pre}{local}@{dom.domain}", f"{pre}{title}".strip("-"), members=members)
+            dom.groups.append(g)
+            return g
+
+        def members(users: list[User]) -> list[Member]:
+            return [Member(u.primary_email, u.id) for u in users]
+
+        staff = group("allstaff", "All staff", members(teaching + support))
+        staff.members[0].role = "OWNER"
+        peri = group("peripatetic", "Peripatetic music staff", members(peripatetic))
+        dom.staff_groups.append(peri.email)
+        students = group("students", "All students", [])
+        sixth = group("sixthform", "Sixth Form", [])
+        dom.pupil_groups.append(sixth.email)
+        for n, (form, pupils) in enumerate(sorted(forms.items(), key=lambda kv: (int(kv[0][:-1]), kv[0]))):
+            tutor = teaching[n % len(teaching)]
+            g = group(f"form-{form.lower()}", f"Tutor group {form}", [Member(tutor.primary_email, tutor.id, role="OWNER")]
+                      + members(pupils))
+            dom.form_groups[g.email] = tutor.primary_email
+            parent = sixth if int(form[:-1]) in SIXTH_FORM else students
+            parent.members.append(Member(g.email, g.id, type="GROUP"))
+
     def personal_address(self, given: str, family: str) -> str:
         rng = self.rng
         while True:
@@ -300,7 +422,8 @@ class _Generator:
                 if rng.random() < p:
                     dom.tokens.append(OAuthToken(user.primary_email, f"{stem}-{ascii_slug(text)[:8]}.apps."
                                                  "googleusercontent.com", text, list(scopes), native_app=native))
-        gone = self.person("Former", "Teacher", f"{dom.staff_org_units[0]}/Teaching", "other")
+        teaching = "Teachers/English" if dom.shape == "academy" else "Teaching"
+        gone = self.person("Former", "Teacher", f"{dom.staff_org_units[0]}/{teaching}", "other")
         gone.deleted, gone.deletion_time = True, "2026-10-20T10:00:00.000Z"
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from integration.crypto import Crypto
 from integration.store import Store, normalise_url
+from sandbox.school import SHAPES
 
 PG_URL = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
 
@@ -43,3 +44,10 @@ def store(database_url, crypto) -> Store:
     s.migrate()
     yield s
     s.dispose()
+
+
+@pytest.fixture(params=SHAPES)
+def school_variant(request) -> str:
+    """Each structurally different generated school (sandbox.school.SHAPES): tests taking it run on both,
+    so nothing may assume one school's OU names, depths, groups or working hours."""
+    return request.param

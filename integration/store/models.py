@@ -9,6 +9,7 @@ from integration.store import (  # noqa: F401
     models_privacy,
     models_roster,
     models_web,
+    models_webapp,
 )
 from integration.store.base import Base
 

@@ -14,16 +14,16 @@ from sandbox.server import SandboxServer
 
 @pytest.fixture
 def school(tmp_path, database_url):
-    """Factory: school(size, seed, reports_gmail=True, **server options) -> AuditEnv with the roster synced.
+    """Factory: school(size, seed, shape=..., reports_gmail=True, **server options) -> AuditEnv with the roster synced.
     Every school shares the test database unless given its own (``database=``)."""
     envs: list[AuditEnv] = []
 
-    def build(size: str = "tiny", seed: int = 1, *, reports_gmail: bool = True, mail_source: str = "auto",
-              max_attempts: int = 7, database: str = "", **server_kw) -> AuditEnv:
-        dom = generate(size, seed)
+    def build(size: str = "tiny", seed: int = 1, *, shape: str = "classic", reports_gmail: bool = True,
+              mail_source: str = "auto", max_attempts: int = 7, database: str = "", **server_kw) -> AuditEnv:
+        dom = generate(size, seed, shape)
         set_reports_gmail(dom, reports_gmail)
         server = SandboxServer(dom, **server_kw).start()
-        config = write_config(dom, server.url, tmp_path / f"{size}-{seed}-{len(envs)}")
+        config = write_config(dom, server.url, tmp_path / f"{shape}-{size}-{seed}-{len(envs)}")
         ctx = make_context(config, database or database_url, max_attempts=max_attempts)
         ctx.settings.audit.mail_source = mail_source
         env = AuditEnv(dom, server, config, ctx)

@@ -19,8 +19,8 @@ from sandbox.activity import activity, audit_decoys, share_now
     pytest.param("demo", 1, True, marks=pytest.mark.slow),
     pytest.param("demo", 2, False, marks=pytest.mark.slow),
 ])
-def test_every_planted_breach_is_found_and_no_decoy_is(school, size, seed, reports_gmail):
-    env = school(size, seed, reports_gmail=reports_gmail)
+def test_every_planted_breach_is_found_and_no_decoy_is(school, school_variant, size, seed, reports_gmail):
+    env = school(size, seed, shape=school_variant, reports_gmail=reports_gmail)
     first = run_audit(env.ctx)
     assert first.errors == [] and first.not_evaluated == {}
     assert compare(env.findings(), env.domain) == []

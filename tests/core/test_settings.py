@@ -80,3 +80,83 @@ def test_config_path_from_environment(tmp_path, monkeypatch):
     path = write(tmp_path, GOOD)
     s = settings.load(None, env={"SAFECHANNELS_CONFIG": str(path)})
     assert s.source_path == path.resolve()
+
+
+# ------------------------------------------------ ranges, encodings, overrides (issue 11 defect 5)
+
+OUT_OF_RANGE = [
+    ("audit", "initial_lookback_days", -5), ("audit", "initial_lookback_days", 0),
+    ("audit", "initial_lookback_days", 181), ("privacy", "closed_findings_retention_days", -1),
+    ("privacy", "closed_findings_retention_days", 0), ("privacy", "activity_retention_days", 0),
+    ("acknowledgement", "deadline_days", 10**15), ("acknowledgement", "deadline_days", 0),
+    ("acknowledgement", "reminder_days", [3, 10**9]), ("acknowledgement", "reminder_days", [-1]),
+    ("alerts", "escalate_after_hours", 0), ("alerts", "escalate_after_hours", 10**6),
+    ("roster", "former_pupil_retention_days", -1), ("web", "session_idle_minutes", 0),
+    ("web", "session_max_hours", 10**4),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), OUT_OF_RANGE)
+def test_every_numeric_key_has_a_range_and_a_violation_names_the_key(tmp_path, section, key, value):
+    raw = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    with pytest.raises(ConfigError) as err:
+        settings.load(write(tmp_path, GOOD), env={f"SAFECHANNELS__{section.upper()}__{key.upper()}": raw})
+    [problem] = err.value.problems
+    lo, hi = settings.RANGES[(section, key)]
+    assert f"[{section}] {key}" in problem and f"between {lo} and {hi}" in problem
+
+
+def test_every_integer_key_is_in_the_range_table():
+    for sec, cls in settings._SECTION_TYPES.items():
+        for key, tp in settings._field_types(cls).items():
+            if tp is int or tp == list[int]:
+                assert (sec, key) in settings.RANGES, f"[{sec}] {key} has no documented range"
+
+
+def test_the_bounds_themselves_are_accepted(tmp_path):
+    s = settings.load(write(tmp_path, GOOD + "\n[audit]\ninitial_lookback_days = 180\n"
+                            "[privacy]\nclosed_findings_retention_days = 1\n"), env={})
+    assert s.audit.initial_lookback_days == 180 and s.privacy.closed_findings_retention_days == 1
+
+
+@pytest.mark.parametrize("raw", ["garbage", "mail.out_of_hours", "mail.out_of_hours=", "=high", ",,"])
+def test_a_garbage_severity_overrides_variable_is_refused(tmp_path, raw):
+    with pytest.raises(ConfigError, match="SAFECHANNELS__AUDIT__SEVERITY_OVERRIDES"):
+        settings.load(write(tmp_path, GOOD), env={"SAFECHANNELS__AUDIT__SEVERITY_OVERRIDES": raw})
+
+
+def test_a_well_formed_severity_overrides_variable_is_read(tmp_path):
+    s = settings.load(write(tmp_path, GOOD), env={"SAFECHANNELS__AUDIT__SEVERITY_OVERRIDES":
+                                                  "mail.out_of_hours=low, drive.public_media = medium"})
+    assert s.audit.severity_overrides == {"mail.out_of_hours": "low", "drive.public_media": "medium"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_config_is_refused_with_what_to_do(tmp_path, encoding):
+    path = tmp_path / "safechannels.toml"
+    path.write_bytes(GOOD.encode(encoding))
+    with pytest.raises(ConfigError, match="UTF-16; save it as UTF-8"):
+        settings.load(path, env={})
+
+
+def test_a_utf8_byte_order_mark_is_fine_and_latin1_is_explained(tmp_path):
+    path = tmp_path / "safechannels.toml"
+    path.write_bytes(GOOD.encode("utf-8-sig"))
+    assert settings.load(path, env={}).school.domain == "northfield.sch.uk"
+    path.write_bytes(GOOD.replace("Northfield", "Northfi\xe9ld").encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        settings.load(path, env={})
+
+
+def test_the_cli_exits_2_naming_the_key_or_the_encoding(tmp_path):
+    import subprocess
+    import sys
+
+    path = write(tmp_path, GOOD + "\n[privacy]\nclosed_findings_retention_days = -1\n")
+    run = subprocess.run([sys.executable, "-m", "integration", "--config", str(path), "findings"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "[privacy] closed_findings_retention_days" in run.stderr
+    path.write_bytes(GOOD.encode("utf-16"))
+    run = subprocess.run([sys.executable, "-m", "integration", "--config", str(path), "findings"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "UTF-16" in run.stderr and "Traceback" not in run.stderr

@@ -11,15 +11,15 @@ from sandbox.config_writer import write_config
 
 @pytest.fixture
 def school(tmp_path, database_url):
-    """Factory: school(size, gen_seed, **server options) -> SchoolEnv (servers stopped after the test)."""
+    """Factory: school(size, gen_seed, shape=..., **server options) -> SchoolEnv (servers stopped after the test)."""
     servers: list[SandboxServer] = []
     contexts: list[Context] = []
 
-    def build(size: str = "tiny", gen_seed: int = 1, **server_kw) -> SchoolEnv:
-        dom = generate(size, gen_seed)
+    def build(size: str = "tiny", gen_seed: int = 1, shape: str = "classic", **server_kw) -> SchoolEnv:
+        dom = generate(size, gen_seed, shape)
         server = SandboxServer(dom, **server_kw).start()
         servers.append(server)
-        config = write_config(dom, server.url, tmp_path / f"{size}-{gen_seed}-{len(servers)}")
+        config = write_config(dom, server.url, tmp_path / f"{shape}-{size}-{gen_seed}-{len(servers)}")
         sleeps: list[float] = []
         ctx = make_context(config, database_url, sleeps)
         contexts.append(ctx)

@@ -76,3 +76,43 @@ def test_a_trust_is_one_customer_with_per_school_org_units():
     counts = truth(d)
     assert counts["pupils"] == 15000 and counts["staff"] >= 1500
     assert len({u.primary_email for u in d.users}) == len(d.users)
+
+
+def test_the_academy_is_structurally_different_and_classified_by_the_same_rule():
+    d = generate("demo", 2, shape="academy")
+    assert d.shape == "academy" and d.working_hours != generate("demo", 2).working_hours
+    assert d.staff_org_units == ["/Academy/Staff"] and d.pupil_org_units == ["/Academy/Students"]
+    paths = {u.org_unit_path for u in d.users}
+    assert any(p.startswith("/Academy/Staff/Teachers/") for p in paths)
+    assert any(p.startswith("/Academy/Students/Year 7/7") for p in paths)  # depth 4: a tutor group
+    roles = classify(d)
+    sixth = [u for u in d.live_users() if u.org_unit_path.startswith("/Academy/Sixth Form/")]
+    assert sixth and all(roles[u.primary_email] == "pupil" for u in sixth)
+    assert not any(in_org_units(u.org_unit_path, d.pupil_org_units) for u in sixth)  # pupils only by group
+    peri = [u for u in d.live_users() if u.org_unit_path == "/Peripatetic"]
+    assert peri and all(roles[u.primary_email] == "staff" for u in peri)  # staff only by group
+    leavers = [u for u in d.users if u.role_truth == "former_pupil"]
+    assert leavers and all(u.suspended and "/Alumni/" in u.org_unit_path for u in leavers)
+    for u in d.live_users():
+        assert roles[u.primary_email] == ("other" if u.role_truth == "admin" else u.role_truth), u
+    assert d.form_groups and all(d.find_group(g).members[0].email == t for g, t in d.form_groups.items())
+    form = d.find_group(next(iter(d.form_groups)))
+    assert {m.role for m in form.members} == {"OWNER", "MEMBER"} and len(form.members) > 10
+
+
+@pytest.mark.parametrize("size", ["tiny", "demo", "school", "trust"])
+def test_academies_are_the_promised_size_and_deterministic(size):
+    d, counts = generate(size, 4, shape="academy"), truth(generate(size, 4, shape="academy"))
+    spec = SIZES[size]
+    assert counts["pupils"] == spec.pupils * spec.schools
+    assert spec.staff * spec.schools <= counts["staff"] <= (spec.staff + 5) * spec.schools
+    assert counts["courses"] >= (spec.classes - 1) * spec.schools
+    assert len({u.primary_email for u in d.users}) == len(d.users)
+    assert [asdict(u) for u in d.users] == [asdict(u) for u in generate(size, 4, shape="academy").users]
+    if spec.schools > 1:
+        assert all(p.startswith("/Academies/") for p in d.staff_org_units)
+
+
+def test_an_unknown_shape_is_refused():
+    with pytest.raises(ValueError, match="shape"):
+        generate("tiny", 1, shape="free school")

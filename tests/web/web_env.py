@@ -227,3 +227,14 @@ def job_requests(store) -> list[tuple[str, str]]:
 
     with store.session() as s:
         return [(r.kind, r.reason) for r in s.scalars(select(JobRequest).order_by(JobRequest.id))]
+
+
+def add_person(store, email: str, role: str, name: str, org_unit: str = "/") -> int:
+    from integration.store.models_roster import Person, PersonAlias
+
+    with store.session() as s:
+        p = Person(email=email, name=name, role=role, org_unit=org_unit, aliases=[])
+        s.add(p)
+        s.flush()
+        s.add(PersonAlias(address=email, person_id=p.id))
+        return p.id
