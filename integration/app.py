@@ -35,7 +35,17 @@ def is_loopback(host: str | None) -> bool:
 
 def create_app(settings: Settings | None = None, *, bind_host: str | None = None, ctx: Context | None = None) -> Flask:
     """``bind_host`` is the address `serve` listens on; None (gunicorn) means production."""
-    from integration.web import api, auth, exports, filters, findings_views, people_views, security, ui
+    from integration.web import (
+        acks_views,
+        api,
+        auth,
+        exports,
+        filters,
+        findings_views,
+        people_views,
+        security,
+        ui,
+    )
     from webhooks import bp as webhooks_bp
     from webhooks.oidc import GoogleIdTokens, InvalidToken
 
@@ -59,6 +69,6 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     security.install(app)
     filters.install(app)
-    for bp in (ui.bp, findings_views.bp, people_views.bp, exports.bp, api.bp, auth.bp, webhooks_bp):
+    for bp in (ui.bp, findings_views.bp, people_views.bp, acks_views.bp, exports.bp, api.bp, auth.bp, webhooks_bp):
         app.register_blueprint(bp)
     return app

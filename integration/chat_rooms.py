@@ -5,7 +5,8 @@ shows a DM's two members. The rooms are remembered instead (integration/store/mo
 
 - every poster of a DM room (and any user an event names) is stored as a member of the room;
 - where the source can list a space's members (the Chat API with admin access, optional),
-  rooms whose other member is still unknown after a stream are listed once a day;
+  rooms where a staff member wrote and whose other member is still unknown after a stream are
+  listed, each at most once a day;
 - a DM message seen while its room has one known member is *held* (stored, not judged) and
   judged when the room's second member becomes known, in a later window or run.
 
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from integration.identity import Identity
 from integration.logs import event
 from integration.records import ChatEvent
 from integration.store.models_chat import ChatRoom, ChatRoomMember, HeldChatMessage
@@ -47,8 +49,9 @@ def is_direct(ev: ChatEvent) -> bool:
 class ChatRooms:
     """One audit run's view of the DM rooms; every method works inside the caller's transaction."""
 
-    def __init__(self, address_hash: Callable[[str], str]):
-        self.address_hash = address_hash
+    def __init__(self, identity: Identity):
+        self.identity = identity
+        self.address_hash = identity.address_hash
         self._ids: dict[str, str] = {}  # "users/<id>" -> school address (Directory id = Chat user id)
 
     # ------------------------------------------------------------------ per batch
@@ -86,15 +89,25 @@ class ChatRooms:
     # ------------------------------------------------------------------ after a stream
 
     def waiting(self, session: Session, now: datetime) -> tuple[list[ChatEvent], list[str]]:
-        """(held messages whose room is already known, to absorb; rooms to list now: held messages,
-        one known member, not listed within RELIST_AFTER)."""
+        """(held messages whose room is already known, to absorb; rooms to list now: a staff member's
+        held messages, one known member, not listed within RELIST_AFTER).
+
+        Only rooms where a staff member wrote are listed: that is the private channel the rule is about
+        (a DM where only the staff member wrote); a pupil's unanswered DM waits for a staff reply, and
+        the many one-sided DMs between pupils cost no calls."""
         session.execute(delete(HeldChatMessage).where(HeldChatMessage.time < now - HOLD_FOR))
-        rooms = set(session.scalars(select(HeldChatMessage.room).distinct()))
+        rows = session.execute(select(HeldChatMessage.room, HeldChatMessage.actor)).all()
+        rooms = {room for room, _ in rows}
         members = self._members(session, rooms)
         known = {room for room in rooms if len(members[room]) >= 2}
-        recent = set(session.scalars(select(ChatRoom.room).where(ChatRoom.room.in_(rooms - known),
+        staff = {room for room, actor in rows if room not in known and self._is_staff(actor)}
+        recent = set(session.scalars(select(ChatRoom.room).where(ChatRoom.room.in_(staff),
                                                                  ChatRoom.listed_at >= now - RELIST_AFTER)))
-        return self._held(session, known), sorted(rooms - known - recent)
+        return self._held(session, known), sorted(staff - recent)
+
+    def _is_staff(self, address: str) -> bool:
+        who = self.identity.resolve(address)
+        return who.is_school and who.role == "staff"
 
     def listed(self, session: Session, lists: Mapping[str, list[str]], now: datetime) -> list[ChatEvent]:
         """Store the members a source listed; return the held messages of rooms now known (to absorb)."""

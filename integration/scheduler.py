@@ -7,28 +7,39 @@
   a kind happens at a time even across two worker processes, a ``runs`` row with the outcome
   and error, a heartbeat that keeps the lease while the job works, and a short retry backoff
   after a failure (plus the next tick) — a failing job is never silently skipped.
-- A run left ``running`` by a killed worker is found through its expired lease, marked failed
-  ("interrupted"), and the job runs again (jobs are idempotent).
+- A run left ``running`` by a killed worker is found through its expired lease — or at once,
+  when the lease's holder (``host:pid`` in ``job_locks.owner``) was a process on this host that
+  no longer exists — marked failed ("interrupted"), and the job runs again (jobs are idempotent).
 - Requested jobs (``job_requests``, from webhooks) are polled every 2 seconds and debounced.
+- The database may be locked or restarting: a scheduler pass that fails is retried in seconds
+  (APScheduler 3's own loop would die on it and the process would stay up doing nothing), a job
+  that cannot start is retried shortly, a run's outcome is written once the database is back.
+  The 2-second tick stores a heartbeat (``worker_heartbeats``) that ``/readyz`` checks; if no
+  tick has succeeded for ``STALL_EXIT`` the worker exits non-zero so the platform restarts it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integration import jobs as jobs_mod
 from integration.errors import ConfigError
 from integration.logs import event
+from integration.periodic import Periodic
 from integration.store.models_alerts import JobLock
 from integration.store.models_ops import Run
+from integration.store.models_worker import WorkerHeartbeat
 
 log = logging.getLogger("safechannels.worker")
 
@@ -36,6 +47,13 @@ LEASE = timedelta(minutes=5)
 SAME_TICK = timedelta(seconds=30)  # a second worker firing the same cron tick skips it
 RETRY_BASE, RETRY_CAP = 60.0, 900.0  # seconds: 1, 2, 4 ... 15 minutes after consecutive failures
 ESCALATION_CRON = "*/5 * * * *"
+DB_RETRY = 10.0  # seconds before a job that could not reach the database is tried again
+PASS_RETRY = 5.0  # seconds before a scheduler pass that failed on the database is tried again
+HEARTBEAT_EVERY = 5.0  # seconds between stored heartbeats
+STALE_AFTER = timedelta(seconds=20)  # /readyz: no heartbeat for this long = jobs are not being scheduled
+STALL_EXIT = 120.0  # seconds without a successful tick before the worker gives up and exits non-zero
+FINISH_PATIENCE = 120.0  # seconds a finished run keeps trying to record its outcome
+HOST = socket.gethostname()[:40]
 
 
 @dataclass
@@ -59,6 +77,36 @@ def retry_delay(failures: int) -> float:
     return min(RETRY_BASE * 2 ** max(failures - 1, 0), RETRY_CAP)
 
 
+def new_owner() -> str:
+    """A lease holder's identity: ``host:pid:nonce`` (≤ 64 characters), so a lease held by a process
+    that has died on this host can be taken over at once instead of after the lease runs out."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def holder_gone(owner: str) -> bool:
+    """True when ``owner`` names a process on this host that no longer exists (never for other
+    hosts, or for owners without a pid: those wait for the lease to run out)."""
+    host, _, rest = (owner or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. EPERM: it exists under another user
+        return False
+    return False
+
+
+def _interrupted(owner: str) -> str:
+    parts = (owner or "").split(":")
+    if holder_gone(owner):
+        return (f"interrupted: the worker (process {parts[1]} on {parts[0]}) stopped mid-job; "
+                "the job runs again")
+    return "interrupted: the worker stopped mid-job (lease expired); the job runs again"
+
+
 def _ensure_lock_row(store, kind: str) -> None:
     with store.session() as s:
         if s.get(JobLock, kind) is None:
@@ -78,8 +126,11 @@ def acquire(store, kind: str, owner: str, now: datetime, *, min_gap: timedelta =
     """
     _ensure_lock_row(store, kind)
     with store.session() as s:
-        previous = s.scalar(select(JobLock.run_id).where(JobLock.kind == kind))
-        cond = [JobLock.kind == kind, JobLock.lease_until.is_(None) | (JobLock.lease_until < now)]
+        previous, holder = s.execute(select(JobLock.run_id, JobLock.owner).where(JobLock.kind == kind)).one()
+        free = JobLock.lease_until.is_(None) | (JobLock.lease_until < now)
+        if holder and holder_gone(holder):
+            free = free | (JobLock.owner == holder)  # its process is gone: no need to wait for the lease
+        cond = [JobLock.kind == kind, free]
         if min_gap:
             cond.append(JobLock.last_started_at.is_(None) | (JobLock.last_started_at < now - min_gap))
         res = s.execute(update(JobLock).where(*cond).values(owner=owner, lease_until=now + LEASE,
@@ -88,8 +139,7 @@ def acquire(store, kind: str, owner: str, now: datetime, *, min_gap: timedelta =
             return None
         if previous is not None:
             s.execute(update(Run).where(Run.id == previous, Run.status == "running").values(
-                status="failed", finished_at=now,
-                error="interrupted: the worker stopped mid-job (lease expired); the job runs again"))
+                status="failed", finished_at=now, error=_interrupted(holder)))
         run = Run(job=run_name(kind), started_at=now, status="running", summary={}, error="")
         s.add(run)
         s.flush()
@@ -110,30 +160,24 @@ def _finish(store, kind: str, owner: str, run_id: int, status: str, summary: dic
         return failures
 
 
-class _Heartbeat:
-    """Extends the lease while a long job works, so a live run is never taken for a dead one."""
+def _renew(store, kind: str, owner: str) -> None:
+    """Extend a live run's lease, so a long job is never taken for a dead one."""
+    with store.session() as s:
+        s.execute(update(JobLock).where(JobLock.kind == kind, JobLock.owner == owner)
+                  .values(lease_until=datetime.now(UTC) + LEASE))
 
-    def __init__(self, store, kind: str, owner: str):
-        self.store, self.kind, self.owner = store, kind, owner
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{kind}", daemon=True)
 
-    def _beat(self) -> None:
-        while not self._stop.wait(LEASE.total_seconds() / 3):
-            try:
-                with self.store.session() as s:
-                    s.execute(update(JobLock).where(JobLock.kind == self.kind, JobLock.owner == self.owner)
-                              .values(lease_until=datetime.now(UTC) + LEASE))
-            except Exception:  # noqa: BLE001 - a missed beat only risks a duplicate run, never a loss
-                event(log, "worker.heartbeat_failed", logging.WARNING, job=self.kind)
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+def _patiently(fn, *, seconds: float = FINISH_PATIENCE):
+    """Call ``fn`` until the database takes it (locked, restarting), for up to ``seconds``."""
+    deadline, delay = time.monotonic() + seconds, 1.0
+    while True:
+        try:
+            return fn()
+        except SQLAlchemyError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
 
 def run_job(ctx, kind: str, *, now: datetime | None = None, min_gap: timedelta = timedelta(0),
@@ -141,7 +185,7 @@ def run_job(ctx, kind: str, *, now: datetime | None = None, min_gap: timedelta =
     """Run one job under its lease and record it in ``runs``. Never raises for a job's failure."""
     fn = jobs_mod.JOBS[kind]
     clock = now or datetime.now(UTC)
-    owner = uuid.uuid4().hex
+    owner = new_owner()
     store = ctx.store
     run_id = acquire(store, kind, owner, clock, min_gap=min_gap)
     if run_id is None:
@@ -151,7 +195,7 @@ def run_job(ctx, kind: str, *, now: datetime | None = None, min_gap: timedelta =
         on_start()
     status, summary, error, code = "ok", {}, "", 0
     try:
-        with _Heartbeat(store, kind, owner):
+        with Periodic(lambda: _renew(store, kind, owner), LEASE.total_seconds() / 3, f"lease-{kind}"):
             summary = jobs_mod.summarise(fn(ctx, clock))
         if summary.get("partial") or summary.get("status") == "partial" or summary.get("errors"):
             status = "partial"
@@ -161,7 +205,7 @@ def run_job(ctx, kind: str, *, now: datetime | None = None, min_gap: timedelta =
         if fix:
             error += f" (fix: {fix})"
     finished = clock if now is not None else datetime.now(UTC)
-    failures = _finish(store, kind, owner, run_id, status, summary, error, finished)
+    failures = _patiently(lambda: _finish(store, kind, owner, run_id, status, summary, error, finished))
     level = logging.ERROR if status == "failed" else logging.INFO
     event(log, f"worker.job_{status}", level, job=kind, run=run_id, failures=failures,
           **({"error": error} if error else {}))
@@ -172,16 +216,52 @@ def recover_interrupted(store, now: datetime) -> int:
     """At start-up: close runs whose worker died (lease expired, still ``running``). Returns how many."""
     closed = 0
     with store.session() as s:
-        for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None),
-                                                    JobLock.lease_until.is_not(None), JobLock.lease_until < now)):
+        for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None), JobLock.lease_until.is_not(None))):
+            if not (_aware(lock.lease_until) < now or holder_gone(lock.owner)):
+                continue
             res = s.execute(update(Run).where(Run.id == lock.run_id, Run.status == "running").values(
-                status="failed", finished_at=now,
-                error="interrupted: the worker stopped mid-job (lease expired); the job runs again"))
+                status="failed", finished_at=now, error=_interrupted(lock.owner)))
             closed += res.rowcount or 0
             lock.owner, lock.lease_until, lock.run_id = "", None, None
     if closed:
         event(log, "worker.recovered_interrupted", logging.WARNING, runs=closed)
     return closed
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ the heartbeat /readyz reads
+
+
+def beat(store, worker: str, started_at: datetime, now: datetime) -> None:
+    with store.session() as s:
+        row = s.get(WorkerHeartbeat, worker)
+        if row is None:
+            host, _, pid = worker.partition(":")
+            s.add(WorkerHeartbeat(worker=worker, host=host, pid=int(pid or 0), started_at=started_at, beat_at=now))
+        else:
+            row.beat_at = now
+
+
+def forget_dead_workers(store) -> None:
+    """Heartbeats of worker processes on this host that no longer exist (killed) are dropped at start."""
+    with store.session() as s:
+        for row in s.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.host == HOST)):
+            if holder_gone(row.worker):
+                s.delete(row)
+
+
+def heartbeat_problem(session, now: datetime) -> str:
+    """'' while jobs are being scheduled (or no worker has ever run here); else what /readyz says."""
+    newest = session.scalar(select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1))
+    if newest is None:
+        return ""
+    age = (now - _aware(newest)).total_seconds()
+    if age <= STALE_AFTER.total_seconds():
+        return ""
+    return f"worker not scheduling jobs: its last heartbeat was {round(age)} s ago"
 
 
 def cron_specs(settings) -> dict[str, dict]:
@@ -250,9 +330,20 @@ class Worker:
         self._retry_at: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        self.worker_id = f"{HOST}:{os.getpid()}"
+        self.started_at = datetime.now(UTC)
+        self._tick_ok = time.monotonic()  # the last tick that reached the database
+        self._beat_at = 0.0
+        self._db_down = False
 
     def run(self, kind: str, *, min_gap: timedelta = timedelta(0), on_start=None) -> RunOutcome:
-        outcome = run_job(self.ctx, kind, min_gap=min_gap, on_start=on_start)
+        try:
+            outcome = run_job(self.ctx, kind, min_gap=min_gap, on_start=on_start)
+        except SQLAlchemyError as exc:  # the database is locked or restarting: try again shortly
+            self._database_unavailable(exc, job=kind)
+            with self._lock:
+                self._retry_at[kind] = datetime.now(UTC) + timedelta(seconds=DB_RETRY)
+            return RunOutcome(kind, "skipped", error=f"database unavailable: {type(exc).__name__}")
         with self._lock:
             if outcome.status == "failed":
                 delay = retry_delay(outcome.failures)
@@ -271,16 +362,45 @@ class Worker:
             return True
 
     def tick(self) -> None:
-        """Every few seconds: start requested jobs whose requests have settled, and due retries."""
+        """Every few seconds: the heartbeat, requested jobs whose requests have settled, due retries."""
         now = datetime.now(UTC)
-        with self.ctx.store.session() as s:
-            ready = jobs_mod.ready_requests(s, now, quiet=self.quiet, max_wait=self.max_wait)
+        try:
+            if time.monotonic() - self._beat_at >= HEARTBEAT_EVERY:
+                beat(self.ctx.store, self.worker_id, self.started_at, now)
+                self._beat_at = time.monotonic()
+            with self.ctx.store.session() as s:
+                ready = jobs_mod.ready_requests(s, now, quiet=self.quiet, max_wait=self.max_wait)
+        except SQLAlchemyError as exc:
+            self._database_unavailable(exc)
+            return
+        self._tick_ok = time.monotonic()
+        if self._db_down:
+            self._db_down = False
+            event(log, "worker.database_back")
         for kind, max_id in ready:
             self.submit(kind, on_start=self._picker(kind, max_id))
         with self._lock:
             due = [k for k, at in self._retry_at.items() if at <= now]
         for kind in due:
             self.submit(kind)
+
+    def _database_unavailable(self, exc: BaseException, **fields) -> None:
+        """Logged once per outage, not on every 2-second tick."""
+        if not self._db_down:
+            self._db_down = True
+            event(log, "worker.database_unavailable", logging.WARNING, error=f"{type(exc).__name__}", **fields)
+
+    def stalled(self) -> str:
+        """Why this worker should exit so the platform restarts it ('' = healthy)."""
+        if self.scheduler is not None and not self.scheduler.running:
+            return "the scheduler stopped"
+        thread = getattr(self.scheduler, "_thread", None)
+        if thread is not None and not thread.is_alive():
+            return "the scheduler's thread died"
+        idle = time.monotonic() - self._tick_ok
+        if idle > STALL_EXIT:
+            return f"no job could be scheduled for {round(idle)} s (database unavailable)"
+        return ""
 
     def _picker(self, kind: str, max_id: int):
         def picked() -> None:  # requests are consumed when the run starts; later ones get another run
@@ -299,7 +419,8 @@ class Worker:
         specs = cron_specs(settings)
         tz = settings.school.timezone
         recover_interrupted(self.ctx.store, datetime.now(UTC))
-        self.scheduler = BackgroundScheduler(
+        forget_dead_workers(self.ctx.store)
+        self.scheduler = _steady(BackgroundScheduler, self)(
             jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.store.engine, tablename="apscheduler_jobs"),
                        "memory": MemoryJobStore()},
             executors={"default": ApsPool(4)},
@@ -333,4 +454,29 @@ class Worker:
             self.scheduler.shutdown(wait=wait)
         self._pool.shutdown(wait=wait)
         _WORKER = None
+        try:  # a stopped worker is not a stalled one: /readyz stops expecting its heartbeat
+            with self.ctx.store.session() as s:
+                s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == self.worker_id))
+        except SQLAlchemyError:
+            pass
         event(log, "worker.stopped")
+
+
+def _steady(base: type, worker: Worker) -> type:
+    """APScheduler's scheduler class, with a pass that survives the database.
+
+    APScheduler 3 catches errors of ``get_due_jobs`` but not of ``update_job`` or
+    ``get_next_run_time``: one ``database is locked`` there ends its thread for good. A failed
+    pass is retried after PASS_RETRY seconds instead (a cron job whose next run time could not be
+    stored is found due again and runs once: ``SAME_TICK`` and the lease keep it single).
+    """
+
+    class SteadyScheduler(base):
+        def _process_jobs(self):
+            try:
+                return super()._process_jobs()
+            except SQLAlchemyError as exc:
+                worker._database_unavailable(exc, during="scheduling")
+                return PASS_RETRY
+
+    return SteadyScheduler

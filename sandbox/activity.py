@@ -44,8 +44,10 @@ from sandbox.activity_model import (
     stamp,
     utc,
 )
-from sandbox.model import Domain
+from sandbox.model import SCOPE, Domain
 from sandbox.school import classify
+
+CHAT_MEMBERS_SCOPE = SCOPE + "chat.admin.memberships.readonly"
 
 __all__ = ["Activity", "Chat", "DriveEvent", "File", "Forwarding", "Mail", "MeetLeg", "Perm", "SharedDrive",
            "activity", "audit_decoys", "audit_truth", "exception_rows", "h", "meet_call", "perm_id", "share_now",
@@ -109,6 +111,7 @@ class Activity:
         self.plant_files: dict[str, list[File]] = {}
         self.plant_drive_events: list[DriveEvent] = []
         self.plant_chat: dict[int, list[Chat]] = {}
+        self.rooms: dict[str, tuple[str, tuple[str, ...]]] = {}  # Chat space -> (spaceType, human members)
         self.plant_meet: dict[int, list[MeetLeg]] = {}
         self.shared_drives: list[SharedDrive] = []
         self.forwarding: dict[str, Forwarding] = {}
@@ -340,15 +343,21 @@ class Activity:
                         continue
                     room = "spaces/" + h("room", me, day, i)[:11]
                     if r.random() < 0.5:
-                        out.append(Chat(when, me, "SPACE", (), room, f"{room}/messages/{h(me, day, i)[:10]}"))
-                    else:
+                        self.add_room(room, "SPACE", (me, *peers[:4]))
+                        out.append(Chat(when, me, "SPACE", room, f"{room}/messages/{h(me, day, i)[:10]}"))
+                    else:  # a DM room is stable per pair: replies on later days land in it
                         other = r.choice(peers)
                         room = "spaces/" + h("dm", *sorted((me, other)))[:11]
-                        out.append(Chat(when, me, "USER_TO_USER_DIRECT_MESSAGE", (other,), room,
+                        self.add_room(room, "DIRECT_MESSAGE", (me, other))
+                        out.append(Chat(when, me, "USER_TO_USER_DIRECT_MESSAGE", room,
                                         f"{room}/messages/{h(me, day, i)[:10]}"))
             out += self.plant_chat.get(day, [])
             return sorted((c for c in out if self.visible(c.time)), key=lambda c: c.time, reverse=True)
         return self._cached(("chatday", day), build, day=True)
+
+    def add_room(self, room: str, space_type: str, members: tuple[str, ...]) -> None:
+        """Remember a Chat space's type and members (the Chat API's view; Reports events never list them)."""
+        self.rooms.setdefault(room, (space_type, tuple(dict.fromkeys(members))))
 
     def meet_day(self, day: int) -> list[MeetLeg]:
         def build() -> list[MeetLeg]:
@@ -409,8 +418,10 @@ def set_reports_gmail(dom: Domain, available: bool) -> None:
 
 def audit_truth(dom: Domain) -> list[dict]:
     """The findings the service must report: dicts of rule, staff, pupil, guardian, counterpart, object,
-    status (new | suppressed) and confidence (known | suspected)."""
-    return [dict(t) for t in activity(dom).truth]
+    status (new | suppressed) and confidence (known | suspected). A breach only the Chat API's member
+    list can show (a DM where only the staff member wrote) is expected only while its scope is delegated."""
+    chat_api = CHAT_MEMBERS_SCOPE in dom.delegated_scopes
+    return [dict(t) for t in activity(dom).truth if chat_api or t.get("needs") != "chat_api"]
 
 
 def audit_decoys(dom: Domain) -> list[dict]:

@@ -97,10 +97,11 @@ class DriveEvent:
 
 @dataclass(frozen=True, slots=True)
 class Chat:
+    """One message_posted: its room's members live in `Activity.rooms` (the Chat API), not on the event."""
+
     time: datetime
     actor: str
     conversation_type: str
-    targets: tuple[str, ...]
     room_id: str
     message_id: str
 

@@ -107,6 +107,11 @@ class Planter:
 
     # ------------------------------------------------------------------ times
 
+    def chat_day_when(self, days_left: int) -> datetime:
+        """A working-hours time at least `days_left` days before the end of the generated window."""
+        day = self.rng.randrange(1, max(2, self.a.scale.days - days_left))
+        return self.a.day_start(day) + timedelta(hours=10, seconds=self.rng.randrange(0, 3600))
+
     def when(self, hour: int = 11, minute: int = 0) -> datetime:
         day = self.rng.randrange(1, self.a.scale.days - 1)
         local = (self.a.day_start(day).astimezone(LONDON)).date()
@@ -116,9 +121,11 @@ class Planter:
     # ------------------------------------------------------------------ builders
 
     def truth(self, rule: str, *, staff=None, pupil=None, guardian=None, counterpart=None, obj="",
-              status="new", confidence="known") -> None:
+              status="new", confidence="known", needs: str = "") -> None:
+        """`needs`: an optional grant without which the breach cannot be seen (see `audit_truth`)."""
         self.a.truth.append({"rule": rule, "staff": staff, "pupil": pupil, "guardian": guardian,
-                             "counterpart": counterpart, "object": obj, "status": status, "confidence": confidence})
+                             "counterpart": counterpart, "object": obj, "status": status, "confidence": confidence,
+                             **({"needs": needs} if needs else {})})
 
     def decoy(self, rule: str, why: str, **people) -> None:
         self.a.decoys.append({"rule": rule, "why": why, **people})
@@ -169,13 +176,17 @@ class Planter:
         self.a.shared_drives.append(SharedDrive(sid, f"Project drive {self.k}", members, self.when()))
         return sid
 
-    def chat(self, when: datetime, actor: str, other: str | None, kind: str = "USER_TO_USER_DIRECT_MESSAGE") -> str:
+    def chat(self, when: datetime, actor: str, members: list[str], kind: str = "USER_TO_USER_DIRECT_MESSAGE") -> str:
+        """One message by `actor` in the room of `members` (the same room for the same people and kind,
+        so a reply days later lands in it); the event, as in Reports, names only the poster."""
         self.k += 1
-        room = "spaces/" + h("plantroom", self.a.dom.seed, self.k)[:11]
-        msg = f"{room}/messages/{h('m', self.k)[:10]}"
-        c = Chat(when, actor, kind, (other,) if other else (), room, msg)
-        self.a.plant_chat.setdefault(self.a.day_of(when), []).append(c)
-        return msg
+        people = tuple(sorted({actor, *members}))
+        room = "spaces/" + h("plantroom", self.a.dom.seed, kind, *people)[:11]
+        self.a.add_room(room, {"USER_TO_USER_DIRECT_MESSAGE": "DIRECT_MESSAGE", "SPACE": "SPACE"}.get(kind, "GROUP_CHAT"),
+                        people)
+        msg = f"{room}/messages/{h('m', self.a.dom.seed, self.k)[:10]}"
+        self.a.plant_chat.setdefault(self.a.day_of(when), []).append(Chat(when, actor, kind, room, msg))
+        return room
 
     def meet(self, people: list[str], external: int = 0) -> str:
         self.k += 1
@@ -430,20 +441,39 @@ def _drive_direct(p: Planter) -> None:
 
 def _chat_meet(p: Planter) -> None:
     a, rule, rule2 = p.a, "chat.staff_pupil_direct", "meet.staff_pupil_one_to_one"
-    for _ in range(p.n):
+    for i in range(p.n):
         s, pu = p.pick(a.staff), p.pick(a.pupils)
-        when = p.when(15)
-        p.chat(when, s, pu)
-        p.chat(when + timedelta(minutes=3), pu, s)
+        first, second = (s, pu) if i % 2 == 0 else (pu, s)  # either side may write first
+        when = p.chat_day_when(days_left=4)
+        p.chat(when, first, [second])
+        p.chat(when + timedelta(days=3, hours=2), second, [first])  # the reply days later, in a later window
         p.truth(rule, staff=s, pupil=pu)
         s, pu = p.pick(a.staff), p.pick(a.pupils)
         p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu]))
     s, pu = p.pick(a.staff), p.pick(a.pupils)
+    when = p.when(16)
+    p.chat(when, s, [pu])
+    p.chat(when + timedelta(minutes=20), s, [pu])  # the pupil never writes: only the Chat API shows them
+    p.truth(rule, staff=s, pupil=pu, needs="chat_api")
+    s, pu = p.pick(a.staff), p.pick(a.pupils)
     s2, k2 = p.pick([x for x in a.staff if x != s]), p.pick([x for x in a.pupils if x != pu])  # reuse: not the same
-    p.chat(p.when(14), s, None, "SPACE")
-    p.decoy(rule, "a message in a space", staff=s)
-    p.chat(p.when(14), s, s2)
-    p.decoy(rule, "a direct message between colleagues", staff=s)
+    for who in (s, pu):
+        p.chat(p.when(14), who, [pu, k2, s2], "SPACE")
+    p.decoy(rule, "a staff member and a pupil writing in a space", staff=s, pupil=pu)
+    for who in (s, pu):
+        p.chat(p.when(13), who, [pu, k2], "GROUP_DIRECT_MESSAGE")
+    p.decoy(rule, "a group chat of a staff member and two pupils", staff=s, pupil=pu)
+    when = p.when(14)
+    p.chat(when, s, [s2])
+    p.chat(when + timedelta(days=1), s2, [s])
+    p.decoy(rule, "a direct message between colleagues, both writing", staff=s)
+    s3 = p.pick([x for x in a.staff if x not in (s, s2)] or [s2])
+    if s3 != s2:
+        p.chat(p.when(12), s2, [s3])
+        p.decoy(rule, "a direct message to a colleague who never replies", staff=s2)
+    p.chat(p.when(17), pu, [k2])
+    p.chat(p.when(18), k2, [pu])
+    p.decoy(rule, "two pupils messaging each other", pupil=pu)
     p.meet([s, pu, k2])
     p.decoy(rule2, "a call with a third participant", staff=s, pupil=pu)
     p.meet([s2, k2], external=1)

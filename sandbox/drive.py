@@ -5,6 +5,8 @@ A user's files are derived on demand (`sandbox.activity`), so a crawl of ``schoo
 files the caller can share (the owner can), never on shared-drive items; ``pageSize``
 above the cap is coerced; ``q`` supports the subset the service uses
 (``'me' in owners``, ``trashed``, ``modifiedTime``, ``mimeType``) and answers 400 for the rest.
+Without ``'me' in owners`` a ``corpora=user`` list is, as on Google, My Drive plus "Shared with
+me" (files shared with the user or a group they are in; no ``permissions`` on those).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ _TERM = re.compile(r"""^(?:'me'\s+in\s+owners|trashed\s*(=|!=)\s*(true|false)|mo
                    r"""mimeType\s*(=|!=)\s*'([^']+)')$""")
 
 
+_OWNED = re.compile(r"'me'\s+in\s+owners")
+
+
 def register(api: Registry, domain: Domain) -> None:
     @api.method("drive.files.list")
     def files_list(req: ApiRequest) -> dict[str, Any]:
@@ -30,7 +35,10 @@ def register(api: Registry, domain: Domain) -> None:
         corpora = req.arg("corpora", "user")
         if corpora not in ("user", "domain", "drive", "allDrives"):
             raise ApiError(400, f"Invalid value for corpora: {corpora}", "invalid", location="corpora")
-        files = [f for f in act.files(me) if _keep(f, req.arg("q") or "")]
+        q = req.arg("q") or ""
+        files = [f for f in act.files(me) if _keep(f, q)]
+        if corpora == "user" and not _OWNED.search(q):  # corpora=user is My Drive AND "Shared with me"
+            files += [f for f in shared_with(act, me) if _keep(f, q)]
         page, token = paginate(req, files)
         body: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False,
                                 "files": [file_json(act, f, me) for f in page]}
@@ -98,6 +106,28 @@ def register(api: Registry, domain: Domain) -> None:
         if token:
             body["nextPageToken"] = token
         return body
+
+
+def shared_with(act: Activity, me: str) -> list[File]:
+    """Files others own that are shared with `me` directly or through a group `me` is in (Drive's
+    "Shared with me"). The index over every owner's files is built once per activity state."""
+    stamp_key = (act.horizon, sum(len(v) for v in act.plant_files.values()))
+    cache = act.dom.state("drive.shared_with", dict)
+    with act.dom.lock:
+        if cache.get("key") != stamp_key:
+            members: dict[str, set[str]] = {}
+            for g in act.dom.groups:
+                for m in g.members:
+                    members.setdefault(g.email.lower(), set()).add(m.email.lower())
+            index: dict[str, list[File]] = {}
+            for owner in sorted(set(act.staff + act.pupils) | set(act.plant_files)):
+                for f in act.files(owner):
+                    to = {p.email.lower() for p in f.perms[1:] if p.type == "user" and p.email}
+                    to |= {u for p in f.perms if p.type == "group" for u in members.get(p.email.lower(), ())}
+                    for person in to - {f.owner}:
+                        index.setdefault(person, []).append(f)
+            cache.update(key=stamp_key, index=index)
+        return list(cache["index"].get(me, []))
 
 
 def _member(drive: SharedDrive, email: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-GRPC_APIS = {"classroom", "forms"}
+GRPC_APIS = {"classroom", "forms", "chat"}
 
 STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",

@@ -265,13 +265,21 @@ def _drive(act: Activity, e: DriveEvent) -> dict[str, Any]:
 
 
 def _chat(act: Activity, c: Chat) -> dict[str, Any]:
+    """message_posted as in the Chat audit appendix and Elastic's test-chat.log: the poster and the room,
+    never a member list (target_users is not a message_posted parameter)."""
     item = _base(act, "chat", c.time, c.message_id + c.actor, c.actor)
+    room = c.room_id.split("/", 1)[1]
+    variant = int(h("chatshape", c.message_id)[:2], 16)
     params: list[dict[str, Any]] = [
-        {"name": "room_id", "value": c.room_id.split("/", 1)[1]}, {"name": "message_id", "value": c.message_id},
-        {"name": "actor", "value": c.actor}, {"name": "conversation_type", "value": c.conversation_type},
-        {"name": "conversation_ownership", "value": "INTERNALLY_OWNED"}, {"name": "external_room", "value": "NONE"}]
-    if c.targets:
-        params.append({"name": "target_users", "multiValue": list(c.targets)})
+        {"name": "message_id", "value": c.message_id}, {"name": "actor", "value": c.actor},
+        {"name": "actor_type", "value": "NON_ADMIN"}, {"name": "conversation_type", "value": c.conversation_type},
+        {"name": "conversation_ownership", "value": "INTERNALLY_OWNED"},
+        {"name": "retention_state", "value": "PERMANENT"}, {"name": "dlp_scan_status", "value": "DLP_NOT_APPLICABLE"},
+        {"name": "message_type", "value": "REGULAR_MESSAGE"}, {"name": "attachment_status", "value": "NO_ATTACHMENT"}]
+    if variant >= 24:  # about one in ten without room_id: the room is then only in message_id
+        params.insert(0, {"name": "room_id", "value": room})
+    if c.conversation_type == "SPACE":
+        params += [{"name": "room_name", "value": f"Room {room[:4]}"}, {"name": "external_room", "value": "DISABLED"}]
     item["events"] = [{"type": "user_action", "name": "message_posted", "parameters": params}]
     return item
 

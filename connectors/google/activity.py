@@ -8,6 +8,7 @@
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
 | mail.forwarding | Gmail settings of staff mailboxes           | ""        | {"at"} (state, re-read every run)   |
 | chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
+|                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
 | meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
 | oauth           | Directory tokens.list, batched              | ""        | {"at"} (state, re-read every run)   |
 
@@ -29,6 +30,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from connectors.google import drive_events, reports
+from connectors.google.chat import ChatMembers
 from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
 from connectors.google.reports import ReportsReader, slices
@@ -69,6 +71,7 @@ class GoogleActivitySource:
         self.drive = DriveCrawler(client, admin)
         self.gmail = GmailReader(client)
         self.tokens = TokenReader(client, admin)
+        self.chat = ChatMembers(client, admin)
         self.mail_source_decision = "" if mail_source == "auto" else mail_source
 
     def fetch(self, stream: str, cursors: dict[str, dict], *, since: datetime, until: datetime,
@@ -169,6 +172,10 @@ class GoogleActivitySource:
 
     def _chat(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         yield from self._windowed("chat", "chat", ("message_posted",), reports.chat_events, cursors, since, until)
+
+    def chat_members(self, rooms: list[str]) -> dict[str, list[str]]:
+        """The engine's optional room lister (integration/chat_rooms.py): DM members via the Chat API."""
+        return self.chat.members(rooms)
 
     def _meet(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         """Read the whole window, then group: a call's participants arrive as separate events."""

@@ -26,7 +26,7 @@ PAGE_TOKEN_REASONS = {"invalidPageToken", "badRequest_invalidPageToken"}
 API_LABEL = {
     "directory": "Admin SDK Directory API", "reports": "Admin SDK Reports API",
     "classroom": "Google Classroom API", "drive": "Google Drive API", "gmail": "Gmail API",
-    "forms": "Google Forms API",
+    "forms": "Google Forms API", "chat": "Google Chat API",
 }
 
 

@@ -30,7 +30,11 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "gmail_settings": (AUTH + "gmail.settings.basic",),
     "gmail_send": (AUTH + "gmail.send",),
     "forms": (AUTH + "forms.body", AUTH + "forms.responses.readonly"),
+    "chat_admin": (AUTH + "chat.admin.memberships.readonly",),
 }
+
+# Groups the audit works without: doctor reports them as a mode, not a failure.
+OPTIONAL: frozenset[str] = frozenset({"chat_admin"})
 
 WHY: dict[str, str] = {
     "directory": "read users, groups and org units for the roster",
@@ -43,13 +47,15 @@ WHY: dict[str, str] = {
     "gmail_settings": "read auto-forwarding, forwarding addresses and filters (grants no mail access)",
     "gmail_send": "send DSL alerts through Gmail when [alerts] transport = 'gmail'",
     "forms": "create the acknowledgement form and read its responses",
+    "chat_admin": "optional: list the two members of Chat direct messages (spaces.members.list with admin access), "
+                  "so a DM where only the staff member wrote is found; without it DMs are judged once both have posted",
 }
 
 # The API (discovery name, version) each scope group is used with.
 API_OF: dict[str, str] = {
     "directory": "directory", "tokens": "directory", "reports": "reports", "classroom": "classroom",
     "drive": "drive", "shared_drives": "drive", "gmail_metadata": "gmail", "gmail_settings": "gmail",
-    "gmail_send": "gmail", "forms": "forms",
+    "gmail_send": "gmail", "forms": "forms", "chat_admin": "chat",
 }
 
 

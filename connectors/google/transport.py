@@ -55,6 +55,7 @@ APIS: dict[str, ApiInfo] = {
     "drive": ApiInfo("drive", "v3", "drive/v3/", "batch/drive/v3", 100, 16),
     "gmail": ApiInfo("gmail", "v1", "", "batch", 50, 16),
     "forms": ApiInfo("forms", "v1", "", "batch", 0, 4),
+    "chat": ApiInfo("chat", "v1", "", "batch", 0, 4),
 }
 
 HTTP_TIMEOUT = 60
@@ -98,6 +99,8 @@ def api_of_url(uri: str) -> str:
         return "gmail"
     if path.startswith("/v1/forms"):
         return "forms"
+    if path.startswith("/v1/spaces"):
+        return "chat"
     if path.startswith("/v1/"):
         return "classroom"
     return "batch" if path.startswith("/batch") else "other"
@@ -397,7 +400,7 @@ def _google_batch_uri(info: ApiInfo) -> str:
 
 def _host(info: ApiInfo) -> str:
     return {"admin": "admin.googleapis.com", "classroom": "classroom.googleapis.com",
-            "gmail": "gmail.googleapis.com", "forms": "forms.googleapis.com"}[info.name]
+            "gmail": "gmail.googleapis.com", "forms": "forms.googleapis.com", "chat": "chat.googleapis.com"}[info.name]
 
 
 def fan_out(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) -> Iterator[tuple[Any, Any, Exception | None]]:

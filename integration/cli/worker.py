@@ -2,7 +2,8 @@
 
 Runs every job on its `[schedule]`, the digest at `[alerts] digest_time`, escalation every few
 minutes, and jobs requested by webhooks. SIGTERM/SIGINT stop it gracefully: no new runs,
-running jobs finish. `--run JOB` runs one job now (same lease and `runs` record) and exits.
+running jobs finish. It rides out a locked or restarting database; if no job could be scheduled
+for two minutes it exits 1, so the platform restarts it. `--run JOB` runs one job now (same lease and `runs` record) and exits.
 """
 
 from __future__ import annotations
@@ -42,9 +43,15 @@ def run(args) -> int:
     signal.signal(signal.SIGINT, _signal)
     worker = Worker(ctx)
     worker.start()
+    stalled = ""
     try:
         while not stop.wait(1.0):
-            pass
+            stalled = worker.stalled()
+            if stalled:
+                break
     finally:
-        worker.stop(wait=True)
+        worker.stop(wait=not stalled)
+    if stalled:  # exit non-zero so the platform (systemd, a container runtime) restarts the worker
+        print(f"error: worker: {stalled}; exiting so it can be restarted", file=sys.stderr)
+        return 1
     return 0

@@ -10,6 +10,7 @@ from integration.store import (  # noqa: F401
     models_roster,
     models_web,
     models_webapp,
+    models_worker,
 )
 from integration.store.base import Base
 

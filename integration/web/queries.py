@@ -80,14 +80,19 @@ def ack_progress(session: Session, settings: Settings, now: datetime) -> dict | 
 
 
 def readiness(store) -> tuple[bool, str]:
-    """Database reachable and no job's newest run failed."""
+    """Database reachable, the worker (if one runs) scheduling jobs, and no job's newest run failed."""
     if not store.ping():
         return False, "database not reachable"
+    from integration.scheduler import heartbeat_problem
+
     try:
         with store.session() as s:
             failing = [r.job for r in last_runs(s) if r.status == "failed"]
+            stalled = heartbeat_problem(s, datetime.now(UTC))
     except SQLAlchemyError:
         return False, "database not readable"
+    if stalled:
+        return False, stalled
     if failing:
         return False, "last run failed: " + ", ".join(failing)
     return True, "ok"

@@ -151,3 +151,14 @@ def test_chat_api_decoy_and_a_room_listed_once_a_day(store, school):
     audit(store, ChatSource([], members=source.members, listed=source.listed), days=0)
     audit(store, ChatSource([], members=source.members, listed=source.listed), days=2)
     assert source.listed == [["spaces/DMg", "spaces/DMh"], ["spaces/DMh"]]
+
+
+def test_only_rooms_where_a_staff_member_wrote_are_listed(store, school):
+    source = ChatSource([posted(PUPIL, "DMi", 1, NOW - timedelta(hours=3)),
+                         posted(PUPIL2, "DMj", 2, NOW - timedelta(hours=3))],
+                        members={"spaces/DMi": [PUPIL, TEACHER], "spaces/DMj": [PUPIL2, PUPIL]})
+    audit(store, source)
+    assert source.listed == [] and chat_findings(store) == [] and held(store) == 2
+    source.activities = [posted(TEACHER, "DMi", 3, NOW + timedelta(days=1))]  # the teacher answers
+    audit(store, source, days=2)
+    assert chat_findings(store) == [(TEACHER, PUPIL, expected_fingerprint(store))]
