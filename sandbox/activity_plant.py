@@ -36,6 +36,7 @@ from sandbox.activity_model import (
 )
 from sandbox.config_writer import exception_rows, write_personal_register
 from sandbox.mail_settings import add_filter, label_id
+from sandbox.reports_accounts import grant_token
 
 LONDON = ZoneInfo("Europe/London")
 SOCIAL = [("Facebook", "1234567890"), ("TikTok", "2345678901"), ("Snapchat", "3456789012"),
@@ -488,9 +489,9 @@ def _oauth(p: Planter) -> None:
         who = p.pick(a.staff if i == 0 else a.pupils)
         text, num = SOCIAL[(p.rng.randrange(len(SOCIAL)) + i) % len(SOCIAL)]
         client = f"{num}-{h(who, text)[:12]}.apps.googleusercontent.com"
-        a.dom.add_token(who, client, text, ["openid", "email", "profile"])
+        grant_token(a.dom, who, client, text, ["openid", "email", "profile"], when=p.when(18))
         p.truth(rule, **({"staff": who} if i == 0 else {"pupil": who}), counterpart=None, obj=client)
     for text, num in NOT_SOCIAL:
         who = p.pick(a.staff + a.pupils)
-        a.dom.add_token(who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"])
+        grant_token(a.dom, who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"], when=p.when())
         p.decoy(rule, f"{text} is not a social network", staff=who)

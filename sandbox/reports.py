@@ -1,4 +1,4 @@
-"""Admin SDK Reports API: activities.list for drive, gmail, chat and meet, from the school's activity.
+"""Admin SDK Reports API: activities.list for drive, gmail, chat, meet, token and user_accounts.
 
 Served newest first, day by day, so a 30-day window over ``school`` (≈500,000 gmail
 events) is derived one day at a time; the page token carries (day, offset) bound to the
@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox import reports_accounts
 from sandbox.activity import Activity, Chat, DriveEvent, Mail, MeetLeg, activity, h, stamp, utc
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, bad_request
 from sandbox.model import Domain
 from sandbox.paging import query_hash
 
-APPS = ("drive", "gmail", "chat", "meet")
+APPS = ("drive", "gmail", "chat", "meet", *reports_accounts.APPS)
 G = "application/vnd.google-apps."
 DOC_TYPES = {G + "document": "document", G + "spreadsheet": "spreadsheet", G + "presentation": "presentation",
              G + "folder": "folder", G + "form": "form", G + "drawing": "drawing", G + "shortcut": "shortcut",
@@ -143,6 +144,8 @@ def _decode(token: str | None, qhash: str) -> tuple[int, int]:
 
 
 def _day_rows(act: Activity, app: str, day: int) -> list:
+    if app in reports_accounts.APPS:
+        return reports_accounts.day_rows(act, app, day)
     return {"gmail": act.mail_day, "drive": act.drive_day, "chat": act.chat_day, "meet": act.meet_day}[app](day)
 
 
@@ -189,6 +192,8 @@ def _base(act: Activity, app: str, when: datetime, key: str, actor: str) -> dict
 
 
 def _render(act: Activity, app: str, row: Any) -> dict[str, Any]:
+    if app in reports_accounts.APPS:
+        return reports_accounts.render(act, app, row, _base)
     return {"gmail": _gmail, "drive": _drive, "chat": _chat, "meet": _meet}[app](act, row)
 
 

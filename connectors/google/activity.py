@@ -6,11 +6,11 @@
 | drive.events    | Reports drive acl_change (+ files.get types)| ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
-| mail.forwarding | Gmail settings of staff mailboxes           | ""        | {"at"} (state, re-read every run)   |
+| mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
 | chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
 |                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
 | meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
-| oauth           | Directory tokens.list, batched              | ""        | {"at"} (state, re-read every run)   |
+| oauth           | Reports token authorize + Directory tokens.list (state_streams) | "token" / "state" | {"until"} / {"at", "users"} |
 
 After the first crawl, Drive changes arrive through Reports drive events (rebuilt into
 DriveItems); ``--full`` clears the cursors and re-crawls. Time-window streams honour the
@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from connectors.google import drive_events, reports
+from connectors.google import drive_events, reports, state_streams
 from connectors.google.chat import ChatMembers
 from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
@@ -65,8 +65,10 @@ class GoogleActivitySource:
                       "mail": ("MailEvent",), "mail.forwarding": ("ForwardingSetting",), "chat": ("ChatEvent",),
                       "meet": ("MeetCall",), "oauth": ("OAuthGrant",)}
 
-    def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16):
+    def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16,
+                 state_every: timedelta = timedelta(hours=24)):
         self.client, self.admin, self.mail_source, self.workers = client, admin, mail_source, workers
+        self.state_every = state_every  # full re-read of tokens and forwarding settings (state_streams)
         self.reports = ReportsReader(client, admin)
         self.drive = DriveCrawler(client, admin)
         self.gmail = GmailReader(client)
@@ -159,14 +161,7 @@ class GoogleActivitySource:
 
     def _mail_forwarding(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         staff = [e for e, role in people if role == "staff"]
-        page: list = []
-        for _, setting, err in self._per_user(self.gmail.forwarding, staff, "mail.forwarding"):
-            if err is None:
-                page.append(setting)
-            if len(page) >= 200:
-                yield ActivityBatch("mail.forwarding", page, None)
-                page = []
-        yield ActivityBatch("mail.forwarding", page, {"at": until.isoformat()})
+        return state_streams.forwarding(self, cursors, since, until, staff, self.state_every)
 
     # ------------------------------------------------------------------ chat, meet, oauth
 
@@ -188,9 +183,7 @@ class GoogleActivitySource:
 
     def _oauth(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         users = [e for e, role in people if role in CRAWLED]
-        for grants in self.tokens.grants(users):
-            yield ActivityBatch("oauth", grants, None)
-        yield ActivityBatch("oauth", [], {"at": until.isoformat()})
+        return state_streams.oauth(self, cursors, since, until, users, self.state_every)
 
     # ------------------------------------------------------------------ shared machinery
 
