@@ -290,15 +290,23 @@ def _chat(act: Activity, c: Chat) -> dict[str, Any]:
 
 
 def _meet(act: Activity, leg: MeetLeg) -> dict[str, Any]:
-    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.identifier or leg.time}", leg.identifier)
+    """call_ended as in the Meet audit appendix and Elastic's test-meet.log: an outsider's actor is the
+    HANGOUTS_EXTERNAL_OR_ANONYMOUS key (with their email or phone number as identifier, when known)."""
+    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.endpoint or leg.identifier or leg.time}",
+                 leg.identifier)
     params: list[dict[str, Any]] = [
-        {"name": "conference_id", "value": leg.conference_id}, {"name": "meeting_code", "value": leg.meeting_code},
-        {"name": "organizer_email", "value": leg.organizer}, {"name": "display_name", "value": leg.display_name},
-        {"name": "is_external", "boolValue": leg.external}, {"name": "duration_seconds", "intValue": str(leg.duration)},
-        {"name": "device_type", "value": "web"}]
+        {"name": "meeting_code", "value": leg.meeting_code}, {"name": "conference_id", "value": leg.conference_id},
+        {"name": "organizer_email", "value": leg.organizer}, {"name": "is_external", "boolValue": leg.external},
+        {"name": "endpoint_id", "value": leg.endpoint or "boq_hlane_" + h(leg.conference_id, leg.identifier)[:11]},
+        {"name": "device_type", "value": "web"}, {"name": "product_type", "value": "meet"},
+        {"name": "display_name", "value": leg.display_name}]
+    if leg.identifier:
+        params += [{"name": "identifier", "value": leg.identifier},
+                   {"name": "identifier_type", "value": leg.identifier_type}]
+    params += [{"name": "start_timestamp_seconds", "intValue": str(leg.start or int(leg.time.timestamp()) - leg.duration)},
+               {"name": "duration_seconds", "intValue": str(leg.duration)},
+               {"name": "network_transport_protocol", "value": "udp"}]
     if leg.external:
         item["actor"] = {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}
-    else:
-        params += [{"name": "identifier", "value": leg.identifier}, {"name": "identifier_type", "value": "email_address"}]
     item["events"] = [{"type": "call", "name": "call_ended", "parameters": params}]
     return item

@@ -9,7 +9,8 @@
 | mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
 | chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
 |                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
-| meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
+| meet            | Reports meet call_ended, grouped by call;   | ""        | {"until"} on the last batch         |
+|                 | calls ended < MEET_SETTLE ago: next run     |           |                                     |
 | oauth           | Reports token authorize + Directory tokens.list (state_streams) | "token" / "state" | {"until"} / {"at", "users"} |
 
 After the first crawl, Drive changes arrive through Reports drive events (rebuilt into
@@ -47,6 +48,7 @@ REPORTS_AHEAD = 4
 log = logging.getLogger("safechannels.google.activity")
 
 OVERLAP = timedelta(hours=2)  # re-read this much before a stored slice end (late Reports events)
+MEET_SETTLE = timedelta(hours=1)  # a call that ended more recently than this may still gain participants
 PROBE_WINDOW = timedelta(days=7)
 CRAWLED = ("staff", "pupil")  # former pupils' accounts are suspended: they cannot be impersonated
 GIVE_UP_AFTER = 5  # consecutive per-user refusals before a stream is declared refused
@@ -173,10 +175,13 @@ class GoogleActivitySource:
         return self.chat.members(rooms)
 
     def _meet(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
-        """Read the whole window, then group: a call's participants arrive as separate events."""
+        """Read the whole window, then group: a call's participants arrive as separate events (one per
+        endpoint, each when that participant leaves). A call whose last leg is within MEET_SETTLE of the
+        window's end is judged next run, when its later legs (a third person leaving later, Reports lag)
+        are in: the next window re-reads OVERLAP (> MEET_SETTLE) before this one's end."""
         start = _resume(cursors.get(""), since)
         legs = [a for page in self.reports.pages("meet", start, until, event_name="call_ended") for a in page]
-        calls = reports.meet_calls(legs)
+        calls = [c for c in reports.meet_calls(legs) if c.time <= until - MEET_SETTLE]
         for i in range(0, len(calls), 1000):
             yield ActivityBatch("meet", calls[i:i + 1000], None)
         yield ActivityBatch("meet", [], {"until": until.isoformat()})
