@@ -95,7 +95,7 @@ def test_the_access_log_lists_views_and_triage_but_not_the_audits_own_entries(cl
     log = page.split('id="access-log"')[1]
     assert log.count(DSL.split("@")[0]) == 3 and "viewed" in log and "exported" in log and "New → Reviewing" in log
     assert "amy.personal@gmail.com" not in page and "j.smith@" not in page  # no people's addresses
-    assert client.get(f"/admin/access-log?actor=nobody").get_data(as_text=True).count("<tr>") == 1  # header only
+    assert client.get("/admin/access-log?actor=nobody").get_data(as_text=True).count("<tr>") == 1  # header only
 
 
 def test_the_configuration_never_shows_secrets(client, ctx):
