@@ -89,3 +89,32 @@ def test_a_full_audit_reads_the_whole_state(school):
     env.server.reset_log()
     run_audit(env.ctx, full=True)
     assert _calls(env)["gmail.users.settings.filters.list"] == len(activity(env.domain).staff)
+
+
+def test_mailboxes_whose_settings_read_failed_are_read_on_the_next_run(school):
+    """Gmail failing (503) for the baseline's settings read: the state cursor covers none of those
+    mailboxes, so the next run — a full read not yet due — reads them, and nothing is lost."""
+    from sources_env import compare
+    from sqlalchemy import select
+
+    from integration.store.models_ops import Cursor
+
+    def state() -> dict:
+        with env.ctx.store.session() as s:
+            return s.scalars(select(Cursor).where(Cursor.stream == "mail.forwarding",
+                                                  Cursor.partition == "state")).one().cursor
+
+    env = school("tiny", 9, max_attempts=1)
+    env.server.faults.fail_api("gmail", 503)
+    run_audit(env.ctx)
+    first = state()
+    assert first["users"] == [], "every mailbox failed: none is covered"
+    assert not [f for f in env.findings() if f["rule"] == "mail.auto_forward_external" and f["source"] ==
+                "gmail.settings"]
+    env.server.faults.clear_failures()
+    env.server.reset_log()
+    run_audit(env.ctx)
+    staff = activity(env.domain).staff
+    assert sorted(e.subject for e in env.server.requests("gmail.users.settings.filters.list")) == sorted(staff)
+    assert state() == {"at": first["at"], "users": sorted(staff)}  # not a full read: its time is kept
+    assert compare(env.findings(), env.domain) == []
