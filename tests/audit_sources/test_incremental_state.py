@@ -20,8 +20,8 @@ def _calls(env) -> Counter:
     return Counter(e.method_id for e in env.server.requests())
 
 
-def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(school):
-    env = school("demo", 1)
+def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(school, school_variant):
+    env = school("demo", 1, shape=school_variant)
     run_audit(env.ctx)
     env.server.reset_log()
     second = run_audit(env.ctx)
@@ -34,8 +34,8 @@ def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(
     assert env.server.problems() == []
 
 
-def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school):
-    env = school("tiny", 5)
+def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school, school_variant):
+    env = school("tiny", 5, shape=school_variant)
     run_audit(env.ctx)
     pupil = activity(env.domain).pupils[-1]
     client = "2345678901-live.apps.googleusercontent.com"
@@ -47,8 +47,8 @@ def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school):
     assert result.findings_new == 1 and [f["pupil"] for f in new] == [pupil]
 
 
-def test_forwarding_turned_on_after_the_baseline_is_known_and_only_that_mailbox_is_reread(school):
-    env = school("tiny", 6)
+def test_forwarding_turned_on_after_the_baseline_is_known_and_only_that_mailbox_is_reread(school, school_variant):
+    env = school("tiny", 6, shape=school_variant)
     run_audit(env.ctx)
     act = activity(env.domain)
     staff, address = next(s for s in act.staff if s not in act.forwarding), "home.forward@outlook.com"
