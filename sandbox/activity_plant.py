@@ -189,10 +189,10 @@ class Planter:
         self.a.plant_chat.setdefault(self.a.day_of(when), []).append(Chat(when, actor, kind, room, msg))
         return room
 
-    def meet(self, people: list[str], external: int = 0) -> str:
+    def meet(self, people: list[str], external: int = 0, rejoin: tuple[str, ...] = ()) -> str:
         self.k += 1
         legs = meet_call(f"plant{self.a.dom.seed}:{self.k}", people, people[0], self.when(), 1500, self.a.users,
-                         external)
+                         external, rejoin)
         self.a.plant_meet.setdefault(self.a.day_of(legs[0].time), []).extend(legs)
         return legs[0].conference_id
 
@@ -452,7 +452,7 @@ def _chat_meet(p: Planter) -> None:
         p.chat(when + timedelta(days=3, hours=2), second, [first])  # the reply days later, in a later window
         p.truth(rule, staff=s, pupil=pu)
         s, pu = p.pick(a.staff), p.pick(a.pupils)
-        p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu]))
+        p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu], rejoin=(pu,) if i == 0 else ()))
     s, pu = p.pick(a.staff), p.pick(a.pupils)
     when = p.when(16)
     p.chat(when, s, [pu])
@@ -479,7 +479,7 @@ def _chat_meet(p: Planter) -> None:
     p.decoy(rule, "two pupils messaging each other", pupil=pu)
     p.meet([s, pu, k2])
     p.decoy(rule2, "a call with a third participant", staff=s, pupil=pu)
-    p.meet([s2, k2], external=1)
+    p.meet([s2, k2], external=3)  # an outside email, an anonymous guest, a phone dial-in
     p.decoy(rule2, "a call with an outside participant", staff=s2, pupil=k2)
     p.meet([s, s2])
     p.decoy(rule2, "a one-to-one call between colleagues", staff=s)
