@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def roster_sources(ctx) -> list:
     """Google (Directory, plus Classroom when it is a learning platform) and Moodle when configured."""
@@ -35,7 +37,8 @@ def activity_sources(ctx) -> list:
                           "may impersonate (e.g. it.admin@your-school.sch.uk)")
     cached = ctx.__dict__.get("_google_activity_source")
     if cached is None:
-        cached = GoogleActivitySource(ctx.google, s.google.admin_subject, mail_source=s.audit.mail_source)
+        cached = GoogleActivitySource(ctx.google, s.google.admin_subject, mail_source=s.audit.mail_source,
+                                      state_every=timedelta(hours=s.audit.state_reread_hours))
         ctx.__dict__["_google_activity_source"] = cached
     return [cached]
 

@@ -21,7 +21,7 @@ from integration import alerts, findings
 from integration.chat_rooms import ChatRooms
 from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused, Unreachable
 from integration.identity import Identity
-from integration.logs import event
+from integration.logs import event, redact
 from integration.records import (
     ActivityBatch,
     ChatEvent,
@@ -31,7 +31,7 @@ from integration.records import (
     MeetCall,
     OAuthGrant,
 )
-from integration.registers import ExceptionIndex, sync_registers
+from integration.registers import ExceptionIndex, ImportReport, masked_summary, sync_registers
 from integration.rules import RuleSet, check_record, rule_set
 from integration.rules.base import Candidate, ChannelPolicy, Rule, RuleContext
 from integration.rules.oauth import SocialApps
@@ -61,6 +61,7 @@ class AuditResult:
     status: str = "ok"  # ok | partial (a stream failed; its rules are in not_evaluated)
     not_evaluated: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    registers: list[ImportReport] = field(default_factory=list)
 
     def as_json(self) -> dict:
         """The operator contract's `audit --json` document, exactly."""
@@ -258,28 +259,33 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
         s.add(run)
     try:
         with store.session() as s:
-            sync_registers(s, settings, store.crypto, now)
+            registers = sync_registers(s, settings, store.crypto, now)
         with store.session() as s:
             rctx = build_rule_context(s, settings, store.crypto, now)
         state = _Run(ctx, rules, rctx, now, full)
         failures = _run_sources(state, ctx.activity_sources())
-    except BaseException as exc:
-        _finish(store, run.id, "failed", {}, str(exc) or type(exc).__name__)
+    except BaseException as exc:  # the error is shown to admins: personal addresses masked
+        _finish(store, run.id, "failed", {}, redact(str(exc) or type(exc).__name__, set(settings.approved_domains)))
         raise
     result = state.result
+    result.registers = registers
     result.findings_new, result.findings_updated = len(state.created), len(state.updated - state.created)
     result.api_calls = ctx.api_calls() if hasattr(ctx, "api_calls") else 0
     if not state.unknown_fed:
         for rule in rules.rules:
             if rule.record_type not in state.fed:
                 result.not_evaluated.setdefault(rule.id, "no activity source provided this data")
-    status = result.status = "partial" if result.errors else "ok"
+    refused = [r.register for r in registers if r.refused]
+    status = result.status = "partial" if result.errors or refused else "ok"
     summary = {**result.as_json(), "skipped": result.skipped, "not_evaluated": result.not_evaluated,
                "errors": result.errors}
+    if registers:
+        summary["registers"] = masked_summary(registers, settings)
     if failures is not None:
         _finish(store, run.id, "failed", summary, str(failures))
         raise failures
-    _finish(store, run.id, status, summary, "; ".join(result.errors))
+    _finish(store, run.id, status, summary,
+            "; ".join(result.errors + [f"register {r} refused (the previous one stays in force)" for r in refused]))
     event(log, "audit.done", status=status, **result.as_json(), skipped=result.skipped,
           not_evaluated=len(result.not_evaluated))
     return result

@@ -124,6 +124,8 @@ class Permission:
     display_name: str = ""
     permission_id: str = ""
     allow_discovery: bool = False
+    inherited: bool = False  # granted on a parent folder (or the shared drive), not on this item
+    roles: tuple[str, ...] = ()  # every role word an audit event gave (the widest is `role`)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class DriveItem:
     modified: datetime | None = None
     source: str = "drive.files.list"
     event_id: str = ""
+    actor: str = ""  # who made the change an audit event reports ("" for a crawl)
+    organizers: tuple[str, ...] = ()  # a shared-drive item's drive organizers (who answers for it)
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,9 @@ class ForwardingSetting:
     forwarding_addresses: tuple[str, ...] = ()
     source: str = "gmail.settings"
     filters: tuple[MailFilter, ...] = ()
+    forwarded_out: tuple[str, ...] = ()  # a Reports event says forwarding out of the domain was set to these
+    time: datetime | None = None  # when that event happened (None for a settings read)
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,11 +221,15 @@ class MeetCall:
 
 @dataclass(frozen=True)
 class OAuthGrant:
+    """A third-party app's access to an account: from tokens.list (state) or a Reports token event."""
+
     user_email: str
     client_id: str
     display_text: str
     scopes: tuple[str, ...] = ()
     source: str = "directory.tokens"
+    event: str = ""  # "" (a tokens.list read), "authorize" or "revoke" (a Reports token event)
+    time: datetime | None = None
 
 
 ActivityRecord = DriveItem | MailEvent | ForwardingSetting | ChatEvent | MeetCall | OAuthGrant

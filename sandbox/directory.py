@@ -1,10 +1,14 @@
 """Admin SDK Directory API: users, groups, members, org units, OAuth tokens, users.watch.
 
 Shapes follow the ``admin.directory_v1`` discovery schemas (``kind``/``etag`` included).
-The user ``query`` supports the clauses a roster sync uses: ``orgUnitPath='/x'``
-(sub-OUs included, as Google documents), ``isSuspended``, ``isAdmin``, ``isArchived``,
-``email``, ``givenName``, ``familyName`` (``=`` exact, ``:`` prefix); anything else is
-Google's 400 "Invalid Input". Watch channels are kept in ``Domain.channels`` (with
+The user ``query`` supports the clauses of Google's "Search for users" guide that a roster sync
+or an admin's CLI (GAM7's ``all users`` is ``isSuspended=False isGuest=False``) sends:
+``orgUnitPath='/x'`` (sub-OUs included, as Google documents), the booleans ``isSuspended``,
+``isAdmin``, ``isDelegatedAdmin``, ``isArchived``, ``isGuest``, ``isEnrolledIn2Sv``,
+``isEnforcedIn2Sv``, ``isChangePasswordAtNextLogin``, and ``email``, ``givenName``,
+``familyName``, ``name`` (``=`` exact, ``:`` prefix); anything else is Google's 400 "Invalid Input".
+The generated school has no guest accounts, 2SV enrolments, delegated admins or forced password
+changes, so those clauses select on False. Watch channels are kept in ``Domain.channels`` (with
 ``api='directory'``) so a push-delivery module can find them.
 """
 
@@ -17,9 +21,13 @@ from typing import Any
 from sandbox.api import ApiRequest, Registry
 from sandbox.channels import open_channel, stop_channel
 from sandbox.errors import ApiError, bad_request, not_found
-from sandbox.model import ROOT_OU_ID, Domain, Group, User, in_org_units
+from sandbox.model import ROOT_OU_ID, Domain, Group, OrgUnit, User, in_org_units
 from sandbox.paging import paginate
 
+# query field -> User attribute ("" = no generated account has it: the clause selects on False)
+BOOLEAN_CLAUSES = {"isSuspended": "suspended", "isAdmin": "is_admin", "isArchived": "archived", "isGuest": "",
+                   "isDelegatedAdmin": "", "isEnrolledIn2Sv": "", "isEnforcedIn2Sv": "",
+                   "isChangePasswordAtNextLogin": ""}
 CLAUSE = re.compile(r"""(\w+)\s*(=|:)\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\S+)""")
 
 
@@ -78,13 +86,13 @@ def user_filter(query: str) -> list[Any]:
         low = raw.lower().rstrip("*")
         if field == "orgUnitPath":
             preds.append(lambda u, p=raw: in_org_units(u.org_unit_path, [p]))
-        elif field in ("isSuspended", "isAdmin", "isArchived"):
-            attr = {"isSuspended": "suspended", "isAdmin": "is_admin", "isArchived": "archived"}[field]
-            preds.append(lambda u, a=attr, v=_bool(raw): getattr(u, a) == v)
+        elif field in BOOLEAN_CLAUSES:
+            attr = BOOLEAN_CLAUSES[field]
+            preds.append(lambda u, a=attr, v=_bool(raw): bool(a and getattr(u, a)) == v)
         elif field == "email":
             preds.append(lambda u, v=low, o=op: u.primary_email.startswith(v) if o == ":" else u.primary_email == v)
-        elif field in ("givenName", "familyName"):
-            attr = "given_name" if field == "givenName" else "family_name"
+        elif field in ("givenName", "familyName", "name"):
+            attr = {"givenName": "given_name", "familyName": "family_name", "name": "full_name"}[field]
             preds.append(lambda u, a=attr, v=low, o=op: (getattr(u, a).lower().startswith(v) if o == ":"
                                                          else getattr(u, a).lower() == v))
         else:
@@ -114,6 +122,14 @@ def _check_customer(req: ApiRequest, customer: str | None, domain_name: str | No
         raise bad_request("Bad Request", "badRequest")
     if domain_name is not None and domain_name.lower() != dom.domain:
         raise ApiError(403, "Not Authorized to access this resource/api", "forbidden")
+
+
+def orgunit_json(ou: OrgUnit) -> dict[str, Any]:
+    item = {"kind": "admin#directory#orgUnit", "name": ou.name, "description": ou.description,
+            "orgUnitPath": ou.path, "orgUnitId": ou.org_unit_id, "parentOrgUnitPath": ou.parent_path,
+            "parentOrgUnitId": ou.parent_id or ROOT_OU_ID, "blockInheritance": False}
+    item["etag"] = etag(item)
+    return item
 
 
 def group_json(g: Group) -> dict[str, Any]:
@@ -233,16 +249,24 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
                 units = [ou for ou in units if ou.parent_path == base]
             elif kind == "allIncludingParent" and base != "/":
                 units.insert(0, domain.org_unit(base))  # type: ignore[arg-type]
-        items = []
-        for ou in units:
-            item = {"kind": "admin#directory#orgUnit", "name": ou.name, "description": ou.description,
-                    "orgUnitPath": ou.path, "orgUnitId": ou.org_unit_id, "parentOrgUnitPath": ou.parent_path,
-                    "parentOrgUnitId": ou.parent_id or ROOT_OU_ID, "blockInheritance": False}
-            item["etag"] = etag(item)
-            items.append(item)
-        body: dict[str, Any] = {"kind": "admin#directory#orgUnits", "organizationUnits": items}
+        body: dict[str, Any] = {"kind": "admin#directory#orgUnits", "organizationUnits": [orgunit_json(ou) for ou in units]}
         body["etag"] = etag(body)
         return body
+
+    @api.method("directory.orgunits.get")
+    def orgunits_get(req: ApiRequest) -> dict[str, Any]:
+        """By path (relative to the root, as `orgunits/{orgUnitPath=**}`) or by id ('id:03ph8a2z…')."""
+        if req.params["customerId"] not in ("my_customer", domain.customer_id):
+            raise bad_request("Bad Request", "badRequest")
+        key = req.params.get("orgUnitPath") or req.params["orgunitsId"]  # `path` or `flatPath` template
+        with domain.lock:
+            if key.startswith("id:"):
+                ou = next((o for o in domain.org_units if o.org_unit_id == key), None)
+            else:
+                ou = domain.org_unit("/" + key.strip("/"))
+        if ou is None:
+            raise not_found("Org unit")
+        return orgunit_json(ou)
 
     @api.method("directory.tokens.list")
     def tokens_list(req: ApiRequest) -> dict[str, Any]:

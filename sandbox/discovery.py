@@ -82,6 +82,23 @@ def _compile(template: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
     return re.compile("".join(out)), tuple(names)
 
 
+def _free_reserved(spec: dict[str, Any]) -> bool:
+    """A `{+x}` path parameter that may be anything (orgunits' orgUnitPath, pattern ``^.*$``): its
+    flatPath cannot stand in for it. A shaped one (Chrome printers' `name`, ``^customers/[^/]+/…``)
+    is exactly what its flatPath spells out."""
+    names = re.findall(r"\{\+([^}]+)\}", spec["path"])
+    params = spec.get("parameters", {})
+    return bool(names) and all(params.get(n, {}).get("pattern", "^.*$") == "^.*$" for n in names)
+
+
+def _specificity(m: Method) -> tuple[int, int, int, int]:
+    """Sort key, most specific first: fixed-depth templates before `{+x}` ones, and among those the one
+    with more literal text ('…/orgunits/{+orgUnitPath}' before Chrome printers' '…/v1/{+name}')."""
+    reserved = "{+" in m.template
+    literal = len(re.sub(r"\{[^}]*\}", "", m.template))
+    return reserved, -literal if reserved else 0, len(m.param_names), -len(m.template)
+
+
 @cache
 def methods() -> tuple[Method, ...]:
     """Every method of every document, most specific templates first."""
@@ -94,11 +111,15 @@ def methods() -> tuple[Method, ...]:
             pattern, names = _compile(template)
             key = "reports.channels.stop" if (api, spec["id"]) == ("reports", "admin.channels.stop") else spec["id"]
             found.append(Method(api, spec["id"], spec["httpMethod"], template, pattern, names, spec, key))
+            if spec.get("flatPath") and _free_reserved(spec):  # clients send `path` ({+x} may hold slashes)
+                reserved = prefix + spec["path"]
+                pattern, names = _compile(reserved)
+                found.append(Method(api, spec["id"], spec["httpMethod"], reserved, pattern, names, spec, key))
             upload = spec.get("mediaUpload", {}).get("protocols", {}).get("simple", {}).get("path")
             if upload:
                 pattern, names = _compile(upload if upload.startswith("/") else "/" + upload)
                 found.append(Method(api, spec["id"], spec["httpMethod"], upload, pattern, names, spec, spec["id"]))
-    found.sort(key=lambda m: (len(m.param_names), -len(m.template)))
+    found.sort(key=_specificity)
     return tuple(found)
 
 

@@ -5,6 +5,8 @@ A user's files are derived on demand (`sandbox.activity`), so a crawl of ``schoo
 files the caller can share (the owner can), never on shared-drive items; ``pageSize``
 above the cap is coerced; ``q`` supports the subset the service uses
 (``'me' in owners``, ``trashed``, ``modifiedTime``, ``mimeType``) and answers 400 for the rest.
+Without ``'me' in owners`` a ``corpora=user`` list is, as on Google, My Drive plus "Shared with
+me" (files shared with the user or a group they are in; no ``permissions`` on those).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ _TERM = re.compile(r"""^(?:'me'\s+in\s+owners|trashed\s*(=|!=)\s*(true|false)|mo
                    r"""mimeType\s*(=|!=)\s*'([^']+)')$""")
 
 
+_OWNED = re.compile(r"'me'\s+in\s+owners")
+
+
 def register(api: Registry, domain: Domain) -> None:
     @api.method("drive.files.list")
     def files_list(req: ApiRequest) -> dict[str, Any]:
@@ -30,13 +35,33 @@ def register(api: Registry, domain: Domain) -> None:
         corpora = req.arg("corpora", "user")
         if corpora not in ("user", "domain", "drive", "allDrives"):
             raise ApiError(400, f"Invalid value for corpora: {corpora}", "invalid", location="corpora")
-        files = [f for f in act.files(me) if _keep(f, req.arg("q") or "")]
+        q = req.arg("q") or ""
+        files = [f for f in act.files(me) if _keep(f, q)]
+        if corpora == "user" and not _OWNED.search(q):  # corpora=user is My Drive AND "Shared with me"
+            files += [f for f in shared_with(act, me) if _keep(f, q)]
         page, token = paginate(req, files)
         body: dict[str, Any] = {"kind": "drive#fileList", "incompleteSearch": False,
                                 "files": [file_json(act, f, me) for f in page]}
         if token:
             body["nextPageToken"] = token
         return body
+
+    @api.method("drive.files.get")
+    def files_get(req: ApiRequest) -> dict[str, Any]:
+        """A file the caller can see: owned, shared with them, or in a shared drive they belong to
+        (those only with supportsAllDrives, as on Google)."""
+        act = activity(req.domain)
+        me, fid = req.subject_email.lower(), req.params["fileId"]
+        f = next((x for x in act.files(me) if x.id == fid), None) or act.find_file(fid)
+        if f is not None and f.drive_id:
+            drive = next((d for d in act.shared_drives if d.id == f.drive_id), None)
+            if not req.flag("supportsAllDrives") or drive is None or not _member(drive, me):
+                f = None
+        elif f is not None and f.owner != me and not any(p.email == me for p in f.perms):
+            f = None
+        if f is None:
+            raise not_found(f"File not found: {fid}.")
+        return file_json(act, f, me)
 
     @api.method("drive.changes.getStartPageToken")
     def start_page_token(req: ApiRequest) -> dict[str, Any]:
@@ -83,6 +108,28 @@ def register(api: Registry, domain: Domain) -> None:
         return body
 
 
+def shared_with(act: Activity, me: str) -> list[File]:
+    """Files others own that are shared with `me` directly or through a group `me` is in (Drive's
+    "Shared with me"). The index over every owner's files is built once per activity state."""
+    stamp_key = (act.horizon, sum(len(v) for v in act.plant_files.values()))
+    cache = act.dom.state("drive.shared_with", dict)
+    with act.dom.lock:
+        if cache.get("key") != stamp_key:
+            members: dict[str, set[str]] = {}
+            for g in act.dom.groups:
+                for m in g.members:
+                    members.setdefault(g.email.lower(), set()).add(m.email.lower())
+            index: dict[str, list[File]] = {}
+            for owner in sorted(set(act.staff + act.pupils) | set(act.plant_files)):
+                for f in act.files(owner):
+                    to = {p.email.lower() for p in f.perms[1:] if p.type == "user" and p.email}
+                    to |= {u for p in f.perms if p.type == "group" for u in members.get(p.email.lower(), ())}
+                    for person in to - {f.owner}:
+                        index.setdefault(person, []).append(f)
+            cache.update(key=stamp_key, index=index)
+        return list(cache["index"].get(me, []))
+
+
 def _member(drive: SharedDrive, email: str) -> bool:
     return any(p.email == email.lower() for p in drive.perms)
 
@@ -122,6 +169,10 @@ def perm_json(p: Perm) -> dict[str, Any]:
 
 
 def file_json(act: Activity, f: File, me: str) -> dict[str, Any]:
+    if f.drive_id:  # shared-drive items have no owners and never carry permissions here (as on Google)
+        return {"kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,
+                "modifiedTime": stamp(f.modified), "webViewLink": f"https://drive.google.com/file/d/{f.id}/view",
+                "driveId": f.drive_id, "teamDriveId": f.drive_id, "parents": [f.parent or f.drive_id]}
     owner = act.users.get(f.owner)
     out: dict[str, Any] = {
         "kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,

@@ -2,7 +2,7 @@
 
 Strict where Google is: a token holding only ``gmail.metadata`` may not search (``q``)
 nor ask for ``format=full``/``raw`` (403), and a delegated subject may only read its own
-mailbox. Messages come from the school's activity (`sandbox.activity`), so a mailbox and
+mailbox. ``q`` is Gmail's search box (`sandbox.gmail_search`); ``labelIds`` filters by label. Messages come from the school's activity (`sandbox.activity`), so a mailbox and
 the Reports gmail log describe the same mail. Sent mail (the alerts transport) is kept in
 ``domain.state("gmail_sent", list)`` for tests to read.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from sandbox.activity import Activity, Mail, activity, h
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, bad_request, not_found
+from sandbox.gmail_search import matcher
 from sandbox.model import Domain
 from sandbox.paging import paginate
 
@@ -33,7 +34,13 @@ def register(api: Registry, domain: Domain) -> None:
         if req.arg("q") is not None and not (req.scopes & FULL_READ):
             raise ApiError(403, "Metadata scope does not support 'q' parameter", "forbidden")
         act = activity(req.domain)
-        page, token = paginate(req, act.mailbox(me))
+        mail = act.mailbox(me)
+        if req.arg("q"):
+            keep = matcher(req.arg("q") or "")
+            mail = [m for m in mail if keep(m)]
+        if labels := req.args("labelIds"):  # every listed label must be on the message
+            mail = [m for m in mail if set(labels) <= set(LABELS[m.direction])]
+        page, token = paginate(req, mail)
         body: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id} for m in page],
                                 "resultSizeEstimate": len(page)}
         if token:

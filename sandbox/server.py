@@ -122,7 +122,7 @@ def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0
             if fault is not None:
                 return Response(json.dumps({"error": "internal_failure", "error_description": fault.message}),
                                 status=503, mimetype="application/json")
-        return token_endpoint(request, domain, state.tokens, state.trusted)
+        return token_endpoint(request, domain, state.tokens, state.trusted, state.push.signer)
 
     from sandbox.batch import handle_batch  # here: batch re-enters this app
 

@@ -4,6 +4,14 @@ google-auth's ``service_account.Credentials.with_subject(...)`` posts a signed R
 JWT to the key's ``token_uri``; this endpoint checks it the way Google does (signature,
 issuer, audience, lifetime, delegated scopes, subject) and answers Google's exact
 error JSON, so ``doctor`` and the auth code are tested against the real failure modes.
+
+It also takes the ``refresh_token`` grant (RFC 6749 §6, Google's "Refreshing an access token"):
+an installed-app OAuth client (`oauth_client`) holding a user's refresh token
+(`refresh_token`, what a completed consent would have given, e.g. GAM7's ``oauth2.txt``) gets
+an access token for that user and, when ``openid``/``email`` was granted, an ID token signed
+by the key served at ``/oauth2/v1/certs``. Google's errors: ``invalid_client`` (401) for a
+wrong client id/secret, ``invalid_grant`` for a forged token or a suspended user,
+``invalid_scope`` when more is asked than was granted.
 """
 
 from __future__ import annotations
@@ -30,6 +38,10 @@ from sandbox.model import Domain, User
 TOKEN_PATH = "/token"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # google-auth always signs this as `aud`
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_GRANT = "refresh_token"
+REFRESH_PREFIX = "1//sandbox."
+CLIENT_SUFFIX = ".apps.googleusercontent.com"
+ID_TOKEN_SCOPES = {"openid", "email", "https://www.googleapis.com/auth/userinfo.email"}
 TOKEN_LIFETIME = 3600
 UNAUTHORIZED_CLIENT = ("Client is unauthorized to retrieve access tokens using this method, or client not "
                        "authorized for any of the scopes requested.")
@@ -99,6 +111,47 @@ def service_account(domain: Domain) -> ServiceAccount:
         )
 
     return domain.state("service_account", make)
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """An installed-app ("Desktop") OAuth client as the Cloud console issues it (client_secrets.json)."""
+
+    client_id: str
+    client_secret: str
+
+    def client_secrets_json(self, token_uri: str) -> dict[str, Any]:
+        return {"installed": {"client_id": self.client_id, "client_secret": self.client_secret,
+                              "project_id": "safechannels-sandbox", "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                              "token_uri": token_uri, "redirect_uris": ["http://localhost"]}}
+
+
+def oauth_client(domain: Domain) -> OAuthClient:
+    """The domain's one trusted OAuth client (deterministic per seed, so every worker process agrees)."""
+    digest = hashlib.sha256(f"oauth-client:{domain.domain}:{domain.seed}".encode()).hexdigest()
+    return OAuthClient(f"{int(digest[:12], 16)}-{digest[12:44]}{CLIENT_SUFFIX}", "GOCSPX-" + digest[44:])
+
+
+def refresh_token(domain: Domain, email: str, scopes: list[str]) -> str:
+    """The refresh token a completed consent of `email` to `oauth_client` for `scopes` would give."""
+    body = base64.urlsafe_b64encode(json.dumps({"s": email.lower(), "c": sorted(scopes)}).encode()).decode().rstrip("=")
+    return f"{REFRESH_PREFIX}{body}.{_refresh_mac(domain, body)}"
+
+
+def _refresh_mac(domain: Domain, body: str) -> str:
+    key = oauth_client(domain).client_secret.encode()
+    return base64.urlsafe_b64encode(hmac.new(key, body.encode(), hashlib.sha256).digest()).decode().rstrip("=")
+
+
+def _refresh_claims(domain: Domain, token: str) -> tuple[str, list[str]] | None:
+    body, _, mac = token.removeprefix(REFRESH_PREFIX).rpartition(".")
+    if not token.startswith(REFRESH_PREFIX) or not body or not hmac.compare_digest(mac, _refresh_mac(domain, body)):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        return str(claims["s"]), [str(c) for c in claims["c"]]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -182,8 +235,11 @@ def _error(status: int, error: str, description: str) -> ResponseReturnValue:
 
 
 def token_endpoint(request: Request, domain: Domain, store: TokenStore,
-                   trusted: dict[str, list[rsa.RSAPublicKey]]) -> ResponseReturnValue:
-    """POST /token: the JWT-bearer grant, checked as Google checks it."""
+                   trusted: dict[str, list[rsa.RSAPublicKey]], id_signer: Any = None) -> ResponseReturnValue:
+    """POST /token: the JWT-bearer and refresh-token grants, checked as Google checks them.
+    `id_signer` (an `sandbox.oidc.IdTokenSigner`) signs the ID token of a refresh with ``openid``."""
+    if request.form.get("grant_type") == REFRESH_GRANT:
+        return _refresh_grant(request, domain, store, id_signer)
     if request.form.get("grant_type") != JWT_GRANT:
         return _error(400, "unsupported_grant_type", "Invalid grant_type: " + request.form.get("grant_type", ""))
     assertion = request.form.get("assertion", "")
@@ -225,3 +281,29 @@ def token_endpoint(request: Request, domain: Domain, store: TokenStore,
         subject_email, subject_id = user.primary_email, user.id
     token = store.issue(subject_email, scopes, subject_id)
     return jsonify({"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "token_type": "Bearer"})
+
+
+def _refresh_grant(request: Request, domain: Domain, store: TokenStore, id_signer: Any) -> ResponseReturnValue:
+    form = request.form
+    client = oauth_client(domain)
+    client_id = form.get("client_id", "")
+    if client_id.removesuffix(CLIENT_SUFFIX) != client.client_id.removesuffix(CLIENT_SUFFIX) or not hmac.compare_digest(
+            form.get("client_secret", ""), client.client_secret):
+        return _error(401, "invalid_client", "Unauthorized")
+    claims = _refresh_claims(domain, form.get("refresh_token", ""))
+    if claims is None:
+        return _error(400, "invalid_grant", "Bad Request")
+    email, granted = claims
+    user = domain.find_user(email)
+    if user is None or user.suspended:
+        return _error(400, "invalid_grant", "Token has been expired or revoked.")
+    asked = form.get("scope", "").split() or granted
+    if any(s not in granted for s in asked):
+        return _error(400, "invalid_scope", "Some requested scopes were invalid. {invalid=[" +
+                      ", ".join(s for s in asked if s not in granted) + "]}")
+    body: dict[str, Any] = {"access_token": store.issue(user.primary_email, asked, user.id),
+                            "expires_in": TOKEN_LIFETIME - 1, "scope": " ".join(asked), "token_type": "Bearer"}
+    if id_signer is not None and ID_TOKEN_SCOPES & set(asked):
+        body["id_token"] = id_signer.sign(client.client_id, user.primary_email, sub=user.id, azp=client.client_id,
+                                          hd=domain.domain)
+    return jsonify(body)
