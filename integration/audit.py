@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from integration import alerts, findings
 from integration.chat_rooms import ChatRooms
-from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused
+from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused, Unreachable
 from integration.identity import Identity
 from integration.logs import event, redact
 from integration.mail_messages import MailMessages
@@ -154,10 +154,12 @@ class _Run:
                 self._consume(source, stream, {}, since, until)
         except (SourceError, SkippableRecord) as exc:
             message = f"{source.name}/{stream}: {exc}"
+            repeat = isinstance(exc, Unreachable) and any(isinstance(e, Unreachable) for e in self.exceptions)
             self.exceptions.append(exc)
             self.result.errors.append(message)
-            event(log, "audit.stream_failed", logging.ERROR, source=source.name, stream=stream,
-                  api=getattr(exc, "api", ""), error=str(exc), fix=getattr(exc, "fix", ""))
+            event(log, "audit.stream_failed", logging.DEBUG if repeat else logging.ERROR,  # an outage: one line
+                  source=source.name, stream=stream, api=getattr(exc, "api", ""), error=str(exc),
+                  fix=getattr(exc, "fix", ""))
             for rule_id in self.rules.rules_for_types(types):
                 self.result.not_evaluated.setdefault(rule_id, f"{source.name}/{stream} failed: {exc}")
             return False
@@ -316,7 +318,12 @@ def _run_sources(state: _Run, sources: list) -> SourceError | None:
         ok = [state.run_stream(source, stream) for stream in source.streams]
         if ok and not any(ok):
             failed_sources += 1
-    if not sources or failed_sources < len(sources) or not state.exceptions:
+    if not state.exceptions:
+        return None
+    down = next((e for e in state.exceptions if isinstance(e, Unreachable)), None)
+    if down is not None and not state.result.events_read:  # an outage, and nothing was evaluated
+        return Unreachable(f"audit evaluated nothing: {down}", api=down.api, fix=down.fix, endpoint=down.endpoint)
+    if not sources or failed_sources < len(sources):
         return None
     refused = next((e for e in state.exceptions if isinstance(e, SourceRefused)), None)
     if refused is not None:
