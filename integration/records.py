@@ -124,6 +124,8 @@ class Permission:
     display_name: str = ""
     permission_id: str = ""
     allow_discovery: bool = False
+    inherited: bool = False  # granted on a parent folder (or the shared drive), not on this item
+    roles: tuple[str, ...] = ()  # every role word an audit event gave (the widest is `role`)
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class DriveItem:
     modified: datetime | None = None
     source: str = "drive.files.list"
     event_id: str = ""
+    actor: str = ""  # who made the change an audit event reports ("" for a crawl)
+    organizers: tuple[str, ...] = ()  # a shared-drive item's drive organizers (who answers for it)
 
 
 @dataclass(frozen=True)

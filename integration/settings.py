@@ -361,9 +361,32 @@ def _range_problems(s: Settings, where: str) -> list[str]:
     return out
 
 
+# Keys naming people who receive email or sign in: school addresses only (no email leaves the school).
+_SCHOOL_ADDRESS_KEYS = (("alerts", "dsl_emails"), ("alerts", "deputy_emails"), ("acknowledgement", "escalate_to"),
+                        ("web", "dsl_users"), ("web", "admin_users"), ("web", "viewer_users"))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _address_problems(s: Settings, where: str) -> list[str]:
+    out = []
+    domains = set(s.approved_domains)
+    for sec, key in _SCHOOL_ADDRESS_KEYS:
+        for address in getattr(getattr(s, sec), key):
+            if _CONTROL.search(address):
+                what = "a NUL byte" if "\x00" in address else "a control character"
+                out.append(f"{where}: [{sec}] {key}: an address contains {what}")
+            elif address.count("@") != 1 or address.rpartition("@")[2].strip().lower() not in domains:
+                out.append(f"{where}: [{sec}] {key}: {address.rpartition('@')[2] or address!r} is not one of the "
+                           f"school's domains ({', '.join(sorted(domains))}): only school addresses receive "
+                           "email or sign in")
+    return out
+
+
 def _semantic_problems(s: Settings, where: str) -> list[str]:
     """Checks beyond types: values that parse but cannot work."""
     out: list[str] = _range_problems(s, where)
+    if s.school.domain:
+        out += _address_problems(s, where)
     if not s.school.domain or "." not in s.school.domain:
         out.append(f"{where}: [school] domain must be the school's primary domain, e.g. 'northfield.sch.uk'")
     try:

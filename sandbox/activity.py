@@ -392,17 +392,17 @@ def activity(dom: Domain) -> Activity:
 
 
 def share_now(dom: Domain, owner: str, address: str, *, role: str = "writer", display: str = "",
-              when: datetime | None = None) -> str:
-    """A user shares a new document with `address` now (for incremental tests): the file appears in the
-    owner's crawl and as a Reports drive event. Returns the file id."""
+              when: datetime | None = None, mime: str = "application/vnd.google-apps.document") -> str:
+    """A user shares a new file with `address` now (``"anyone"``: anyone with the link) for incremental
+    tests: the file appears in the owner's crawl and as a Reports drive event. Returns the file id."""
     act = activity(dom)
     when = when or datetime.now(UTC) - timedelta(minutes=30)
     with act._lock:
         n = sum(len(v) for v in act.plant_files.values())
         owner_perm = act._owner_perm(owner)
-        perm = Perm(perm_id(address), "user", role, address.lower(), "", display)
-        f = File(file_id("live", dom.seed, owner, n), f"Shared now {n}", "application/vnd.google-apps.document",
-                 owner, when, (owner_perm, perm))
+        perm = (Perm("anyoneWithLink", "anyone", "reader") if address == "anyone"
+                else Perm(perm_id(address), "user", role, address.lower(), "", display))
+        f = File(file_id("live", dom.seed, owner, n), f"Shared now {n}", mime, owner, when, (owner_perm, perm))
         act.plant_files.setdefault(owner, []).append(f)
         act.plant_drive_events.append(DriveEvent(when, owner, f, perm))
         act.horizon = max(act.horizon, when + timedelta(minutes=1))

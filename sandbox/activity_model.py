@@ -79,17 +79,20 @@ class File:
     modified: datetime
     perms: tuple[Perm, ...]
     trashed: bool = False
-    drive_id: str = ""
+    drive_id: str = ""  # the shared drive holding it ("" in a My Drive)
+    parent: str = ""  # the folder whose grants it inherits ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
 class DriveEvent:
-    """One Reports drive acl_change event (one grant)."""
+    """One Reports drive acl_change event (one grant); `inherited`: the grant reached the file from its
+    folder (logged as *_hierarchy_reconciled)."""
 
     time: datetime
     actor: str
     file: File
     perm: Perm
+    inherited: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,12 @@ from sandbox.model import Domain
 from sandbox.paging import query_hash
 
 APPS = ("drive", "gmail", "chat", "meet", *reports_accounts.APPS)
-DOC_TYPES = {"application/vnd.google-apps.document": "document", "application/vnd.google-apps.spreadsheet":
-             "spreadsheet", "application/vnd.google-apps.presentation": "presentation",
-             "application/vnd.google-apps.folder": "folder", "application/pdf": "pdf", "image/jpeg": "jpeg",
-             "image/png": "png", "video/mp4": "mp4"}
+G = "application/vnd.google-apps."
+DOC_TYPES = {G + "document": "document", G + "spreadsheet": "spreadsheet", G + "presentation": "presentation",
+             G + "folder": "folder", G + "form": "form", G + "drawing": "drawing", G + "shortcut": "shortcut",
+             "application/pdf": "pdf", "image/jpeg": "jpeg", "image/png": "png", "video/mp4": "mp4",
+             "video/mpeg": "mpeg", "video/quicktime": "quicktime", "application/msword": "msword",
+             "text/plain": "txt"}  # the appendix's doc_type values; anything else is logged as "unknown"
 ROLE_WORDS = {"writer": "can_edit", "commenter": "can_comment", "reader": "can_view", "organizer": "can_manage"}
 _FILTER = re.compile(r"^([\w.]+)(==|<>)(.*)$")
 
@@ -228,31 +230,42 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
 
 
 def _drive(act: Activity, e: DriveEvent) -> dict[str, Any]:
+    """One grant as the Drive audit appendix and public fixtures show it (see
+    tests/fixtures/reports/drive.py): new_value a multiValue (two words for some commenters), link
+    and domain sharing as a change_document_visibility + change_document_access_scope pair, an
+    inherited grant as *_hierarchy_reconciled, a shared-drive item with owner_is_shared_drive and
+    shared_drive_id but no owner, doc_type from the appendix's list ("unknown" for the rest)."""
     f, p = e.file, e.perm
     item = _base(act, "drive", e.time, f"{f.id}:{p.id}", e.actor)
     external = p.type == "anyone" or bool(p.email and not p.email.endswith("@" + act.dom.domain)) or bool(
         p.type == "domain" and p.domain != act.dom.domain)
-    params: list[dict[str, Any]] = [
-        {"name": "primary_event", "boolValue": True}, {"name": "billable", "boolValue": True},
+    common: list[dict[str, Any]] = [
+        {"name": "primary_event", "boolValue": not e.inherited}, {"name": "billable", "boolValue": True},
         {"name": "doc_id", "value": f.id}, {"name": "doc_type", "value": DOC_TYPES.get(f.mime, "unknown")},
-        {"name": "doc_title", "value": f.name}, {"name": "owner", "value": f.owner},
-        {"name": "owner_is_shared_drive", "boolValue": False},
+        {"name": "doc_title", "value": f.name}, {"name": "owner_is_shared_drive", "boolValue": bool(f.drive_id)},
         {"name": "visibility_change", "value": "external" if external else "internal"},
-        {"name": "old_value", "multiValue": ["none"]},
-        {"name": "new_value", "multiValue": [ROLE_WORDS.get(p.role, "can_view")]},
         {"name": "old_visibility", "value": "private"},
     ]
+    common.append({"name": "shared_drive_id", "value": f.drive_id} if f.drive_id else {"name": "owner", "value": f.owner})
+    words = [ROLE_WORDS.get(p.role, "can_view")]
+    if p.role == "commenter" and int(h("words", f.id, p.id)[:2], 16) < 128:
+        words = ["can_view", "can_comment"]
+    grant = [{"name": "old_value", "multiValue": ["none"]}, {"name": "new_value", "multiValue": words}]
+    suffix = "_hierarchy_reconciled" if e.inherited else ""
     if p.type in ("user", "group"):
-        name = "change_user_access"
-        params += [{"name": "target_user", "value": p.email},
-                   {"name": "visibility", "value": "shared_externally" if external else "shared_internally"}]
-    else:
-        name = "change_document_access_scope"
-        target = "all" if p.type == "anyone" else p.domain
-        vis = ("public_on_the_web" if p.discover else "people_with_link") if p.type == "anyone" else (
-            "people_within_domain_with_link")
-        params += [{"name": "target_domain", "value": target}, {"name": "visibility", "value": vis}]
-    item["events"] = [{"type": "acl_change", "name": name, "parameters": params}]
+        vis = "shared_externally" if external else "shared_internally"
+        item["events"] = [{"type": "acl_change", "name": "change_user_access" + suffix, "parameters": [
+            *common, *grant, {"name": "target_user", "value": p.email}, {"name": "visibility", "value": vis}]}]
+        return item
+    target = "all" if p.type == "anyone" else p.domain
+    vis = ("public_on_the_web" if p.discover else "people_with_link") if p.type == "anyone" else (
+        "public_in_the_domain" if p.discover else "people_within_domain_with_link")
+    scope = [{"name": "target_domain", "value": target}, {"name": "visibility", "value": vis}]
+    item["events"] = [
+        {"type": "acl_change", "name": "change_document_visibility" + suffix, "parameters": [
+            *common, *scope, {"name": "old_value", "multiValue": ["private"]}, {"name": "new_value", "multiValue": [vis]}]},
+        {"type": "acl_change", "name": "change_document_access_scope" + suffix,
+         "parameters": [*common, *grant, *scope]}]
     return item
 
 

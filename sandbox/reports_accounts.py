@@ -1,4 +1,5 @@
-"""Reports ``token`` and ``user_accounts`` events from the school's OAuth grants and forwarding settings.
+"""Reports ``token``, ``user_accounts``, ``login`` and ``admin`` events from the school's grants, forwarding
+settings and accounts.
 
 Shapes follow Google's token and user-accounts appendices (developers.google.com/admin-sdk/reports/
 v1/appendix/activity/token and …/user-accounts) and Elastic's google_workspace token and
@@ -6,6 +7,13 @@ user_accounts pipeline fixtures: ``authorize``/``revoke`` (type ``auth``) with c
 client_type, scope (multiValue) and scope_data (multiMessageValue); ``email_forwarding_out_of_domain``
 (type ``email_forwarding_change``) with email_forwarding_destination_address, beside parameterless
 account events (password_edit, 2sv_enroll, recovery_email_edit) that are not forwarding.
+
+``login`` follows Elastic's data_stream/login test-login.log (type ``login``: ``login_success`` with
+login_type, login_challenge_method (multiValue), is_suspicious; ``logout``); ``admin`` follows the admin
+user- and group-settings appendices (developers.google.com/admin-sdk/reports/v1/appendix/activity/
+admin-user-settings, …/admin-group-settings: ``CHANGE_PASSWORD`` with USER_EMAIL, ``ADD_GROUP_MEMBER``
+with USER_EMAIL and GROUP_EMAIL), made by the domain's admin. Neither feeds a rule: they exist so a
+client (GAM's ``report login|admin``) sees what a real domain logs.
 
 Grants are dated: about one background grant in ten was authorised inside the activity span (the
 rest before it, so Reports has no event for them, as for any old grant); planted and live grants
@@ -24,7 +32,7 @@ from sandbox.activity import Activity, Forwarding, activity, h
 from sandbox.activity_model import rng_for
 from sandbox.model import Domain
 
-APPS = ("token", "user_accounts")
+APPS = ("token", "user_accounts", "login", "admin")
 ACCOUNT_NOISE = (("password_change", "password_edit"), ("2sv_change", "2sv_enroll"),
                  ("recovery_info_change", "recovery_email_edit"))
 CLIENT_TYPES = ("WEB", "NATIVE_ANDROID", "NATIVE_IOS", "NATIVE_DESKTOP")
@@ -47,7 +55,9 @@ class AccountEvent:
     actor: str
     type: str
     name: str
-    destination: str = ""
+    destination: str = ""  # email_forwarding_out_of_domain
+    user: str = ""  # admin events: the account acted on
+    group: str = ""  # admin group events
 
 
 @dataclass
@@ -156,8 +166,41 @@ def accounts_day(act: Activity, day: int) -> list[AccountEvent]:
     return act._cached(("accountsday", day, len(log(act.dom).forwarded_at)), build)
 
 
+def login_day(act: Activity, day: int) -> list[AccountEvent]:
+    """Most people sign in on a given day (one login_success), a few sign out explicitly."""
+    def build() -> list[AccountEvent]:
+        out = []
+        for who in act.staff + act.pupils:
+            r = rng_for(act.dom.seed, "login", who, day)
+            if r.random() < 0.6:
+                when = act.day_start(day) + timedelta(seconds=r.randrange(7 * 3600, 19 * 3600))
+                out.append(AccountEvent(when, who, "login", "login_success"))
+                if r.random() < 0.1:
+                    out.append(AccountEvent(when + timedelta(hours=2), who, "login", "logout"))
+        return sorted((e for e in out if act.visible(e.time)), key=lambda e: e.time, reverse=True)
+    return act._cached(("loginday", day), build)
+
+
+def admin_day(act: Activity, day: int) -> list[AccountEvent]:
+    """A handful of admin console actions a day: password resets and group membership."""
+    def build() -> list[AccountEvent]:
+        r = rng_for(act.dom.seed, "admin", day)
+        groups = [g.email for g in act.dom.groups] or [""]
+        out = []
+        for _ in range(r.randint(0, 4)):
+            when = act.day_start(day) + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600))
+            who = r.choice(act.staff + act.pupils)
+            if r.random() < 0.6 or not groups[0]:
+                out.append(AccountEvent(when, act.dom.admin_email, "USER_SETTINGS", "CHANGE_PASSWORD", user=who))
+            else:
+                out.append(AccountEvent(when, act.dom.admin_email, "GROUP_SETTINGS", "ADD_GROUP_MEMBER", user=who,
+                                        group=r.choice(groups)))
+        return sorted((e for e in out if act.visible(e.time)), key=lambda e: e.time, reverse=True)
+    return act._cached(("adminday", day), build)
+
+
 def day_rows(act: Activity, app: str, day: int) -> list:
-    return token_day(act, day) if app == "token" else accounts_day(act, day)
+    return {"token": token_day, "user_accounts": accounts_day, "login": login_day, "admin": admin_day}[app](act, day)
 
 
 def render(act: Activity, app: str, row: Any, base: Callable[..., dict[str, Any]]) -> dict[str, Any]:
@@ -175,9 +218,18 @@ def render(act: Activity, app: str, row: Any, base: Callable[..., dict[str, Any]
             params.append({"name": "scope", "multiValue": list(row.scopes)})
         item["events"] = [{"type": "auth", "name": row.name, "parameters": params}]
         return item
-    item = base(act, "user_accounts", row.time, f"{row.name}:{row.actor}:{row.time}", row.actor)
+    item = base(act, app, row.time, f"{row.name}:{row.actor}:{row.time}:{row.user}:{row.group}", row.actor)
     event: dict[str, Any] = {"type": row.type, "name": row.name}
-    if row.destination:
+    if app == "login" and row.name == "login_success":
+        event["parameters"] = [{"name": "login_type", "value": "google_password"},
+                               {"name": "login_challenge_method", "multiValue": ["password"]},
+                               {"name": "is_suspicious", "boolValue": False}]
+    elif app == "login":
+        event["parameters"] = [{"name": "login_type", "value": "google_password"}]
+    elif app == "admin":
+        event["parameters"] = [{"name": "USER_EMAIL", "value": row.user}] + (
+            [{"name": "GROUP_EMAIL", "value": row.group}] if row.group else [])
+    elif row.destination:
         event["parameters"] = [{"name": "email_forwarding_destination_address", "value": row.destination}]
     item["events"] = [event]
     return item

@@ -3,7 +3,7 @@
 | stream          | API                                         | partition | cursor (stored after the batch)     |
 |-----------------|---------------------------------------------|-----------|-------------------------------------|
 | drive.files     | files.list per owner (first crawl / --full) | bucket    | {"crawled_at", "owners": done}      |
-| drive.events    | Reports drive acl_change, by day slices     | ""        | {"until"}: end of the last slice    |
+| drive.events    | Reports drive acl_change (+ files.get types)| ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
 | mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from connectors.google import reports, state_streams
+from connectors.google import drive_events, reports, state_streams
 from connectors.google.chat import ChatMembers
 from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
@@ -114,8 +114,8 @@ class GoogleActivitySource:
             yield ActivityBatch("drive.shared", items, {"crawled_at": until.isoformat()})
 
     def _drive_events(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
-        names = ("change_user_access", "change_document_access_scope")
-        yield from self._windowed("drive.events", "drive", names, reports.drive_items, cursors, since, until)
+        yield from self._windowed("drive.events", "drive", drive_events.EVENT_NAMES, drive_events.drive_items,
+                                  cursors, since, until, finish=self.drive.resolve_mime)
 
     # ------------------------------------------------------------------ mail
 
@@ -193,12 +193,15 @@ class GoogleActivitySource:
     # ------------------------------------------------------------------ shared machinery
 
     def _windowed(self, stream: str, app: str, names: tuple[str, ...], parse, cursors: dict[str, dict],
-                  since: datetime, until: datetime, extra: dict | None = None) -> Iterator[ActivityBatch]:
-        """Reports events slice by slice (oldest first); each slice's end is stored once it is read."""
+                  since: datetime, until: datetime, extra: dict | None = None,
+                  finish=None) -> Iterator[ActivityBatch]:
+        """Reports events slice by slice (oldest first); each slice's end is stored once it is read.
+        `finish`, when given, completes each page's records (one batched call) before they are stored."""
         def read(window: tuple[datetime, datetime]) -> list[list]:
             start, end = window
-            return [[r for act in page for r in parse(act)]
-                    for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+            pages = [[r for act in page for r in parse(act)]
+                     for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+            return [finish(records) for records in pages] if finish else pages
 
         windows = slices(_resume(cursors.get(""), since), until)
         for (_start, end), pages in in_order(read, windows, ahead=REPORTS_AHEAD):

@@ -87,7 +87,7 @@ def _queue(session, settings: Settings, round_id: int, version: str, kind: str, 
             session.flush()
     except IntegrityError:
         return False  # another run queued it first
-    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain)
+    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain, school_domains=settings.approved_domains)
     return True
 
 

@@ -55,7 +55,7 @@ def run_escalation(session: Session, settings: Settings, now: datetime) -> int:
         for addr in deputies:
             email.to = [addr]
             queue_email(session, email, f"escalation:{finding.id}:{addr}", now=now, kind="escalation",
-                        finding_id=finding.id, domain=settings.school.domain)
+                        finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
         alerted.escalated_at = now
     session.flush()
     event(log, "alerts.escalated", findings=len(due), deputies=len(deputies))

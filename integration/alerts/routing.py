@@ -93,7 +93,7 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
             for addr in dsl:
                 email.to = [addr]
                 queue_email(session, email, f"{key}:{addr}", now=now, kind="alert",
-                            finding_id=finding.id, domain=settings.school.domain)
+                            finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
     session.flush()
     if routed:
         event(log, "alerts.queued", findings=routed)

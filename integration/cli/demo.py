@@ -66,8 +66,12 @@ def run(args) -> int:
         say(f"push: {watched['opened']} Google push channels and watches opened to the dashboard's webhooks")
         worker = subprocess.Popen([sys.executable, "-m", "integration", "--config", str(config), "worker"],
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        say(f"dashboard {web_url}/  — sign in as the DSL ({ctx.settings.web.dsl_users[0]}) with the "
-            "development sign-in button")
+        w = ctx.settings.web
+        say(f"dashboard {web_url}/  — 'Sign in with Google' goes through the simulated school's own Google "
+            "sign-in; try each role:")
+        for role, users in (("DSL", w.dsl_users), ("IT admin", w.admin_users), ("viewer (governor)", w.viewer_users)):
+            if users:
+                say(f"  {role:<18} {users[0]}")
         say(f"alerts and reminders are written to {ctx.settings.resolve(ctx.settings.alerts.outbox_dir)}")
         say(f"try: python -m integration --config {config} findings --json")
         say("Ctrl-C stops the demo")

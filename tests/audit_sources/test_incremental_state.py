@@ -20,8 +20,8 @@ def _calls(env) -> Counter:
     return Counter(e.method_id for e in env.server.requests())
 
 
-def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(school):
-    env = school("demo", 1)
+def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(school, school_variant):
+    env = school("demo", 1, shape=school_variant)
     run_audit(env.ctx)
     env.server.reset_log()
     second = run_audit(env.ctx)
@@ -34,8 +34,8 @@ def test_a_second_audit_with_no_new_activity_reads_no_state_and_stays_in_budget(
     assert env.server.problems() == []
 
 
-def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school):
-    env = school("tiny", 5)
+def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school, school_variant):
+    env = school("tiny", 5, shape=school_variant)
     run_audit(env.ctx)
     pupil = activity(env.domain).pupils[-1]
     client = "2345678901-live.apps.googleusercontent.com"
@@ -47,8 +47,8 @@ def test_a_grant_made_after_the_baseline_arrives_through_a_token_event(school):
     assert result.findings_new == 1 and [f["pupil"] for f in new] == [pupil]
 
 
-def test_forwarding_turned_on_after_the_baseline_is_known_and_only_that_mailbox_is_reread(school):
-    env = school("tiny", 6)
+def test_forwarding_turned_on_after_the_baseline_is_known_and_only_that_mailbox_is_reread(school, school_variant):
+    env = school("tiny", 6, shape=school_variant)
     run_audit(env.ctx)
     act = activity(env.domain)
     staff, address = next(s for s in act.staff if s not in act.forwarding), "home.forward@outlook.com"
@@ -89,3 +89,32 @@ def test_a_full_audit_reads_the_whole_state(school):
     env.server.reset_log()
     run_audit(env.ctx, full=True)
     assert _calls(env)["gmail.users.settings.filters.list"] == len(activity(env.domain).staff)
+
+
+def test_mailboxes_whose_settings_read_failed_are_read_on_the_next_run(school):
+    """Gmail failing (503) for the baseline's settings read: the state cursor covers none of those
+    mailboxes, so the next run — a full read not yet due — reads them, and nothing is lost."""
+    from sources_env import compare
+    from sqlalchemy import select
+
+    from integration.store.models_ops import Cursor
+
+    def state() -> dict:
+        with env.ctx.store.session() as s:
+            return s.scalars(select(Cursor).where(Cursor.stream == "mail.forwarding",
+                                                  Cursor.partition == "state")).one().cursor
+
+    env = school("tiny", 9, max_attempts=1)
+    env.server.faults.fail_api("gmail", 503)
+    run_audit(env.ctx)
+    first = state()
+    assert first["users"] == [], "every mailbox failed: none is covered"
+    assert not [f for f in env.findings() if f["rule"] == "mail.auto_forward_external" and f["source"] ==
+                "gmail.settings"]
+    env.server.faults.clear_failures()
+    env.server.reset_log()
+    run_audit(env.ctx)
+    staff = activity(env.domain).staff
+    assert sorted(e.subject for e in env.server.requests("gmail.users.settings.filters.list")) == sorted(staff)
+    assert state() == {"at": first["at"], "users": sorted(staff)}  # not a full read: its time is kept
+    assert compare(env.findings(), env.domain) == []
