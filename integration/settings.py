@@ -64,6 +64,7 @@ class Audit:
     rules_disabled: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     social_apps_file: str = ""  # empty = the list shipped in integration/rules/social_apps.toml
+    mail_hold_hours: int = 2  # a receipt waits this long for its sender's event before it is judged alone
     state_reread_hours: int = 24  # full re-read of OAuth tokens and forwarding settings; events in between
 
 
@@ -198,6 +199,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("roster", "former_pupil_retention_days"): (0, 36500),
     ("audit", "initial_lookback_days"): (1, 180),
     ("audit", "state_reread_hours"): (0, 24 * 31),  # 0 = every audit; at most monthly: state must be re-checked
+    ("audit", "mail_hold_hours"): (0, 72),  # 0 = judge a lone receipt at the end of the run
     ("acknowledgement", "deadline_days"): (1, 365),
     ("acknowledgement", "reminder_days"): (0, 365),  # each entry
     ("alerts", "escalate_after_hours"): (1, 720),
