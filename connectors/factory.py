@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 def roster_sources(ctx) -> list:
     """Google (Directory, plus Classroom when it is a learning platform) and Moodle when configured."""
@@ -35,7 +37,8 @@ def activity_sources(ctx) -> list:
                           "may impersonate (e.g. it.admin@your-school.sch.uk)")
     cached = ctx.__dict__.get("_google_activity_source")
     if cached is None:
-        cached = GoogleActivitySource(ctx.google, s.google.admin_subject, mail_source=s.audit.mail_source)
+        cached = GoogleActivitySource(ctx.google, s.google.admin_subject, mail_source=s.audit.mail_source,
+                                      state_every=timedelta(hours=s.audit.state_reread_hours))
         ctx.__dict__["_google_activity_source"] = cached
     return [cached]
 
@@ -70,27 +73,41 @@ def mailer(ctx):
 
 
 def doctor_checks(ctx) -> list:
-    """Live probes for `doctor`: key, one token per scope group, each API, the configured OUs (and Moodle)."""
-    from connectors.google.doctor import google_checks
+    return list(iter_doctor_checks(ctx))
 
-    checks = google_checks(ctx.settings)
+
+def iter_doctor_checks(ctx):
+    """Live probes for `doctor`, each as soon as it is known: key, one token per scope group, each
+    API, the configured OUs (and Moodle), then the rest of the service."""
+    from connectors.google.doctor import iter_google_checks
+
+    unusable, down = False, ""
+    for check in iter_google_checks(ctx.settings):
+        unusable |= check.ok is False and check.name.startswith(("config", "key file"))
+        if not check.ok and check.name.startswith("reach ") and not down:
+            down = check.name[len("reach "):]
+        yield check
     if "moodle" in [p.lower() for p in ctx.settings.channels.learning_platforms]:
         from connectors.moodle.roster import moodle_checks
 
-        checks += moodle_checks(ctx.settings)
-    if any(c.ok is False and c.name.startswith(("config", "key file")) for c in checks):
-        return checks  # nothing further can work until the configuration is fixed
-    return checks + _service_checks(ctx)
+        for check in moodle_checks(ctx.settings):
+            unusable |= check.ok is False and check.name.startswith(("config", "key file"))
+            yield check
+    if unusable:
+        return  # nothing further can work until the configuration is fixed
+    yield from _service_checks(ctx, google_down=down)
 
 
-def _service_checks(ctx) -> list:
-    """The rest of the service: the alert transport, the acknowledgement form, push vs polling."""
+def _service_checks(ctx, google_down: str = "") -> list:
+    """The rest of the service: the alert transport, the acknowledgement form, push vs polling.
+    ``google_down``: the Google endpoint found unreachable above; checks needing it are skipped."""
     from integration.errors import SafeChannelsError
     from integration.protocols import Check
 
     out: list = []
-    probes = [("audit sources", lambda: [c for src in activity_sources(ctx) for c in src.check()]),
-              ("alerts transport", lambda: mailer(ctx).check())]
+    sources = (lambda: [Check("audit sources", False, f"skipped: nothing answers at {google_down}", "")]) \
+        if google_down else (lambda: [c for src in activity_sources(ctx) for c in src.check()])
+    probes = [("audit sources", sources), ("alerts transport", lambda: mailer(ctx).check())]
     try:
         ready = {"ack_rounds", "watch_channels"} <= set(ctx.store.tables())
     except SafeChannelsError as exc:

@@ -35,7 +35,19 @@ def is_loopback(host: str | None) -> bool:
 
 def create_app(settings: Settings | None = None, *, bind_host: str | None = None, ctx: Context | None = None) -> Flask:
     """``bind_host`` is the address `serve` listens on; None (gunicorn) means production."""
-    from integration.web import api, auth, exports, filters, findings_views, people_views, security, ui
+    from integration.web import (
+        acks_views,
+        admin_views,
+        api,
+        auth,
+        exports,
+        filters,
+        findings_views,
+        people_views,
+        reports_views,
+        security,
+        ui,
+    )
     from webhooks import bp as webhooks_bp
     from webhooks.oidc import GoogleIdTokens, InvalidToken
 
@@ -55,10 +67,11 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
     )
     app.extensions["safechannels"] = WebServices(
         settings=settings, store=ctx.store, id_tokens=GoogleIdTokens(settings.webhooks.google_certs_url),
-        invalid_token=InvalidToken, dev_login=settings.web.dev_login and local)
+        invalid_token=InvalidToken, dev_login=settings.web.dev_login and local,
+        delegation_text=ctx.delegation_text, doctor_checks=ctx.doctor_checks)
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     security.install(app)
     filters.install(app)
-    for bp in (ui.bp, findings_views.bp, people_views.bp, exports.bp, api.bp, auth.bp, webhooks_bp):
+    for bp in (ui.bp, findings_views.bp, admin_views.bp, people_views.bp, acks_views.bp, reports_views.bp, exports.bp, api.bp, auth.bp, webhooks_bp):
         app.register_blueprint(bp)
     return app

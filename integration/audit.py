@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from integration import alerts, findings
 from integration.chat_rooms import ChatRooms
-from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused
+from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused, Unreachable
 from integration.identity import Identity
-from integration.logs import event
+from integration.logs import event, redact
+from integration.mail_messages import MailMessages
 from integration.records import (
     ActivityBatch,
     ChatEvent,
@@ -31,7 +32,7 @@ from integration.records import (
     MeetCall,
     OAuthGrant,
 )
-from integration.registers import ExceptionIndex, sync_registers
+from integration.registers import ExceptionIndex, ImportReport, masked_summary, sync_registers
 from integration.rules import RuleSet, check_record, rule_set
 from integration.rules.base import Candidate, ChannelPolicy, Rule, RuleContext
 from integration.rules.oauth import SocialApps
@@ -44,6 +45,7 @@ UNTIL_DELAY = timedelta(minutes=10)  # do not ask for the last minutes, which ar
 REPORTS_RETENTION = timedelta(days=180)  # the Reports API keeps no more: never ask for older activity
 WINDOW_PARTITION = "__window__"  # the engine's own watermark row per (source, stream)
 MAX_SKIP_LOGS = 20
+MAIL_RELEASE_BATCH = 1000
 
 _TYPES_BY_NAME = {t.__name__: t for t in (MailEvent, ForwardingSetting, DriveItem, ChatEvent, MeetCall, OAuthGrant)}
 _STREAM_HINTS = (("forward", ForwardingSetting), ("settings", ForwardingSetting), ("gmail", MailEvent),
@@ -61,6 +63,7 @@ class AuditResult:
     status: str = "ok"  # ok | partial (a stream failed; its rules are in not_evaluated)
     not_evaluated: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    registers: list[ImportReport] = field(default_factory=list)
 
     def as_json(self) -> dict:
         """The operator contract's `audit --json` document, exactly."""
@@ -97,6 +100,9 @@ class _Run:
         self.exceptions: list[Exception] = []
         self._skip_logs = 0
         self.rooms = ChatRooms(rctx.identity)
+        hold = timedelta(hours=self.settings.audit.mail_hold_hours)
+        self.mail = MailMessages(rctx.identity.is_approved, hold, hold + REPORTING_OVERLAP + UNTIL_DELAY,
+                                 rejudge=full)
 
     # ------------------------------------------------------------------ cursors and windows
 
@@ -148,10 +154,12 @@ class _Run:
                 self._consume(source, stream, {}, since, until)
         except (SourceError, SkippableRecord) as exc:
             message = f"{source.name}/{stream}: {exc}"
+            repeat = isinstance(exc, Unreachable) and any(isinstance(e, Unreachable) for e in self.exceptions)
             self.exceptions.append(exc)
             self.result.errors.append(message)
-            event(log, "audit.stream_failed", logging.ERROR, source=source.name, stream=stream,
-                  api=getattr(exc, "api", ""), error=str(exc), fix=getattr(exc, "fix", ""))
+            event(log, "audit.stream_failed", logging.DEBUG if repeat else logging.ERROR,  # an outage: one line
+                  source=source.name, stream=stream, api=getattr(exc, "api", ""), error=str(exc),
+                  fix=getattr(exc, "fix", ""))
             for rule_id in self.rules.rules_for_types(types):
                 self.result.not_evaluated.setdefault(rule_id, f"{source.name}/{stream} failed: {exc}")
             return False
@@ -167,8 +175,17 @@ class _Run:
         batches: Iterable[ActivityBatch] = source.fetch(stream, cursors, since=since, until=until, people=self.people)
         for batch in batches:
             self._batch(source.name, stream, batch)
-        if ChatEvent in (stream_types(source, stream) or ()):
+        types = stream_types(source, stream) or ()
+        if ChatEvent in types:
             self._list_rooms(source, stream)
+        if MailEvent in types:
+            self._release_mail(source.name, stream)
+
+    def _release_mail(self, source: str, stream: str) -> None:
+        """Judge the receipts whose hold window has passed without their sender's event (1,000 a batch)."""
+        while self._batch(source, stream, ActivityBatch(stream, [], None), count=False,
+                          release_mail=MAIL_RELEASE_BATCH) == MAIL_RELEASE_BATCH:
+            pass
 
     def _list_rooms(self, source, stream: str) -> None:
         """DM rooms still waiting for their other member: ask the source for the members (optional
@@ -183,13 +200,18 @@ class _Run:
         if released:
             self._batch(source.name, stream, ActivityBatch(stream, released, None), count=False)
 
-    def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True) -> None:
+    def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True,
+               release_mail: int = 0) -> int:
+        """Judge one batch in one transaction; returns how many held messages it released."""
         if count:
             self.result.events_read += len(batch.records)
         for attempt in (1, 2):
             try:
                 with self.store.session() as s:
                     records = self.rooms.absorb(s, batch.records)  # DM members filled in, or held
+                    records = self.mail.absorb(s, records, self.now)  # whole messages, or receipts held
+                    released = self.mail.release(s, self.now, release_mail) if release_mail else []
+                    records += released
                     prepared = [p for record in records for p in self._evaluate(source, stream, record)]
                     outcome = findings.record(s, prepared, self.now)
                     alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now)
@@ -201,6 +223,7 @@ class _Run:
                     raise
         self.created.update(f.id for f in outcome.created)
         self.updated.update(f.id for f in outcome.updated if f.id not in self.created)
+        return len(released)
 
     def _evaluate(self, source: str, stream: str, record) -> list[findings.Prepared]:
         rules = self.rules.by_type.get(type(record))
@@ -256,28 +279,33 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
         s.add(run)
     try:
         with store.session() as s:
-            sync_registers(s, settings, store.crypto, now)
+            registers = sync_registers(s, settings, store.crypto, now)
         with store.session() as s:
             rctx = build_rule_context(s, settings, store.crypto, now)
         state = _Run(ctx, rules, rctx, now, full)
         failures = _run_sources(state, ctx.activity_sources())
-    except BaseException as exc:
-        _finish(store, run.id, "failed", {}, str(exc) or type(exc).__name__)
+    except BaseException as exc:  # the error is shown to admins: personal addresses masked
+        _finish(store, run.id, "failed", {}, redact(str(exc) or type(exc).__name__, set(settings.approved_domains)))
         raise
     result = state.result
+    result.registers = registers
     result.findings_new, result.findings_updated = len(state.created), len(state.updated - state.created)
     result.api_calls = ctx.api_calls() if hasattr(ctx, "api_calls") else 0
     if not state.unknown_fed:
         for rule in rules.rules:
             if rule.record_type not in state.fed:
                 result.not_evaluated.setdefault(rule.id, "no activity source provided this data")
-    status = result.status = "partial" if result.errors else "ok"
+    refused = [r.register for r in registers if r.refused]
+    status = result.status = "partial" if result.errors or refused else "ok"
     summary = {**result.as_json(), "skipped": result.skipped, "not_evaluated": result.not_evaluated,
                "errors": result.errors}
+    if registers:
+        summary["registers"] = masked_summary(registers, settings)
     if failures is not None:
         _finish(store, run.id, "failed", summary, str(failures))
         raise failures
-    _finish(store, run.id, status, summary, "; ".join(result.errors))
+    _finish(store, run.id, status, summary,
+            "; ".join(result.errors + [f"register {r} refused (the previous one stays in force)" for r in refused]))
     event(log, "audit.done", status=status, **result.as_json(), skipped=result.skipped,
           not_evaluated=len(result.not_evaluated))
     return result
@@ -290,7 +318,12 @@ def _run_sources(state: _Run, sources: list) -> SourceError | None:
         ok = [state.run_stream(source, stream) for stream in source.streams]
         if ok and not any(ok):
             failed_sources += 1
-    if not sources or failed_sources < len(sources) or not state.exceptions:
+    if not state.exceptions:
+        return None
+    down = next((e for e in state.exceptions if isinstance(e, Unreachable)), None)
+    if down is not None and not state.result.events_read:  # an outage, and nothing was evaluated
+        return Unreachable(f"audit evaluated nothing: {down}", api=down.api, fix=down.fix, endpoint=down.endpoint)
+    if not sources or failed_sources < len(sources):
         return None
     refused = next((e for e in state.exceptions if isinstance(e, SourceRefused)), None)
     if refused is not None:

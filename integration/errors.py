@@ -65,6 +65,17 @@ class TransientError(SourceError):
         super().__init__(message, api=api)
 
 
+class Unreachable(SourceError):
+    """Nothing answers at ``endpoint`` (``host:port``): refused, unresolvable or timed out. Found once
+    per endpoint by a TCP probe, so callers fail fast instead of retrying every request for minutes."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, api: str = "", fix: str = "", endpoint: str = ""):
+        self.endpoint = endpoint
+        super().__init__(message, api=api, fix=fix)
+
+
 class CursorExpired(SourceError):
     """The stored cursor/page token was rejected: clear it and resync fully."""
 

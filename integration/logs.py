@@ -19,11 +19,13 @@ def set_school_domains(domains: list[str]) -> None:
     _school_domains.update(d.lower() for d in domains)
 
 
-def redact(text: str) -> str:
+def redact(text: str, domains: set[str] | None = None) -> str:
+    """Tokens and addresses outside ``domains`` (default: the school domains set at start-up) masked."""
     text = _BEARER.sub(lambda m: m.group(1) + "***", text)
+    keep = _school_domains if domains is None else domains
 
     def mask(m: re.Match) -> str:
-        return m.group(0) if m.group(1).lower() in _school_domains else "***@" + m.group(1)
+        return m.group(0) if m.group(1).lower() in keep else "***@" + m.group(1)
 
     return _EMAIL.sub(mask, text)
 

@@ -124,6 +124,8 @@ class Permission:
     display_name: str = ""
     permission_id: str = ""
     allow_discovery: bool = False
+    inherited: bool = False  # granted on a parent folder (or the shared drive), not on this item
+    roles: tuple[str, ...] = ()  # every role word an audit event gave (the widest is `role`)
 
 
 @dataclass(frozen=True)
@@ -141,11 +143,14 @@ class DriveItem:
     modified: datetime | None = None
     source: str = "drive.files.list"
     event_id: str = ""
+    actor: str = ""  # who made the change an audit event reports ("" for a crawl)
+    organizers: tuple[str, ...] = ()  # a shared-drive item's drive organizers (who answers for it)
 
 
 @dataclass(frozen=True)
 class MailEvent:
-    """Metadata of one message as seen by one mailbox (never the body)."""
+    """Metadata of one message as seen by one mailbox (never the body), or of a whole message once the
+    engine has merged its sightings (then ``recipients`` holds every other participant)."""
 
     event_id: str  # stable de-duplication key
     time: datetime
@@ -157,6 +162,7 @@ class MailEvent:
     subject: str = ""
     display_names: tuple[tuple[str, str], ...] = ()  # (address, display name) pairs from headers
     source: str = "reports.gmail"
+    event_ids: tuple[str, ...] = ()  # every sighting merged into this message (integration.mail_messages)
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,9 @@ class ForwardingSetting:
     forwarding_addresses: tuple[str, ...] = ()
     source: str = "gmail.settings"
     filters: tuple[MailFilter, ...] = ()
+    forwarded_out: tuple[str, ...] = ()  # a Reports event says forwarding out of the domain was set to these
+    time: datetime | None = None  # when that event happened (None for a settings read)
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,11 +223,15 @@ class MeetCall:
 
 @dataclass(frozen=True)
 class OAuthGrant:
+    """A third-party app's access to an account: from tokens.list (state) or a Reports token event."""
+
     user_email: str
     client_id: str
     display_text: str
     scopes: tuple[str, ...] = ()
     source: str = "directory.tokens"
+    event: str = ""  # "" (a tokens.list read), "authorize" or "revoke" (a Reports token event)
+    time: datetime | None = None
 
 
 ActivityRecord = DriveItem | MailEvent | ForwardingSetting | ChatEvent | MeetCall | OAuthGrant

@@ -4,6 +4,12 @@ Imported at the start of every audit when the file changed (sha256), row by row:
 row is reported with file, line and problem and the rest still load, because one typo
 in a 2,000-line MIS export must not switch the register off. A re-import replaces the
 register's rows in the caller's transaction, so it is idempotent and removals stick.
+
+A file that is broken as a whole — not UTF-8, a wrong header, an unbalanced quote (which
+would swallow every later row into one field), a field over the csv limit — is refused:
+the previously loaded register stays in force and the refusal names the file and the line
+(for a quote, the line where it opened). Row problems are summarised in one log line per
+import (count and the first few), not one line per row.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from sqlalchemy.orm import Session
 from integration.crypto import Crypto
 from integration.errors import ConfigError
 from integration.identity import Identity
-from integration.logs import event
+from integration.logs import event, redact
 from integration.rules.base import Candidate
-from integration.settings import Settings
+from integration.settings import Settings, control_characters
 from integration.store.models_audit import ChannelException, PersonalAddress, RegisterImport
 from integration.store.models_roster import Person, PersonAlias
 from integration.store.models_webapp import FindingException
@@ -38,6 +44,7 @@ EXCEPTIONS = "exceptions"
 HEADERS = {PERSONAL: ["address", "owner"], EXCEPTIONS: ["staff", "counterpart", "reason", "approved_by", "expires"]}
 CONFIG_KEYS = {PERSONAL: "personal_address_register", EXCEPTIONS: "exceptions_register"}
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+FIRST_PROBLEMS = 5  # how many row problems a summary quotes
 
 
 @dataclass
@@ -47,10 +54,42 @@ class ImportReport:
     loaded: int = 0
     problems: list[str] = field(default_factory=list)
     unchanged: bool = False
+    refused: str = ""  # why the whole file was refused (the previous register stays in force)
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else "unchanged" if self.unchanged else "loaded"
+
+    def as_json(self) -> dict:
+        """The `audit --json` "registers" entry (an addition to the contract)."""
+        return {"file": self.path, "status": self.status, "loaded": self.loaded, "problems": len(self.problems),
+                "first_problems": self.problems[:FIRST_PROBLEMS], "refused": self.refused}
+
+    def summary(self) -> str:
+        """One line for the command output."""
+        if self.refused:
+            return f"register {self.register} refused, the previous one stays in force: {self.refused}"
+        text = f"register {self.register}: {self.loaded} row(s) " + ("unchanged" if self.unchanged else "loaded")
+        if self.problems:
+            more = len(self.problems) - FIRST_PROBLEMS
+            text += f"; {len(self.problems)} row(s) skipped: " + "; ".join(self.problems[:FIRST_PROBLEMS]) \
+                + (f"; and {more} more" if more > 0 else "")
+        return text
 
 
-def _read(path: Path, register: str) -> tuple[bytes, list[tuple[int, list[str]]]]:
-    """The file's bytes and its data rows with line numbers; unreadable/wrong header -> ConfigError."""
+def _address_problem(label: str, address: str) -> str | None:
+    """Why ``address`` is not an email address, or None. Control characters (a NUL byte from a
+    mis-saved export) are named: the address would never match what Google reports."""
+    if control_characters(address):
+        return f"{label} contains {control_characters(address)} (re-export the file as plain UTF-8 CSV)"
+    if not _ADDRESS.match(address):
+        return f"{label} {address!r} is not an email address"
+    return None
+
+
+def _read(path: Path, register: str, approved: set[str]) -> tuple[bytes, list[tuple[int, list[str]]]]:
+    """The file's bytes and its data rows with their first line numbers; a file broken as a whole
+    -> ConfigError naming the file and line (personal addresses in it masked: it may be stored)."""
     key = f"[channels] {CONFIG_KEYS[register]}"
     try:
         raw = path.read_bytes()
@@ -59,14 +98,30 @@ def _read(path: Path, register: str) -> tuple[bytes, list[tuple[int, list[str]]]
         raise ConfigError(f"{path}: {key} cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: {key} is not UTF-8 text (save the CSV as UTF-8)") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise ConfigError(f"{path}:{start}: {key} refused: {_structural(str(exc))}") from None
     expected = HEADERS[register]
+    header = rows.pop(0)[1] if rows else None
     if header is None or [h.strip().lower() for h in header] != expected:
-        raise ConfigError(f"{path}: {key} must start with the header line '{','.join(expected)}', "
-                          f"got {','.join(header or []) or 'an empty file'!r}")
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    return raw, rows
+        got = redact(",".join(header or []), approved) or "an empty file"
+        raise ConfigError(f"{path}:1: {key} must start with the header line '{','.join(expected)}', got {got!r}")
+    return raw, [(line, row) for line, row in rows if any(cell.strip() for cell in row)]
+
+
+def _structural(error: str) -> str:
+    if "unexpected end of data" in error:
+        return "a quote (\") opened on this line is never closed, so every later line would be read as one field"
+    if "field larger than field limit" in error:
+        return (f"a field longer than {csv.field_size_limit()} characters starts on this line "
+                "(most likely a quote (\") opened here is never closed)")
+    return f"not a valid CSV file ({error}); check the quotes on this line"
 
 
 def _school_accounts(session: Session) -> tuple[dict[str, str], dict[str, str]]:
@@ -88,7 +143,7 @@ def _fields(row: list[str], n: int) -> list[str] | str:
 def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[str],
                     now: datetime) -> ImportReport:
     """Replace the personal-address register with the file's valid rows."""
-    raw, rows = _read(path, PERSONAL)
+    raw, rows = _read(path, PERSONAL, approved)
     report = ImportReport(PERSONAL, str(path))
     addresses, _ = _school_accounts(session)
     seen: dict[str, int] = {}
@@ -101,8 +156,8 @@ def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[
             digest = crypto.address_hash(address) if address else ""
             if not address or not owner:
                 problem = "missing " + ("address" if not address else "owner")
-            elif not _ADDRESS.match(address):
-                problem = f"address {address!r} is not an email address"
+            elif _address_problem("address", address):
+                problem = _address_problem("address", address)
             elif address.rpartition("@")[2] in approved:
                 problem = "address is in an approved school domain, not a personal address"
             elif owner not in addresses:
@@ -127,9 +182,10 @@ def new_exception_id() -> str:
     return "EXC-" + secrets.token_hex(6)
 
 
-def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetime) -> ImportReport:
+def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetime,
+                      approved: set[str] = frozenset()) -> ImportReport:
     """Replace the exceptions register with the file's valid rows."""
-    raw, rows = _read(path, EXCEPTIONS)
+    raw, rows = _read(path, EXCEPTIONS, set(approved))
     report = ImportReport(EXCEPTIONS, str(path))
     addresses, roles = _school_accounts(session)
     # a re-import keeps each exception's id, so suppressed findings keep naming the same exception
@@ -148,8 +204,8 @@ def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetim
                 problem = "missing " + ", ".join(missing)
             elif primary is None or roles.get(primary) != "staff":
                 problem = f"staff {staff!r} is not a staff member in the roster"
-            elif not _ADDRESS.match(counterpart):
-                problem = f"counterpart {counterpart!r} is not an email address"
+            elif _address_problem("counterpart", counterpart):
+                problem = _address_problem("counterpart", counterpart)
             else:
                 try:
                     until = date.fromisoformat(expires)
@@ -204,15 +260,33 @@ def sync_registers(session: Session, settings: Settings, crypto: Crypto, now: da
                 and not previous.problems:
             reports.append(ImportReport(register, str(path), previous.rows, unchanged=True))
             continue
-        if register == PERSONAL:
-            report = import_personal(session, path, crypto, set(settings.approved_domains), now)
-        else:
-            report = import_exceptions(session, path, crypto, now)
-        for problem in report.problems:
-            event(log, "register.bad_row", logging.WARNING, problem=problem)
+        approved = set(settings.approved_domains)
+        try:
+            with session.begin_nested():  # a refused file changes nothing: the previous register stays
+                if register == PERSONAL:
+                    report = import_personal(session, path, crypto, approved, now)
+                else:
+                    report = import_exceptions(session, path, crypto, now, approved)
+        except ConfigError as exc:
+            report = ImportReport(register, str(path), previous.rows if previous else 0, refused=str(exc))
+            event(log, "register.refused", logging.ERROR, register=register, error=str(exc),
+                  kept_rows=report.loaded)
+            reports.append(report)
+            continue
+        if report.problems and report.problems != (previous.problems if previous else None):
+            event(log, "register.bad_rows", logging.WARNING, register=register, count=len(report.problems),
+                  first=report.problems[:FIRST_PROBLEMS])
         event(log, "register.imported", register=register, loaded=report.loaded, problems=len(report.problems))
         reports.append(report)
     return reports
+
+
+def masked_summary(reports: list[ImportReport], settings: Settings) -> dict:
+    """The reports for the ``runs`` row: what an admin may see, personal addresses masked."""
+    approved = set(settings.approved_domains)
+    return {r.register: {k: ([redact(p, approved) for p in v] if k == "first_problems" else
+                             redact(v, approved) if isinstance(v, str) else v) for k, v in r.as_json().items()}
+            for r in reports}
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,13 @@ class Context:
         return mailer(self)
 
     def doctor_checks(self) -> list:
-        from connectors.factory import doctor_checks
+        return list(self.iter_doctor_checks())
 
-        return doctor_checks(self)
+    def iter_doctor_checks(self):
+        """`doctor`'s checks, each as soon as it has run (so the operator sees progress)."""
+        from connectors.factory import iter_doctor_checks
+
+        return iter_doctor_checks(self)
 
     def delegation_text(self) -> str:
         """`doctor --scopes`: the client ID and scope list for the Admin console's delegation entry."""

@@ -50,7 +50,7 @@ from sandbox.school import classify
 CHAT_MEMBERS_SCOPE = SCOPE + "chat.admin.memberships.readonly"
 
 __all__ = ["Activity", "Chat", "DriveEvent", "File", "Forwarding", "Mail", "MeetLeg", "Perm", "SharedDrive",
-           "activity", "audit_decoys", "audit_truth", "exception_rows", "h", "meet_call", "perm_id", "share_now",
+           "activity", "audit_decoys", "audit_truth", "call_now", "exception_rows", "h", "meet_call", "perm_id", "share_now",
            "set_reports_gmail", "stamp", "unregistered_addresses", "utc"]
 
 class Activity:
@@ -392,23 +392,39 @@ def activity(dom: Domain) -> Activity:
 
 
 def share_now(dom: Domain, owner: str, address: str, *, role: str = "writer", display: str = "",
-              when: datetime | None = None) -> str:
-    """A user shares a new document with `address` now (for incremental tests): the file appears in the
-    owner's crawl and as a Reports drive event. Returns the file id."""
+              when: datetime | None = None, mime: str = "application/vnd.google-apps.document") -> str:
+    """A user shares a new file with `address` now (``"anyone"``: anyone with the link) for incremental
+    tests: the file appears in the owner's crawl and as a Reports drive event. Returns the file id."""
     act = activity(dom)
     when = when or datetime.now(UTC) - timedelta(minutes=30)
     with act._lock:
         n = sum(len(v) for v in act.plant_files.values())
         owner_perm = act._owner_perm(owner)
-        perm = Perm(perm_id(address), "user", role, address.lower(), "", display)
-        f = File(file_id("live", dom.seed, owner, n), f"Shared now {n}", "application/vnd.google-apps.document",
-                 owner, when, (owner_perm, perm))
+        perm = (Perm("anyoneWithLink", "anyone", "reader") if address == "anyone"
+                else Perm(perm_id(address), "user", role, address.lower(), "", display))
+        f = File(file_id("live", dom.seed, owner, n), f"Shared now {n}", mime, owner, when, (owner_perm, perm))
         act.plant_files.setdefault(owner, []).append(f)
         act.plant_drive_events.append(DriveEvent(when, owner, f, perm))
         act.horizon = max(act.horizon, when + timedelta(minutes=1))
         act._cache.clear()
         act._days.clear()
     return f.id
+
+
+def call_now(dom: Domain, seed: str, people: list[str], *, ended: datetime | None = None,
+             duration: int = 1200) -> str:
+    """`people` leave Meet conference `seed` at `ended` (default 40 minutes ago), so their call_ended
+    events appear in Reports (for incremental tests: calling again with the same seed adds a late leg
+    to the same conference). Returns the conference id."""
+    act = activity(dom)
+    ended = ended or datetime.now(UTC) - timedelta(minutes=40)
+    legs = meet_call(seed, people, people[0], ended - timedelta(seconds=duration), duration, act.users)
+    with act._lock:
+        act.plant_meet.setdefault(act.day_of(ended), []).extend(legs)
+        act.horizon = max(act.horizon, max(leg.time for leg in legs) + timedelta(minutes=1))
+        act._cache.clear()
+        act._days.clear()
+    return legs[0].conference_id
 
 
 def set_reports_gmail(dom: Domain, available: bool) -> None:

@@ -79,17 +79,20 @@ class File:
     modified: datetime
     perms: tuple[Perm, ...]
     trashed: bool = False
-    drive_id: str = ""
+    drive_id: str = ""  # the shared drive holding it ("" in a My Drive)
+    parent: str = ""  # the folder whose grants it inherits ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
 class DriveEvent:
-    """One Reports drive acl_change event (one grant)."""
+    """One Reports drive acl_change event (one grant); `inherited`: the grant reached the file from its
+    folder (logged as *_hierarchy_reconciled)."""
 
     time: datetime
     actor: str
     file: File
     perm: Perm
+    inherited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +108,19 @@ class Chat:
 
 @dataclass(frozen=True, slots=True)
 class MeetLeg:
-    """One participant's call_ended event."""
+    """One participant endpoint's call_ended event."""
 
     time: datetime
     conference_id: str
-    identifier: str  # "" for an external/anonymous participant
+    identifier: str  # an email, a phone number, or "" for an anonymous participant
     display_name: str
     organizer: str
     meeting_code: str
     duration: int
     external: bool = False
+    identifier_type: str = "email_address"  # | phone_number
+    endpoint: str = ""
+    start: int = 0  # start_timestamp_seconds
 
 
 @dataclass
@@ -157,15 +163,33 @@ def stamp(when: datetime) -> str:
 
 
 def meet_call(seed: str, people: list[str], organizer: str, start: datetime, duration: int,
-              users: dict[str, User], external: int = 0) -> list[MeetLeg]:
-    """The call_ended events of one conference: one per participant (external ones anonymous)."""
+              users: dict[str, User], external: int = 0, rejoin: tuple[str, ...] = ()) -> list[MeetLeg]:
+    """The call_ended events of one conference: one per participant endpoint (Meet audit appendix,
+    Elastic's test-meet.log). Outsiders cycle through the documented kinds: an outside email
+    (is_external), an anonymous guest (no identifier), a phone dial-in (identifier_type phone_number).
+    Each person in `rejoin` dropped out early and rejoined from a second endpoint (two legs)."""
     conf = h("conference", seed)[:20]
-    code = "".join(chr(97 + int(c, 16) % 26) for c in h("code", seed)[:10])
+    code = "".join(chr(97 + int(c, 16) % 26) for c in h("code", seed)[:10]).upper()
     end = start + timedelta(seconds=duration)
-    legs = [MeetLeg(end + timedelta(seconds=i), conf, p, users[p].full_name if p in users else p, organizer, code,
-                    duration) for i, p in enumerate(people)]
-    legs += [MeetLeg(end + timedelta(seconds=len(people) + i), conf, "", "Guest", organizer, code, duration, True)
-             for i in range(external)]
+    epoch = int(start.timestamp())
+
+    def leg(i: int, who: str, name: str, secs: int, **kw: Any) -> MeetLeg:
+        return MeetLeg(end + timedelta(seconds=i) - timedelta(seconds=duration - secs), conf, who, name, organizer,
+                       code, secs, endpoint=f"boq_hlane_{h('endpoint', seed, i)[:11]}", start=epoch, **kw)
+
+    legs = [leg(i, p, users[p].full_name if p in users else p, duration) for i, p in enumerate(people)]
+    legs += [leg(len(people) + i, p, users[p].full_name if p in users else p, duration // 3)
+             for i, p in enumerate(rejoin)]
+    n = len(legs)
+    for i in range(external):
+        kind = i % 3
+        if kind == 0:
+            legs.append(leg(n + i, f"guest.{h('guest', seed, i)[:6]}@example.net", "Visitor", duration, external=True))
+        elif kind == 1:
+            legs.append(leg(n + i, "", "Guest", duration, external=True))
+        else:
+            legs.append(leg(n + i, f"+44163296{int(h('tel', seed, i)[:4], 16) % 10000:04d}", "Phone", duration,
+                            external=True, identifier_type="phone_number"))
     return legs
 
 

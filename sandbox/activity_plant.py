@@ -36,6 +36,7 @@ from sandbox.activity_model import (
 )
 from sandbox.config_writer import exception_rows, write_personal_register
 from sandbox.mail_settings import add_filter, label_id
+from sandbox.reports_accounts import grant_token
 
 LONDON = ZoneInfo("Europe/London")
 SOCIAL = [("Facebook", "1234567890"), ("TikTok", "2345678901"), ("Snapchat", "3456789012"),
@@ -188,10 +189,10 @@ class Planter:
         self.a.plant_chat.setdefault(self.a.day_of(when), []).append(Chat(when, actor, kind, room, msg))
         return room
 
-    def meet(self, people: list[str], external: int = 0) -> str:
+    def meet(self, people: list[str], external: int = 0, rejoin: tuple[str, ...] = ()) -> str:
         self.k += 1
         legs = meet_call(f"plant{self.a.dom.seed}:{self.k}", people, people[0], self.when(), 1500, self.a.users,
-                         external)
+                         external, rejoin)
         self.a.plant_meet.setdefault(self.a.day_of(legs[0].time), []).extend(legs)
         return legs[0].conference_id
 
@@ -268,6 +269,8 @@ def _mail_guardian(p: Planter) -> None:
         # from home copying the school mailbox, or the guardian writing to it copying the pupil
         obj = p.mail(p.when(), addr, [g], [s]) if i % 2 == 0 else p.mail(p.when(), g, [addr], [kid])
         p.truth(rule, staff=s, guardian=g, counterpart=addr, obj=obj)
+        if i % 2:  # the staff personal address and the pupil are co-recipients: that pair is a breach too
+            p.truth("mail.staff_personal_to_pupil", staff=s, pupil=kid, counterpart=addr, obj=obj)
     s, kid = p.pick(a.staff), p.pick(kids or a.pupils)
     if a.guardians_of.get(kid):
         p.mail(p.when(), s, [a.guardians_of[kid][0][0]])
@@ -449,7 +452,7 @@ def _chat_meet(p: Planter) -> None:
         p.chat(when + timedelta(days=3, hours=2), second, [first])  # the reply days later, in a later window
         p.truth(rule, staff=s, pupil=pu)
         s, pu = p.pick(a.staff), p.pick(a.pupils)
-        p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu]))
+        p.truth(rule2, staff=s, pupil=pu, obj=p.meet([s, pu], rejoin=(pu,) if i == 0 else ()))
     s, pu = p.pick(a.staff), p.pick(a.pupils)
     when = p.when(16)
     p.chat(when, s, [pu])
@@ -476,7 +479,7 @@ def _chat_meet(p: Planter) -> None:
     p.decoy(rule, "two pupils messaging each other", pupil=pu)
     p.meet([s, pu, k2])
     p.decoy(rule2, "a call with a third participant", staff=s, pupil=pu)
-    p.meet([s2, k2], external=1)
+    p.meet([s2, k2], external=3)  # an outside email, an anonymous guest, a phone dial-in
     p.decoy(rule2, "a call with an outside participant", staff=s2, pupil=k2)
     p.meet([s, s2])
     p.decoy(rule2, "a one-to-one call between colleagues", staff=s)
@@ -488,9 +491,9 @@ def _oauth(p: Planter) -> None:
         who = p.pick(a.staff if i == 0 else a.pupils)
         text, num = SOCIAL[(p.rng.randrange(len(SOCIAL)) + i) % len(SOCIAL)]
         client = f"{num}-{h(who, text)[:12]}.apps.googleusercontent.com"
-        a.dom.add_token(who, client, text, ["openid", "email", "profile"])
+        grant_token(a.dom, who, client, text, ["openid", "email", "profile"], when=p.when(18))
         p.truth(rule, **({"staff": who} if i == 0 else {"pupil": who}), counterpart=None, obj=client)
     for text, num in NOT_SOCIAL:
         who = p.pick(a.staff + a.pupils)
-        a.dom.add_token(who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"])
+        grant_token(a.dom, who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"], when=p.when())
         p.decoy(rule, f"{text} is not a social network", staff=who)

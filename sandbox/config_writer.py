@@ -20,6 +20,7 @@ import tomli_w
 
 from sandbox.model import Domain
 from sandbox.oidc import CERTS_PATH, push_service_account
+from sandbox.oidc_provider import AUTH_PATH, oauth_client
 from sandbox.token import TOKEN_PATH, service_account
 
 UNREGISTERED_SHARE = 0.25  # personal addresses deliberately missing from the register
@@ -65,12 +66,32 @@ def settings_for(domain: Domain, base_url: str, out: Path, key_path: Path, regis
         "privacy": {"encryption_key_file": str(out / "safechannels.key"), "closed_findings_retention_days": 1095,
                     "activity_retention_days": 180},
         "database": {"url": f"sqlite:///{out / 'safechannels.db'}"},
-        "web": {"secret_key_file": str(out / "web.key"), "dsl_users": [dsl], "admin_users": [domain.admin_email]},
+        "web": web_settings(domain, base_url, out),
         # Pub/Sub push tokens come from the sandbox's signer; the audience is left to the operator
         # (blank = the push endpoint URL, Pub/Sub's default) and so is public_url.
         "webhooks": {"pubsub_audience": "", "pubsub_service_account": push_service_account(domain),
                      "google_certs_url": base_url.rstrip("/") + CERTS_PATH},
     }
+
+
+def viewer_email(domain: Domain) -> str:
+    """A governor (read-only viewer of the web app), else any non-staff adult account."""
+    with domain.lock:
+        others = [u for u in domain.live_users() if u.role_truth == "other" and not u.suspended
+                  and u.primary_email not in (domain.admin_email, domain.alerts_sender)]
+    governors = [u for u in others if u.org_unit_path.lower().startswith(("/other", "/governors"))]
+    return (governors or others)[0].primary_email if (governors or others) else ""
+
+
+def web_settings(domain: Domain, base_url: str, out: Path) -> dict[str, Any]:
+    """Roles of every kind, and Google sign-in through the sandbox's OpenID provider (sandbox.oidc_provider)."""
+    client_id, client_secret = oauth_client(domain)
+    base_url = base_url.rstrip("/")
+    viewer = viewer_email(domain)
+    return {"secret_key_file": str(out / "web.key"), "dsl_users": [domain.dsl_email or domain.admin_email],
+            "admin_users": [domain.admin_email], "viewer_users": [viewer] if viewer else [],
+            "oauth_client_id": client_id, "oauth_client_secret": client_secret,
+            "oauth_authorize_url": base_url + AUTH_PATH, "oauth_token_url": base_url + TOKEN_PATH}
 
 
 def write_personal_register(domain: Domain, path: Path) -> Path:

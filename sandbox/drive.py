@@ -46,6 +46,23 @@ def register(api: Registry, domain: Domain) -> None:
             body["nextPageToken"] = token
         return body
 
+    @api.method("drive.files.get")
+    def files_get(req: ApiRequest) -> dict[str, Any]:
+        """A file the caller can see: owned, shared with them, or in a shared drive they belong to
+        (those only with supportsAllDrives, as on Google)."""
+        act = activity(req.domain)
+        me, fid = req.subject_email.lower(), req.params["fileId"]
+        f = next((x for x in act.files(me) if x.id == fid), None) or act.find_file(fid)
+        if f is not None and f.drive_id:
+            drive = next((d for d in act.shared_drives if d.id == f.drive_id), None)
+            if not req.flag("supportsAllDrives") or drive is None or not _member(drive, me):
+                f = None
+        elif f is not None and f.owner != me and not any(p.email == me for p in f.perms):
+            f = None
+        if f is None:
+            raise not_found(f"File not found: {fid}.")
+        return file_json(act, f, me)
+
     @api.method("drive.changes.getStartPageToken")
     def start_page_token(req: ApiRequest) -> dict[str, Any]:
         """The change feed's current position (the sandbox's feed is only used to open change channels)."""
@@ -154,6 +171,10 @@ def perm_json(p: Perm) -> dict[str, Any]:
 
 
 def file_json(act: Activity, f: File, me: str) -> dict[str, Any]:
+    if f.drive_id:  # shared-drive items have no owners and never carry permissions here (as on Google)
+        return {"kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,
+                "modifiedTime": stamp(f.modified), "webViewLink": f"https://drive.google.com/file/d/{f.id}/view",
+                "driveId": f.drive_id, "teamDriveId": f.drive_id, "parents": [f.parent or f.drive_id]}
     owner = act.users.get(f.owner)
     out: dict[str, Any] = {
         "kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,

@@ -1,4 +1,4 @@
-"""Admin SDK Reports API: activities.list for drive, gmail, chat and meet, from the school's activity.
+"""Admin SDK Reports API: activities.list for drive, gmail, chat, meet, token and user_accounts.
 
 Served newest first, day by day, so a 30-day window over ``school`` (≈500,000 gmail
 events) is derived one day at a time; the page token carries (day, offset) bound to the
@@ -19,17 +19,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sandbox import reports_accounts
 from sandbox.activity import Activity, Chat, DriveEvent, Mail, MeetLeg, activity, h, stamp, utc
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, bad_request
 from sandbox.model import Domain
 from sandbox.paging import query_hash
 
-APPS = ("drive", "gmail", "chat", "meet")
-DOC_TYPES = {"application/vnd.google-apps.document": "document", "application/vnd.google-apps.spreadsheet":
-             "spreadsheet", "application/vnd.google-apps.presentation": "presentation",
-             "application/vnd.google-apps.folder": "folder", "application/pdf": "pdf", "image/jpeg": "jpeg",
-             "image/png": "png", "video/mp4": "mp4"}
+APPS = ("drive", "gmail", "chat", "meet", *reports_accounts.APPS)
+G = "application/vnd.google-apps."
+DOC_TYPES = {G + "document": "document", G + "spreadsheet": "spreadsheet", G + "presentation": "presentation",
+             G + "folder": "folder", G + "form": "form", G + "drawing": "drawing", G + "shortcut": "shortcut",
+             "application/pdf": "pdf", "image/jpeg": "jpeg", "image/png": "png", "video/mp4": "mp4",
+             "video/mpeg": "mpeg", "video/quicktime": "quicktime", "application/msword": "msword",
+             "text/plain": "txt"}  # the appendix's doc_type values; anything else is logged as "unknown"
 ROLE_WORDS = {"writer": "can_edit", "commenter": "can_comment", "reader": "can_view", "organizer": "can_manage"}
 _FILTER = re.compile(r"^([\w.]+)(==|<>)(.*)$")
 
@@ -141,6 +144,8 @@ def _decode(token: str | None, qhash: str) -> tuple[int, int]:
 
 
 def _day_rows(act: Activity, app: str, day: int) -> list:
+    if app in reports_accounts.APPS:
+        return reports_accounts.day_rows(act, app, day)
     return {"gmail": act.mail_day, "drive": act.drive_day, "chat": act.chat_day, "meet": act.meet_day}[app](day)
 
 
@@ -187,6 +192,8 @@ def _base(act: Activity, app: str, when: datetime, key: str, actor: str) -> dict
 
 
 def _render(act: Activity, app: str, row: Any) -> dict[str, Any]:
+    if app in reports_accounts.APPS:
+        return reports_accounts.render(act, app, row, _base)
     return {"gmail": _gmail, "drive": _drive, "chat": _chat, "meet": _meet}[app](act, row)
 
 
@@ -223,31 +230,42 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
 
 
 def _drive(act: Activity, e: DriveEvent) -> dict[str, Any]:
+    """One grant as the Drive audit appendix and public fixtures show it (see
+    tests/fixtures/reports/drive.py): new_value a multiValue (two words for some commenters), link
+    and domain sharing as a change_document_visibility + change_document_access_scope pair, an
+    inherited grant as *_hierarchy_reconciled, a shared-drive item with owner_is_shared_drive and
+    shared_drive_id but no owner, doc_type from the appendix's list ("unknown" for the rest)."""
     f, p = e.file, e.perm
     item = _base(act, "drive", e.time, f"{f.id}:{p.id}", e.actor)
     external = p.type == "anyone" or bool(p.email and not p.email.endswith("@" + act.dom.domain)) or bool(
         p.type == "domain" and p.domain != act.dom.domain)
-    params: list[dict[str, Any]] = [
-        {"name": "primary_event", "boolValue": True}, {"name": "billable", "boolValue": True},
+    common: list[dict[str, Any]] = [
+        {"name": "primary_event", "boolValue": not e.inherited}, {"name": "billable", "boolValue": True},
         {"name": "doc_id", "value": f.id}, {"name": "doc_type", "value": DOC_TYPES.get(f.mime, "unknown")},
-        {"name": "doc_title", "value": f.name}, {"name": "owner", "value": f.owner},
-        {"name": "owner_is_shared_drive", "boolValue": False},
+        {"name": "doc_title", "value": f.name}, {"name": "owner_is_shared_drive", "boolValue": bool(f.drive_id)},
         {"name": "visibility_change", "value": "external" if external else "internal"},
-        {"name": "old_value", "multiValue": ["none"]},
-        {"name": "new_value", "multiValue": [ROLE_WORDS.get(p.role, "can_view")]},
         {"name": "old_visibility", "value": "private"},
     ]
+    common.append({"name": "shared_drive_id", "value": f.drive_id} if f.drive_id else {"name": "owner", "value": f.owner})
+    words = [ROLE_WORDS.get(p.role, "can_view")]
+    if p.role == "commenter" and int(h("words", f.id, p.id)[:2], 16) < 128:
+        words = ["can_view", "can_comment"]
+    grant = [{"name": "old_value", "multiValue": ["none"]}, {"name": "new_value", "multiValue": words}]
+    suffix = "_hierarchy_reconciled" if e.inherited else ""
     if p.type in ("user", "group"):
-        name = "change_user_access"
-        params += [{"name": "target_user", "value": p.email},
-                   {"name": "visibility", "value": "shared_externally" if external else "shared_internally"}]
-    else:
-        name = "change_document_access_scope"
-        target = "all" if p.type == "anyone" else p.domain
-        vis = ("public_on_the_web" if p.discover else "people_with_link") if p.type == "anyone" else (
-            "people_within_domain_with_link")
-        params += [{"name": "target_domain", "value": target}, {"name": "visibility", "value": vis}]
-    item["events"] = [{"type": "acl_change", "name": name, "parameters": params}]
+        vis = "shared_externally" if external else "shared_internally"
+        item["events"] = [{"type": "acl_change", "name": "change_user_access" + suffix, "parameters": [
+            *common, *grant, {"name": "target_user", "value": p.email}, {"name": "visibility", "value": vis}]}]
+        return item
+    target = "all" if p.type == "anyone" else p.domain
+    vis = ("public_on_the_web" if p.discover else "people_with_link") if p.type == "anyone" else (
+        "public_in_the_domain" if p.discover else "people_within_domain_with_link")
+    scope = [{"name": "target_domain", "value": target}, {"name": "visibility", "value": vis}]
+    item["events"] = [
+        {"type": "acl_change", "name": "change_document_visibility" + suffix, "parameters": [
+            *common, *scope, {"name": "old_value", "multiValue": ["private"]}, {"name": "new_value", "multiValue": [vis]}]},
+        {"type": "acl_change", "name": "change_document_access_scope" + suffix,
+         "parameters": [*common, *grant, *scope]}]
     return item
 
 
@@ -272,15 +290,23 @@ def _chat(act: Activity, c: Chat) -> dict[str, Any]:
 
 
 def _meet(act: Activity, leg: MeetLeg) -> dict[str, Any]:
-    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.identifier or leg.time}", leg.identifier)
+    """call_ended as in the Meet audit appendix and Elastic's test-meet.log: an outsider's actor is the
+    HANGOUTS_EXTERNAL_OR_ANONYMOUS key (with their email or phone number as identifier, when known)."""
+    item = _base(act, "meet", leg.time, f"{leg.conference_id}:{leg.endpoint or leg.identifier or leg.time}",
+                 leg.identifier)
     params: list[dict[str, Any]] = [
-        {"name": "conference_id", "value": leg.conference_id}, {"name": "meeting_code", "value": leg.meeting_code},
-        {"name": "organizer_email", "value": leg.organizer}, {"name": "display_name", "value": leg.display_name},
-        {"name": "is_external", "boolValue": leg.external}, {"name": "duration_seconds", "intValue": str(leg.duration)},
-        {"name": "device_type", "value": "web"}]
+        {"name": "meeting_code", "value": leg.meeting_code}, {"name": "conference_id", "value": leg.conference_id},
+        {"name": "organizer_email", "value": leg.organizer}, {"name": "is_external", "boolValue": leg.external},
+        {"name": "endpoint_id", "value": leg.endpoint or "boq_hlane_" + h(leg.conference_id, leg.identifier)[:11]},
+        {"name": "device_type", "value": "web"}, {"name": "product_type", "value": "meet"},
+        {"name": "display_name", "value": leg.display_name}]
+    if leg.identifier:
+        params += [{"name": "identifier", "value": leg.identifier},
+                   {"name": "identifier_type", "value": leg.identifier_type}]
+    params += [{"name": "start_timestamp_seconds", "intValue": str(leg.start or int(leg.time.timestamp()) - leg.duration)},
+               {"name": "duration_seconds", "intValue": str(leg.duration)},
+               {"name": "network_transport_protocol", "value": "udp"}]
     if leg.external:
         item["actor"] = {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}
-    else:
-        params += [{"name": "identifier", "value": leg.identifier}, {"name": "identifier_type", "value": "email_address"}]
     item["events"] = [{"type": "call", "name": "call_ended", "parameters": params}]
     return item

@@ -78,6 +78,7 @@ class SandboxState:
         self._log_lock = threading.Lock()
         self.registry: Registry | None = None
         self.push = PushService(domain)  # started by SandboxServer.start (a bare create_app sends nothing)
+        self.oidc: Any = None  # sandbox.oidc_provider.OidcProvider, set by create_app
 
     def record(self, entry: LogEntry) -> None:
         with self._log_lock:
@@ -115,8 +116,15 @@ def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0
         module.register(registry, domain)
     register_push(registry, domain, state.push)  # after the modules: their watch handlers win
 
+    from sandbox.oidc_provider import AUTH_CODE_GRANT, OidcProvider, register_oidc
+
+    state.oidc = OidcProvider(domain, state.push.signer)  # "Sign in with Google" against this school
+    register_oidc(app, state.oidc, _base_url)
+
     @app.post(TOKEN_PATH)
     def token() -> Any:
+        if request.form.get("grant_type") == AUTH_CODE_GRANT:
+            return state.oidc.exchange(request)
         if state.faults.token_endpoint:
             fault = state.faults.check("oauth2")
             if fault is not None:

@@ -3,14 +3,15 @@
 | stream          | API                                         | partition | cursor (stored after the batch)     |
 |-----------------|---------------------------------------------|-----------|-------------------------------------|
 | drive.files     | files.list per owner (first crawl / --full) | bucket    | {"crawled_at", "owners": done}      |
-| drive.events    | Reports drive acl_change, by day slices     | ""        | {"until"}: end of the last slice    |
+| drive.events    | Reports drive acl_change (+ files.get types)| ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
 | mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
-| mail.forwarding | Gmail settings of staff mailboxes           | ""        | {"at"} (state, re-read every run)   |
+| mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
 | chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
 |                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
-| meet            | Reports meet call_ended, grouped by call    | ""        | {"until"} on the last batch         |
-| oauth           | Directory tokens.list, batched              | ""        | {"at"} (state, re-read every run)   |
+| meet            | Reports meet call_ended, grouped by call;   | ""        | {"until"} on the last batch         |
+|                 | calls ended < MEET_SETTLE ago: next run     |           |                                     |
+| oauth           | Reports token authorize + Directory tokens.list (state_streams) | "token" / "state" | {"until"} / {"at", "users"} |
 
 After the first crawl, Drive changes arrive through Reports drive events (rebuilt into
 DriveItems); ``--full`` clears the cursors and re-crawls. Time-window streams honour the
@@ -29,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from connectors.google import reports
+from connectors.google import drive_events, reports, state_streams
 from connectors.google.chat import ChatMembers
 from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
@@ -47,6 +48,7 @@ REPORTS_AHEAD = 4
 log = logging.getLogger("safechannels.google.activity")
 
 OVERLAP = timedelta(hours=2)  # re-read this much before a stored slice end (late Reports events)
+MEET_SETTLE = timedelta(hours=1)  # a call that ended more recently than this may still gain participants
 PROBE_WINDOW = timedelta(days=7)
 CRAWLED = ("staff", "pupil")  # former pupils' accounts are suspended: they cannot be impersonated
 GIVE_UP_AFTER = 5  # consecutive per-user refusals before a stream is declared refused
@@ -65,8 +67,10 @@ class GoogleActivitySource:
                       "mail": ("MailEvent",), "mail.forwarding": ("ForwardingSetting",), "chat": ("ChatEvent",),
                       "meet": ("MeetCall",), "oauth": ("OAuthGrant",)}
 
-    def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16):
+    def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16,
+                 state_every: timedelta = timedelta(hours=24)):
         self.client, self.admin, self.mail_source, self.workers = client, admin, mail_source, workers
+        self.state_every = state_every  # full re-read of tokens and forwarding settings (state_streams)
         self.reports = ReportsReader(client, admin)
         self.drive = DriveCrawler(client, admin)
         self.gmail = GmailReader(client)
@@ -110,8 +114,8 @@ class GoogleActivitySource:
             yield ActivityBatch("drive.shared", items, {"crawled_at": until.isoformat()})
 
     def _drive_events(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
-        names = ("change_user_access", "change_document_access_scope")
-        yield from self._windowed("drive.events", "drive", names, reports.drive_items, cursors, since, until)
+        yield from self._windowed("drive.events", "drive", drive_events.EVENT_NAMES, drive_events.drive_items,
+                                  cursors, since, until, finish=self.drive.resolve_mime)
 
     # ------------------------------------------------------------------ mail
 
@@ -159,14 +163,7 @@ class GoogleActivitySource:
 
     def _mail_forwarding(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         staff = [e for e, role in people if role == "staff"]
-        page: list = []
-        for _, setting, err in self._per_user(self.gmail.forwarding, staff, "mail.forwarding"):
-            if err is None:
-                page.append(setting)
-            if len(page) >= 200:
-                yield ActivityBatch("mail.forwarding", page, None)
-                page = []
-        yield ActivityBatch("mail.forwarding", page, {"at": until.isoformat()})
+        return state_streams.forwarding(self, cursors, since, until, staff, self.state_every)
 
     # ------------------------------------------------------------------ chat, meet, oauth
 
@@ -178,29 +175,33 @@ class GoogleActivitySource:
         return self.chat.members(rooms)
 
     def _meet(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
-        """Read the whole window, then group: a call's participants arrive as separate events."""
+        """Read the whole window, then group: a call's participants arrive as separate events (one per
+        endpoint, each when that participant leaves). A call whose last leg is within MEET_SETTLE of the
+        window's end is judged next run, when its later legs (a third person leaving later, Reports lag)
+        are in: the next window re-reads OVERLAP (> MEET_SETTLE) before this one's end."""
         start = _resume(cursors.get(""), since)
         legs = [a for page in self.reports.pages("meet", start, until, event_name="call_ended") for a in page]
-        calls = reports.meet_calls(legs)
+        calls = [c for c in reports.meet_calls(legs) if c.time <= until - MEET_SETTLE]
         for i in range(0, len(calls), 1000):
             yield ActivityBatch("meet", calls[i:i + 1000], None)
         yield ActivityBatch("meet", [], {"until": until.isoformat()})
 
     def _oauth(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         users = [e for e, role in people if role in CRAWLED]
-        for grants in self.tokens.grants(users):
-            yield ActivityBatch("oauth", grants, None)
-        yield ActivityBatch("oauth", [], {"at": until.isoformat()})
+        return state_streams.oauth(self, cursors, since, until, users, self.state_every)
 
     # ------------------------------------------------------------------ shared machinery
 
     def _windowed(self, stream: str, app: str, names: tuple[str, ...], parse, cursors: dict[str, dict],
-                  since: datetime, until: datetime, extra: dict | None = None) -> Iterator[ActivityBatch]:
-        """Reports events slice by slice (oldest first); each slice's end is stored once it is read."""
+                  since: datetime, until: datetime, extra: dict | None = None,
+                  finish=None) -> Iterator[ActivityBatch]:
+        """Reports events slice by slice (oldest first); each slice's end is stored once it is read.
+        `finish`, when given, completes each page's records (one batched call) before they are stored."""
         def read(window: tuple[datetime, datetime]) -> list[list]:
             start, end = window
-            return [[r for act in page for r in parse(act)]
-                    for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+            pages = [[r for act in page for r in parse(act)]
+                     for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+            return [finish(records) for records in pages] if finish else pages
 
         windows = slices(_resume(cursors.get(""), since), until)
         for (_start, end), pages in in_order(read, windows, ahead=REPORTS_AHEAD):

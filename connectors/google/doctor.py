@@ -8,13 +8,13 @@ requested scope is not delegated, without saying which.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from connectors.google import scopes as scope_table
 from connectors.google.auth import KeyFile
 from connectors.google.transport import GoogleClient
-from integration.errors import ConfigError, SafeChannelsError, SourceError
+from integration.errors import ConfigError, SafeChannelsError, SourceError, Unreachable
 from integration.protocols import Check
 
 CONFIG_CHECKS = ("config", "key file", "org unit")  # failures here mean exit 2, not 3
@@ -35,39 +35,71 @@ def needed_groups(settings) -> list[str]:
 
 
 def google_checks(settings, client: GoogleClient | None = None) -> list[Check]:
-    checks: list[Check] = []
+    return list(iter_google_checks(settings, client))
+
+
+def iter_google_checks(settings, client: GoogleClient | None = None) -> Iterator[Check]:
+    """Each check as soon as it is known (`doctor` prints them as they come). An endpoint where
+    nothing answers is reported once, naming host and port; every check that needs it is then
+    skipped with that reason instead of failing with advice about delegation."""
     admin = settings.google.admin_subject
     if not admin:
-        checks.append(Check("config: [google] admin_subject", False, "empty",
-                            "set [google] admin_subject to an admin account of the school domain"))
-        return checks
-    checks.append(Check("config", True, f"{settings.source_path} (domain {settings.school.domain}, admin {admin})"))
+        yield Check("config: [google] admin_subject", False, "empty",
+                    "set [google] admin_subject to an admin account of the school domain")
+        return
+    yield Check("config", True, f"{settings.source_path} (domain {settings.school.domain}, admin {admin})")
     if client is None:
         try:
             key = KeyFile(settings.resolve(settings.google.service_account_file))
         except ConfigError as exc:
-            checks.append(Check("key file", False, str(exc),
-                                "download a JSON key for the service account and set [google] service_account_file"))
-            return checks
+            yield Check("key file", False, str(exc),
+                        "download a JSON key for the service account and set [google] service_account_file")
+            return
         client = GoogleClient(key, api_base_url=settings.google.api_base_url, max_attempts=3, backoff_base=0.5)
     key = client.key
-    checks.append(Check("key file", True, f"{key.path}: {key.client_email} (client ID {key.client_id})"))
+    yield Check("key file", True, f"{key.path}: {key.client_email} (client ID {key.client_id})")
+    gate = _Reach()
     refused: set[str] = set()
     for group in needed_groups(settings):
         name = f"token: {group}"
+        if gate.down is not None:
+            refused.add(group)
+            yield gate.skipped(name)
+            continue
         try:
             client.check_token(admin, scope_table.SCOPES[group])
+        except Unreachable as exc:
+            refused.add(group)
+            yield from gate.found(exc, name)
+            continue
         except SafeChannelsError as exc:
             refused.add(group)
             if group in scope_table.OPTIONAL:
-                checks.append(Check(name, True, f"not delegated (optional): {exc}"))
+                yield Check(name, True, f"not delegated (optional): {exc}")
             else:
-                checks.append(Check(name, False, str(exc), getattr(exc, "fix", "") or ""))
+                yield Check(name, False, str(exc), getattr(exc, "fix", "") or "")
             continue
-        checks.append(Check(name, True, f"delegated: {', '.join(s.rsplit('/', 1)[1] for s in scope_table.SCOPES[group])}"))
-    checks.append(chat_mode_check("chat_admin" not in refused))
-    checks += _api_checks(settings, client, admin, refused)
-    return checks
+        yield Check(name, True, f"delegated: {', '.join(s.rsplit('/', 1)[1] for s in scope_table.SCOPES[group])}")
+    if gate.down is None:
+        yield chat_mode_check("chat_admin" not in refused)
+    yield from _api_checks(settings, client, admin, refused, gate)
+
+
+class _Reach:
+    """The first unreachable endpoint doctor met; later checks that need it are skipped."""
+
+    def __init__(self) -> None:
+        self.down: Unreachable | None = None
+
+    def found(self, exc: Unreachable, name: str) -> Iterator[Check]:
+        if self.down is None:
+            self.down = exc
+            yield Check(f"reach {exc.endpoint}", False, str(exc), exc.fix)
+        yield self.skipped(name)
+
+    def skipped(self, name: str) -> Check:
+        assert self.down is not None
+        return Check(name, False, f"skipped: nothing answers at {self.down.endpoint}", "")
 
 
 def chat_mode_check(chat_api: bool) -> Check:
@@ -81,25 +113,28 @@ def chat_mode_check(chat_api: bool) -> Check:
                  f"only the staff member (or only the pupil) wrote is missed. Optional: delegate {scope} to find it")
 
 
-def _api_checks(settings, client: GoogleClient, admin: str, refused: set[str]) -> list[Check]:
-    checks: list[Check] = []
+def _api_checks(settings, client: GoogleClient, admin: str, refused: set[str], gate: _Reach) -> Iterator[Check]:
     customer = settings.google.customer or "my_customer"
     sc = scope_table.SCOPES
 
     def call(api: str, group: str, subject: str, build: Callable[[Any], Any]) -> dict:
         return client.execute(api, build(client.service(api)), subject=subject, scopes=sc[group])
 
-    def probe(name: str, group: str, fn: Callable[[], str]) -> None:
+    def probe(name: str, group: str, fn: Callable[[], str]) -> Iterator[Check]:
+        if gate.down is not None:
+            yield gate.skipped(name)
+            return
         if group in refused:
-            checks.append(Check(name, False, f"skipped: the {group} token was refused (see above)",
-                                "fix the delegation first"))
+            yield Check(name, False, f"skipped: the {group} token was refused (see above)", "fix the delegation first")
             return
         try:
-            checks.append(Check(name, True, fn()))
+            yield Check(name, True, fn())
+        except Unreachable as exc:
+            yield from gate.found(exc, name)
         except SourceError as exc:
-            checks.append(Check(name, False, str(exc), exc.fix or ""))
+            yield Check(name, False, str(exc), exc.fix or "")
 
-    probe("api: directory users.list", "directory", lambda: _n(call(
+    yield from probe("api: directory users.list", "directory", lambda: _n(call(
         "directory", "directory", admin, lambda s: s.users().list(customer=customer, maxResults=1,
                                                                   fields="users(primaryEmail)")), "users"))
     ous: list[str] = []
@@ -110,31 +145,30 @@ def _api_checks(settings, client: GoogleClient, admin: str, refused: set[str]) -
         ous.extend(o.get("orgUnitPath", "") for o in page.get("organizationUnits") or [])
         return f"{len(ous)} org units"
 
-    probe("api: directory orgunits.list", "directory", org_units)
+    yield from probe("api: directory orgunits.list", "directory", org_units)
     if ous:
         for ou in settings.roster.staff_org_units + settings.roster.pupil_org_units:
             ok = ou == "/" or ou in ous
-            checks.append(Check(f"org unit {ou}", ok, "exists" if ok else "not found in the Directory",
-                                "" if ok else "correct [roster] staff_org_units / pupil_org_units (paths start "
-                                              "with '/', as in Admin console → Directory → Organisational units)"))
+            yield Check(f"org unit {ou}", ok, "exists" if ok else "not found in the Directory",
+                        "" if ok else "correct [roster] staff_org_units / pupil_org_units (paths start "
+                                      "with '/', as in Admin console → Directory → Organisational units)")
     if "classroom" in needed_groups(settings):
-        probe("api: classroom courses.list", "classroom", lambda: _n(call(
+        yield from probe("api: classroom courses.list", "classroom", lambda: _n(call(
             "classroom", "classroom", admin, lambda s: s.courses().list(pageSize=1, fields="courses(id)")), "courses"))
-    probe("api: reports activities.list (drive)", "reports", lambda: _n(call(
+    yield from probe("api: reports activities.list (drive)", "reports", lambda: _n(call(
         "reports", "reports", admin, lambda s: s.activities().list(userKey="all", applicationName="drive",
                                                                    maxResults=1)), "items"))
-    staff = _a_staff_user(settings, client, admin) if "directory" not in refused else admin
-    probe(f"api: drive files.list as {staff}", "drive", lambda: _n(call(
+    staff = _a_staff_user(settings, client, admin) if "directory" not in refused and gate.down is None else admin
+    yield from probe(f"api: drive files.list as {staff}", "drive", lambda: _n(call(
         "drive", "drive", staff, lambda s: s.files().list(pageSize=1, fields="files(id)")), "files"))
-    probe(f"api: gmail getAutoForwarding as {admin}", "gmail_settings", lambda: "enabled=" + str(call(
+    yield from probe(f"api: gmail getAutoForwarding as {admin}", "gmail_settings", lambda: "enabled=" + str(call(
         "gmail", "gmail_settings", admin, lambda s: s.users().settings().getAutoForwarding(userId="me"))
         .get("enabled", False)).lower())
     form_id = settings.acknowledgement.form_id
     if form_id:
         owner = settings.acknowledgement.form_owner or admin
-        probe(f"api: forms get {form_id} as {owner}", "forms", lambda: "title: " + str(call(
+        yield from probe(f"api: forms get {form_id} as {owner}", "forms", lambda: "title: " + str(call(
             "forms", "forms", owner, lambda s: s.forms().get(formId=form_id)).get("info", {}).get("title", "")))
-    return checks
 
 
 def _a_staff_user(settings, client: GoogleClient, admin: str) -> str:

@@ -9,6 +9,8 @@ permissions in Drive batches (≤100 parts). Only metadata is read; never conten
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -17,7 +19,10 @@ from connectors.google.reports import parse_time
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
 from integration.errors import SourceError
+from integration.logs import event
 from integration.records import DriveItem, Permission
+
+log = logging.getLogger("safechannels.google.drive")
 
 PERM_FIELDS = "id,type,role,emailAddress,domain,allowFileDiscovery,displayName"
 FILE_FIELDS = (f"nextPageToken,incompleteSearch,files(id,name,mimeType,modifiedTime,owners(emailAddress),"
@@ -43,6 +48,7 @@ def drive_item(f: dict[str, Any], owner: str) -> DriveItem:
 class DriveCrawler:
     def __init__(self, client: GoogleClient, admin: str):
         self.client, self.admin = client, admin
+        self._mimes: dict[str, str] = {}  # file id -> mimeType resolved this process (one action, several events)
 
     def user_files(self, owner: str, modified_after: datetime | None = None) -> list[DriveItem]:
         """Every file `owner` owns and has not binned, with its sharing."""
@@ -99,3 +105,28 @@ class DriveCrawler:
                                           subject=self.admin, scopes=scopes):
                 out[did] += [permission(p) for p in page.get("permissions") or []]
         return out
+
+    def resolve_mime(self, items: list[DriveItem]) -> list[DriveItem]:
+        """Fill the mimeType of event items whose doc_type was ``unknown``: one batched files.get per
+        person able to see them (owner, else the actor, else the admin), never one call per file."""
+        by_subject: dict[str, list[str]] = {}
+        for item in items:
+            if not item.mime_type and item.item_id not in self._mimes:
+                ids = by_subject.setdefault(item.owner_email or item.actor or self.admin, [])
+                if item.item_id not in ids:
+                    ids.append(item.item_id)
+        files = self.client.resource("drive", "files")
+        found = self._mimes
+        for subject, ids in by_subject.items():
+            reqs = [(str(i), files.get(fileId=fid, supportsAllDrives=True, fields="id,mimeType"))
+                    for i, fid in enumerate(ids)]
+            try:
+                for key, resp, err in self.client.batch("drive", reqs, subject=subject, scopes=SCOPES["drive"]):
+                    if err is None and (resp or {}).get("mimeType"):
+                        found[ids[int(key)]] = str(resp["mimeType"])
+                    elif err is not None:
+                        event(log, "drive.mime_unresolved", logging.WARNING, file=ids[int(key)], error=str(err))
+            except SourceError as exc:  # this person cannot be impersonated: their items stay untyped (logged)
+                event(log, "drive.mime_unresolved", logging.WARNING, subject=subject, error=str(exc))
+        return [dataclasses.replace(i, mime_type=found[i.item_id]) if not i.mime_type and i.item_id in found else i
+                for i in items]

@@ -1,4 +1,5 @@
-"""Admin SDK Reports API: time-window reads of drive, gmail, chat and meet events, and their parsers.
+"""Admin SDK Reports API: time-window reads of drive, gmail, chat and meet events, and their parsers
+(Drive acl_change events are parsed in `connectors.google.drive_events`).
 
 Windows are read in slices (a day by default) oldest first, so a cursor can be stored after
 each slice: an interrupted run resumes at the last finished slice instead of the start of a
@@ -20,20 +21,12 @@ from typing import Any
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
 from integration.logs import event
-from integration.records import ChatEvent, DriveItem, MailEvent, MeetCall, Permission
+from integration.records import ChatEvent, MailEvent, MeetCall
 
 log = logging.getLogger("safechannels.google.reports")
 
 SLICE = timedelta(days=1)
 PAGE = 1000
-ROLE_OF = {"can_edit": "writer", "can_comment": "commenter", "can_view": "reader", "owner": "owner",
-           "can_manage": "organizer", "can_organize": "fileOrganizer"}
-MIME_OF = {"document": "application/vnd.google-apps.document", "spreadsheet": "application/vnd.google-apps.spreadsheet",
-           "presentation": "application/vnd.google-apps.presentation", "form": "application/vnd.google-apps.form",
-           "folder": "application/vnd.google-apps.folder", "drawing": "application/vnd.google-apps.drawing",
-           "pdf": "application/pdf", "jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png",
-           "gif": "image/gif", "heic": "image/heic", "mp4": "video/mp4", "mov": "video/quicktime",
-           "image": "image/unknown", "video": "video/unknown"}
 
 
 def rfc3339(when: datetime) -> str:
@@ -204,47 +197,6 @@ def mail_events(activity: dict[str, Any]) -> Iterator[MailEvent]:
             names = ((sender, str(display)),)
         yield MailEvent(event_id(activity, i), when, actor, direction, sender, tuple(recipients),
                         _message_id(activity, p), str(p.get("message_info.subject") or ""), names, "reports.gmail")
-
-
-# ---------------------------------------------------------------------------- drive
-
-
-def drive_items(activity: dict[str, Any]) -> Iterator[DriveItem]:
-    """A DriveItem holding the one grant an acl_change event made (removals are not grants)."""
-    when = _time(activity)
-    for i, ev in enumerate(activity.get("events") or []):
-        name = ev.get("name")
-        if name not in ("change_user_access", "change_document_access_scope"):
-            continue
-        p = flat_params(ev.get("parameters") or [])
-        new = p.get("new_value") or []
-        role_word = (new[0] if isinstance(new, list) and new else str(new or "")).lower()
-        if role_word in ("", "none"):
-            continue
-        doc_id = str(p.get("doc_id") or "")
-        if not doc_id or when is None:
-            _skip("drive", activity, "no doc_id or time")
-            continue
-        role = ROLE_OF.get(role_word, "reader")
-        if name == "change_user_access":
-            target = str(p.get("target_user") or "").lower()
-            if not target:
-                _skip("drive", activity, "change_user_access without target_user")
-                continue
-            perm = Permission("user", role, email=target)
-        else:
-            target = str(p.get("target_domain") or "").lower()
-            if target in ("all", ""):
-                perm = Permission("anyone", role, allow_discovery=p.get("visibility") == "public_on_the_web")
-            else:
-                perm = Permission("domain", role, domain=target)
-        shared_drive = bool(p.get("owner_is_shared_drive"))
-        doc_type = str(p.get("doc_type") or "")
-        yield DriveItem(doc_id, str(p.get("doc_title") or ""), MIME_OF.get(doc_type, f"application/x-{doc_type}"),
-                        "" if shared_drive else str(p.get("owner") or "").lower(), (perm,),
-                        link=f"https://drive.google.com/open?id={doc_id}",
-                        shared_drive_id=str(p.get("shared_drive_id") or ""), modified=when,
-                        source="reports.drive", event_id=event_id(activity, i))
 
 
 # ---------------------------------------------------------------------------- chat and meet

@@ -31,6 +31,7 @@ from connectors.google.auth import CredentialCache, KeyFile
 from connectors.google.batching import LeanBatchHttpRequest
 from connectors.google.errors import classify
 from connectors.google.quotas import QuotaPacer
+from connectors.google.reach import Reachability
 from integration.errors import SourceError, TransientError
 from integration.logs import event
 from integration.protocols import CallStats
@@ -128,6 +129,7 @@ class GoogleClient:
         self._rng = random.Random()
         self.pacer = QuotaPacer(quotas, sleep=sleep, on_wait=self._paced)
         self._paced_apis: set[str] = set()
+        self.reach = Reachability()  # an endpoint nobody answers fails fast, named, instead of being retried
 
     @classmethod
     def from_settings(cls, settings) -> GoogleClient:
@@ -159,8 +161,22 @@ class GoogleClient:
         return AuthorizedHttp(creds, http=http)
 
     def check_token(self, subject: str, scopes: tuple[str, ...]) -> None:
-        """Exchange a token for (subject, scopes) now; raises SourceRefused naming the scopes if refused."""
-        self._creds.get(subject, scopes, AuthRequest(self._http()))
+        """Exchange a token for (subject, scopes) now; raises SourceRefused naming the scopes if refused,
+        Unreachable naming host and port if nothing answers at the token endpoint."""
+        self.reach.check(self.key.token_uri, "oauth2")
+        try:
+            self._creds.get(subject, scopes, AuthRequest(self._http()))
+        except TransientError as exc:
+            raise self.reach.after_error(self.key.token_uri, "oauth2", exc) from None
+
+    def _authorized(self, subject: str, scopes: tuple[str, ...], uri: str, api: str) -> AuthorizedHttp:
+        """Credentials for a call to ``uri``, both endpoints (API and token) checked to answer."""
+        self.reach.check(uri, api)
+        self.reach.check(self.key.token_uri, "oauth2")
+        try:
+            return self.authorized_http(subject, scopes)
+        except TransientError as exc:  # the token exchange failed: is anything listening there?
+            raise self.reach.after_error(self.key.token_uri, "oauth2", exc) from None
 
     def _paced(self, api: str, wait: float) -> None:
         level = logging.DEBUG if api in self._paced_apis else logging.INFO
@@ -184,7 +200,7 @@ class GoogleClient:
         attempt = 0
         while True:
             try:
-                http = self.authorized_http(subject, scopes)
+                http = self._authorized(subject, scopes, request.uri, api)
                 self.pacer.acquire(api, subject)
                 self._count(api)
                 self._http().gate = self._gates[api]
@@ -192,8 +208,8 @@ class GoogleClient:
             except HttpError as exc:
                 err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
             except (httplib2.HttpLib2Error, OSError) as exc:
-                err = TransientError(f"{api}: network error: {exc}", api=api)
-            except TransientError as exc:  # the token endpoint was unreachable: retry like any other call
+                err = self.reach.after_error(request.uri, api, TransientError(f"{api}: network error: {exc}", api=api))
+            except TransientError as exc:  # the token endpoint answered, but failed: retry like any other call
                 err = exc
             if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
                 raise err
@@ -325,10 +341,10 @@ class GoogleClient:
         info = APIS[api]
         attempt = 0
         while True:
+            uri = (f"{self.base_url}/{info.batch_path}" if self.base_url else None) or _google_batch_uri(info)
             try:
-                http = self.authorized_http(subject, scopes)
-                uri = f"{self.base_url}/{info.batch_path}" if self.base_url else None
-                batch = LeanBatchHttpRequest(callback=callback, batch_uri=uri or _google_batch_uri(info))
+                http = self._authorized(subject, scopes, uri, api)
+                batch = LeanBatchHttpRequest(callback=callback, batch_uri=uri)
                 for key, req in chunk:
                     req.http = http  # so each part carries this subject's Authorization header
                     batch.add(req, request_id=key)
@@ -343,8 +359,8 @@ class GoogleClient:
             except HttpError as exc:
                 err = classify(exc.resp.status, exc.content, exc.resp, api=api, scopes=scopes, subject=subject)
             except (httplib2.HttpLib2Error, OSError) as exc:
-                err = TransientError(f"{api} batch: network error: {exc}", api=api)
-            except SourceError as exc:  # the token exchange failed (refused, or the endpoint unreachable)
+                err = self.reach.after_error(uri, api, TransientError(f"{api} batch: network error: {exc}", api=api))
+            except SourceError as exc:  # the token exchange failed (refused), or nothing answers (Unreachable)
                 err = exc
             if not isinstance(err, TransientError) or attempt + 1 >= self.max_attempts:
                 return {key: (None, err) for key, _ in chunk}

@@ -87,7 +87,7 @@ def _queue(session, settings: Settings, round_id: int, version: str, kind: str, 
             session.flush()
     except IntegrityError:
         return False  # another run queued it first
-    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain)
+    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain, school_domains=settings.approved_domains)
     return True
 
 
@@ -107,6 +107,16 @@ def _withdrawn_first_requests(session, round_id: int) -> dict[str, int]:
     return out
 
 
+def _first_request(session, settings: Settings, rnd, m, withdrawn: dict[str, int], now: datetime,
+                   out: Queued) -> None:
+    kind = "new_starter" if m.new_starter else "invite"
+    # someone whose first request was cancelled (they had left) and who is back is asked again
+    day = withdrawn[m.email] + 1 if m.email in withdrawn else 0
+    if _queue(session, settings, rnd.id, rnd.policy_version, kind, day, m.email, m.person_id,
+              request_email(kind, m, rnd, settings), now):
+        out.counts[kind] += 1
+
+
 def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queued:
     """Queue every acknowledgement email due at `now` for this round (in the caller's transaction)."""
     rnd, a = st.round, settings.acknowledgement
@@ -117,12 +127,7 @@ def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queue
     asked = {r for r, k, _ in sent if k in FIRST_REQUESTS} - set(withdrawn)
     for m in st.outstanding:
         if m.email not in asked:
-            kind = "new_starter" if m.new_starter else "invite"
-            # someone whose first request was cancelled (they had left) and who is back is asked again
-            day = withdrawn[m.email] + 1 if m.email in withdrawn else 0
-            if _queue(session, settings, rnd.id, rnd.policy_version, kind, day, m.email, m.person_id,
-                      request_email(kind, m, rnd, settings), now):
-                out.counts[kind] += 1
+            _first_request(session, settings, rnd, m, withdrawn, now, out)
             continue  # never a reminder in the same run as the first request
         day = due_reminder_day(a.reminder_days, days_since(m.anchor, now))
         if day is not None and (m.email, "reminder", day) not in sent and _queue(
@@ -140,4 +145,31 @@ def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queue
                 out.counts["escalation"] += 1
     if out.total:
         event(log, "acks.emails_queued", policy_version=rnd.policy_version, **out.counts)
+    return out
+
+
+def queue_reminders_now(session, st: Standing, settings: Settings, now: datetime) -> Queued:
+    """"Send reminders now" (the web page): one email to everyone outstanding who has had none from
+    this round in the last 12 hours — their first request if they were never asked, else a reminder
+    keyed by today's day number — so pressing it twice (or two DSLs at once) emails nobody twice.
+    No escalation: that stays on its schedule."""
+    rnd = st.round
+    out = Queued()
+    notices = list(session.scalars(select(AckNotice).where(AckNotice.round_id == rnd.id)))
+    sent = {(n.recipient, n.kind, n.day) for n in notices}
+    recent = {n.recipient for n in notices if n.queued_at >= now - timedelta(hours=12)}
+    withdrawn = _withdrawn_first_requests(session, rnd.id)
+    asked = {r for r, k, _ in sent if k in FIRST_REQUESTS} - set(withdrawn)
+    for m in st.outstanding:
+        if m.email in recent:
+            continue
+        if m.email not in asked:
+            _first_request(session, settings, rnd, m, withdrawn, now, out)
+            continue
+        day = days_since(m.anchor, now)
+        if (m.email, "reminder", day) not in sent and _queue(
+                session, settings, rnd.id, rnd.policy_version, "reminder", day, m.email, m.person_id,
+                request_email("reminder", m, rnd, settings, day), now):
+            out.counts["reminder"] += 1
+    event(log, "acks.reminders_now", policy_version=rnd.policy_version, **out.counts)
     return out

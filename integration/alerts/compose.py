@@ -2,7 +2,8 @@
 
 Why so careful: alerts leave the service by email. They carry metadata only (who, when,
 where, which clause) and a link to the finding's page — never a message body, file content
-or the counterpart's personal address — and the Subject line never names a pupil.
+or a counterpart's or guardian's personal address (`guard.school_only`, applied to every queued
+email, masks any that slips through) — and the Subject line never names a pupil.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def finding_lines(session: Session, f: Finding, settings: Settings) -> list[Line
         lines.append(Line("Staff member", _person(session, f.staff)))
     if f.pupil:
         lines.append(Line("Pupil", _person(session, f.pupil)))
-    if f.guardian:
-        lines.append(Line("Parent/carer", f.guardian))
+    if f.guardian:  # a personal address: on the finding's page only (every view logged), never in email
+        lines.append(Line("Parent/carer", "personal address, shown on the finding's page"))
     seen = local_time(f.first_seen, settings)
     if f.last_seen and f.first_seen and f.last_seen != f.first_seen:
         seen += f" (latest {local_time(f.last_seen, settings)}; {f.occurrences} occurrences)"

@@ -108,7 +108,7 @@ def run_digest(session: Session, settings: Settings, now: datetime, *, force: bo
         for addr in recipients(settings.alerts.dsl_emails):
             email.to = [addr]
             queue_email(session, email, f"digest:{run_key}:{addr}", now=now, kind="digest",
-                        domain=settings.school.domain)
+                        domain=settings.school.domain, school_domains=settings.approved_domains)
             outcome.recipients.append(addr)
     session.flush()
     event(log, "alerts.digest", run=run_key, new=outcome.new, updated=outcome.updated,

@@ -54,8 +54,9 @@ def run_escalation(session: Session, settings: Settings, now: datetime) -> int:
         email = compose.escalation_email(session, finding, settings, hours)
         for addr in deputies:
             email.to = [addr]
-            queue_email(session, email, f"escalation:{finding.id}:{addr}", now=now, kind="escalation",
-                        finding_id=finding.id, domain=settings.school.domain)
+            key = f"escalation:{finding.id}:{int(finding.created_at.timestamp())}:{addr}"  # see routing's key
+            queue_email(session, email, key, now=now, kind="escalation",
+                        finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
         alerted.escalated_at = now
     session.flush()
     event(log, "alerts.escalated", findings=len(due), deputies=len(deputies))

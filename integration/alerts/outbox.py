@@ -10,12 +10,14 @@ reason in ``last_error``; it is never sent and, like a sent row, purged after re
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration.alerts.guard import school_only
 from integration.protocols import OutgoingEmail
 from integration.store.models_alerts import OutboxEmail
 
@@ -32,16 +34,19 @@ def message_id_for(key: str, domain: str) -> str:
 
 def queue_email(session: Session, email: OutgoingEmail, key: str, *, now: datetime | None = None,
                 kind: str = "other", finding_id: int | None = None, domain: str = "",
-                due_at: datetime | None = None) -> bool:
+                due_at: datetime | None = None, school_domains: Iterable[str] = ()) -> bool:
     """Queue one email in ``session``'s transaction; True if queued, False if ``key`` was already queued.
 
     ``key`` is the email's identity for ever (e.g. ``ack:2025-10:reminder:alice@school:2026-11-20``):
-    queueing the same key again is a no-op, even after the first one was sent.
+    queueing the same key again is a no-op, even after the first one was sent. Every email passes
+    `guard.school_only` for ``domain`` and ``school_domains``: recipients outside them are refused
+    (OutsideSchool), other outside addresses in it are masked.
     """
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"outbox key must be 1..{MAX_KEY} characters, got {len(key)}")
     if not email.to:
         raise ValueError("an outbox email needs at least one recipient")
+    email = school_only(email, [domain, *school_domains])
     now = now or datetime.now(UTC)
     if session.scalar(select(OutboxEmail.id).where(OutboxEmail.key == key)) is not None:
         return False
@@ -67,7 +72,8 @@ def send_email(ctx, email: OutgoingEmail, key: str, *, now: datetime | None = No
     from integration.jobs import request_job
 
     with ctx.store.session() as session:
-        queued = queue_email(session, email, key, now=now, kind=kind, domain=ctx.settings.school.domain)
+        queued = queue_email(session, email, key, now=now, kind=kind, domain=ctx.settings.school.domain,
+                             school_domains=ctx.settings.approved_domains)
         if queued:
             request_job(session, "alerts", f"{kind} email queued")
     return queued

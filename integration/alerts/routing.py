@@ -69,7 +69,9 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
         if finding.status not in ALERTABLE_STATUSES:
             continue
         route = route_for(finding.severity)
-        key = f"finding:{finding.id}"
+        # its creation time too: SQLite reuses the highest id once retention deleted that finding, and
+        # a new finding must not meet the old one's outbox row under the same key
+        key = f"finding:{finding.id}:{int(finding.created_at.timestamp())}"
         alerted = done.get(finding.id)
         if alerted is not None:
             generation = _reopened(session, finding.id, alerted.queued_at)
@@ -93,7 +95,7 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
             for addr in dsl:
                 email.to = [addr]
                 queue_email(session, email, f"{key}:{addr}", now=now, kind="alert",
-                            finding_id=finding.id, domain=settings.school.domain)
+                            finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
     session.flush()
     if routed:
         event(log, "alerts.queued", findings=routed)

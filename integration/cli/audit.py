@@ -23,12 +23,19 @@ def run(args) -> int:
         print(f"source error: {error}", file=sys.stderr)
     if result.skipped:
         print(f"skipped {result.skipped} record(s) with missing fields (see the log)", file=sys.stderr)
+    for report in result.registers:
+        if report.refused or report.problems:
+            print(report.summary(), file=sys.stderr)
+    doc = result.as_json()
     if args.json:
         from integration.__main__ import print_json
 
-        print_json(result.as_json())
+        if result.registers:  # an addition to the contract's document
+            doc["registers"] = {r.register: r.as_json() for r in result.registers}
+        print_json(doc)
     else:
-        doc = result.as_json()
         print(f"findings: {doc['findings_new']} new, {doc['findings_updated']} updated; "
               f"{doc['events_read']} events read, {doc['api_calls']} API calls")
-    return 0
+    # a register refused as a whole is a configuration problem the operator must fix: exit 2,
+    # although the audit ran (with the previously loaded register)
+    return 2 if any(r.refused for r in result.registers) else 0

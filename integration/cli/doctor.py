@@ -13,6 +13,7 @@ from integration.protocols import Check
 from integration.wiring import context_from_args
 
 CONFIG_CHECKS = ("config", "key file", "org unit")  # same convention as connectors/google/doctor.py
+WIDTH = 36  # check names are padded to this (checks are printed as they run, so the longest is not known)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,15 +40,24 @@ def run(args) -> int:
         if args.scopes:
             print(ctx.delegation_text())
             return 0
+        if not args.json:
+            return exit_code(_stream(ctx.iter_doctor_checks()))
         checks = list(ctx.doctor_checks())
     if args.json:
         from integration.__main__ import print_json
 
         print_json({"checks": [c.as_json() for c in checks]})
     else:
-        width = max((len(c.name) for c in checks), default=10)
-        for c in checks:
-            print(f"{'ok ' if c.ok else 'FAIL'} {c.name:<{width}}  {c.detail}")
-            if not c.ok and c.fix:
-                print(f"     {'':<{width}}  fix: {c.fix}")
+        _stream(checks)
     return exit_code(checks)
+
+
+def _stream(checks) -> list[Check]:
+    """Print each check the moment it is known (a slow or unreachable system shows where it is)."""
+    done: list[Check] = []
+    for c in checks:
+        print(f"{'ok ' if c.ok else 'FAIL'} {c.name:<{WIDTH}}  {c.detail}", flush=True)
+        if not c.ok and c.fix:
+            print(f"     {'':<{WIDTH}}  fix: {c.fix}", flush=True)
+        done.append(c)
+    return done

@@ -90,7 +90,12 @@ class SocialApps:
 
 
 def social_app_grant(grant: OAuthGrant, ctx: RuleContext) -> list[Candidate]:
-    """Staff (low) or pupils (medium: under-13s on social networks) granting a social app."""
+    """Staff (low) or pupils (medium: under-13s on social networks) granting a social app.
+
+    A revocation (Reports token ``revoke``) grants nothing: it opens no finding and closes none,
+    since the sign-in it ends did happen (the DSL resolves the finding)."""
+    if grant.event == "revoke":
+        return []
     owner = ctx.identity.resolve(grant.user_email)
     if not owner.is_school or owner.role not in ("staff", *PUPILS) or ctx.social_apps is None:
         return []
@@ -102,7 +107,7 @@ def social_app_grant(grant: OAuthGrant, ctx: RuleContext) -> list[Candidate]:
         rule=SOCIAL_APP_GRANT, staff=None if is_pupil else owner.person_email,
         pupil=owner.person_email if is_pupil else None, source=grant.source,
         severity="medium" if is_pupil else "low",
-        object_key=f"oauth:{grant.client_id}", event_key=f"oauth:{grant.user_email}:{grant.client_id}",
+        object_key=f"oauth:{grant.client_id}", event_key=f"oauth:{grant.user_email}:{grant.client_id}", time=grant.time,
         evidence={"client_id": grant.client_id, "app": app, "display_text": grant.display_text,
                   "scopes": list(grant.scopes)[:20]})]
 

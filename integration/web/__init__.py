@@ -6,6 +6,7 @@ as one `WebServices` object, so nothing here imports Google code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,8 @@ class WebServices:
     id_tokens: IdTokenVerifier
     invalid_token: type[Exception]  # what id_tokens.verify raises for a bad token
     dev_login: bool = False  # only ever True when bound to a loopback address
+    delegation_text: Callable[[], str] | None = None  # `doctor --scopes`: client ID + scopes to paste
+    doctor_checks: Callable[[], list] | None = None  # `doctor`: live checks (Google calls), on request only
 
 
 def services() -> WebServices:

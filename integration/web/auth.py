@@ -38,11 +38,11 @@ GOOGLE_TOKEN = "https://oauth2.googleapis.com/token"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
-# role -> what it may do. dsl: everything incl. counterparts and triage; admin: service status and
-# configuration health (no individual findings); viewer: aggregate compliance figures only.
+# role -> what it may do. dsl: findings incl. counterparts, triage, acknowledgement chasing; admin: service
+# status, setup, roster, registers, access log (no individual findings); viewer: aggregate figures only.
 CAPABILITIES = {
-    "dsl": {"aggregate", "status", "findings", "counterparts", "triage"},
-    "admin": {"aggregate", "status"},
+    "dsl": {"aggregate", "status", "findings", "counterparts", "triage", "acks"},
+    "admin": {"aggregate", "status", "admin"},
     "viewer": {"aggregate"},
 }
 

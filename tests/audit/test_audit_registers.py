@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -66,10 +67,11 @@ def test_re_import_is_idempotent_and_removals_stick(store, school, tmp_path):
     assert count(store, PersonalAddress) == 0
 
 
-def test_a_wrong_header_or_unreadable_file_is_a_config_error_naming_the_file(store, school, tmp_path):
+def test_a_wrong_header_is_refused_naming_the_file_and_an_unreadable_file_is_a_config_error(store, school,
+                                                                                             tmp_path):
     bad = write(tmp_path / "wrong.csv", "email,person\na@gmail.com,x\n")
-    with pytest.raises(ConfigError, match=r"wrong\.csv.*address,owner"):
-        sync(store, make_settings(personal_address_register=str(bad)))
+    report = sync(store, make_settings(personal_address_register=str(bad)))["personal_addresses"]
+    assert re.search(r"wrong\.csv:1: .*address,owner", report.refused) and report.status == "refused"
     with pytest.raises(ConfigError, match=r"missing\.csv.*cannot be read"):
         sync(store, make_settings(exceptions_register=str(tmp_path / "missing.csv")))
 

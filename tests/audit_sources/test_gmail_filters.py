@@ -52,8 +52,8 @@ def test_label_only_filters_are_not_kept_and_labels_list_and_filters_get_answer(
     assert env.server.problems() == []
 
 
-def test_the_audit_reports_the_forwarding_filter_known_with_its_criteria(school):
-    env = school("tiny", 1)
+def test_the_audit_reports_the_forwarding_filter_known_with_its_criteria(school, school_variant):
+    env = school("tiny", 1, shape=school_variant)
     box, planted = _forwarding_filter(env.domain)
     run_audit(env.ctx)
     [f] = [f for f in env.findings() if f["rule"] == "mail.auto_forward_external" and f["staff"] == box]

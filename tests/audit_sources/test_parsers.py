@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from connectors.google.reports import drive_items, mail_events, meet_calls
+from connectors.google.drive_events import drive_items
+from connectors.google.reports import mail_events, meet_calls
 
 ID = {"time": "2026-11-02T22:30:00.000Z", "uniqueQualifier": "-42", "applicationName": "gmail"}
 

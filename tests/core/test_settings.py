@@ -160,3 +160,23 @@ def test_the_cli_exits_2_naming_the_key_or_the_encoding(tmp_path):
     run = subprocess.run([sys.executable, "-m", "integration", "--config", str(path), "findings"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "UTF-16" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("SAFECHANNELS__ALERTS__DSL_EMAILS", "dsl@gmail.com", "[alerts] dsl_emails: 'gmail.com' is not one of"),
+    ("SAFECHANNELS__ALERTS__DEPUTY_EMAILS", "d@northfield.sch.uk.evil.com", "[alerts] deputy_emails"),
+    ("SAFECHANNELS__WEB__DSL_USERS", "dsl\x00@northfield.sch.uk", "[web] dsl_users: an address contains a NUL byte"),
+    ("SAFECHANNELS__ACKNOWLEDGEMENT__ESCALATE_TO", "head@evil.com@northfield.sch.uk", "[acknowledgement] escalate_to"),
+])
+def test_recipients_and_web_users_must_be_school_addresses_without_nul_bytes(tmp_path, key, value, says):
+    """Issue 11 defects 3 and 13: no email to an outside address, and a NUL byte is named, not accepted."""
+    with pytest.raises(ConfigError) as err:
+        settings.load(write(tmp_path, GOOD), env={key: value})
+    [problem] = err.value.problems
+    assert says in problem and "\x00" not in problem
+
+
+def test_an_approved_domain_counts_as_the_schools(tmp_path):
+    s = settings.load(write(tmp_path, GOOD + '\n[channels]\napproved_email_domains = ["trust.org.uk"]\n'),
+                      env={"SAFECHANNELS__ALERTS__DEPUTY_EMAILS": "ceo@trust.org.uk"})
+    assert s.alerts.deputy_emails == ["ceo@trust.org.uk"]

@@ -233,7 +233,8 @@ def add_person(store, email: str, role: str, name: str, org_unit: str = "/") -> 
     from integration.store.models_roster import Person, PersonAlias
 
     with store.session() as s:
-        p = Person(email=email, name=name, role=role, org_unit=org_unit, aliases=[])
+        p = Person(email=email, name=name, role=role, org_unit=org_unit, aliases=[],
+                   first_seen=datetime.now(UTC) - timedelta(days=400))  # not a new starter
         s.add(p)
         s.flush()
         s.add(PersonAlias(address=email, person_id=p.id))
