@@ -22,6 +22,7 @@ from integration.chat_rooms import ChatRooms
 from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused, Unreachable
 from integration.identity import Identity
 from integration.logs import event, redact
+from integration.mail_messages import MailMessages
 from integration.records import (
     ActivityBatch,
     ChatEvent,
@@ -44,6 +45,7 @@ UNTIL_DELAY = timedelta(minutes=10)  # do not ask for the last minutes, which ar
 REPORTS_RETENTION = timedelta(days=180)  # the Reports API keeps no more: never ask for older activity
 WINDOW_PARTITION = "__window__"  # the engine's own watermark row per (source, stream)
 MAX_SKIP_LOGS = 20
+MAIL_RELEASE_BATCH = 1000
 
 _TYPES_BY_NAME = {t.__name__: t for t in (MailEvent, ForwardingSetting, DriveItem, ChatEvent, MeetCall, OAuthGrant)}
 _STREAM_HINTS = (("forward", ForwardingSetting), ("settings", ForwardingSetting), ("gmail", MailEvent),
@@ -98,6 +100,9 @@ class _Run:
         self.exceptions: list[Exception] = []
         self._skip_logs = 0
         self.rooms = ChatRooms(rctx.identity)
+        hold = timedelta(hours=self.settings.audit.mail_hold_hours)
+        self.mail = MailMessages(rctx.identity.is_approved, hold, hold + REPORTING_OVERLAP + UNTIL_DELAY,
+                                 rejudge=full)
 
     # ------------------------------------------------------------------ cursors and windows
 
@@ -170,8 +175,17 @@ class _Run:
         batches: Iterable[ActivityBatch] = source.fetch(stream, cursors, since=since, until=until, people=self.people)
         for batch in batches:
             self._batch(source.name, stream, batch)
-        if ChatEvent in (stream_types(source, stream) or ()):
+        types = stream_types(source, stream) or ()
+        if ChatEvent in types:
             self._list_rooms(source, stream)
+        if MailEvent in types:
+            self._release_mail(source.name, stream)
+
+    def _release_mail(self, source: str, stream: str) -> None:
+        """Judge the receipts whose hold window has passed without their sender's event (1,000 a batch)."""
+        while self._batch(source, stream, ActivityBatch(stream, [], None), count=False,
+                          release_mail=MAIL_RELEASE_BATCH) == MAIL_RELEASE_BATCH:
+            pass
 
     def _list_rooms(self, source, stream: str) -> None:
         """DM rooms still waiting for their other member: ask the source for the members (optional
@@ -186,13 +200,18 @@ class _Run:
         if released:
             self._batch(source.name, stream, ActivityBatch(stream, released, None), count=False)
 
-    def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True) -> None:
+    def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True,
+               release_mail: int = 0) -> int:
+        """Judge one batch in one transaction; returns how many held messages it released."""
         if count:
             self.result.events_read += len(batch.records)
         for attempt in (1, 2):
             try:
                 with self.store.session() as s:
                     records = self.rooms.absorb(s, batch.records)  # DM members filled in, or held
+                    records = self.mail.absorb(s, records, self.now)  # whole messages, or receipts held
+                    released = self.mail.release(s, self.now, release_mail) if release_mail else []
+                    records += released
                     prepared = [p for record in records for p in self._evaluate(source, stream, record)]
                     outcome = findings.record(s, prepared, self.now)
                     alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now)
@@ -204,6 +223,7 @@ class _Run:
                     raise
         self.created.update(f.id for f in outcome.created)
         self.updated.update(f.id for f in outcome.updated if f.id not in self.created)
+        return len(released)
 
     def _evaluate(self, source: str, stream: str, record) -> list[findings.Prepared]:
         rules = self.rules.by_type.get(type(record))

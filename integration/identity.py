@@ -21,6 +21,7 @@ from integration.store.models_audit import PersonalAddress
 from integration.store.models_roster import (
     Course,
     Enrolment,
+    Group,
     Guardian,
     GuardianLink,
     Person,
@@ -92,6 +93,7 @@ class Identity:
         self._names: dict[str, str | None] = {}  # normalised full name -> email (None = ambiguous)
         self._courses_as: dict[tuple[str, str], set[int]] = {}  # (email, teacher|student) -> course pks
         self.course_group_emails: dict[str, int] = {}  # Classroom teacher/course group -> course pk
+        self.groups: set[str] = set()  # Google Groups of the roster: mailing lists, not people
         self._cache: dict[tuple[str, str], Resolution] = {}
         self._school_cache: dict[str, Resolution] = {}
         self._hashes: dict[str, str] = {}
@@ -118,6 +120,7 @@ class Identity:
                 links.setdefault(link.guardian_id, []).append(by_id[link.pupil_id])
         for g in session.scalars(select(Guardian)):
             ident._guardians[g.email_hash] = tuple(sorted(set(links.get(g.id, []))))
+        ident.groups.update(g.lower() for g in session.scalars(select(Group.email)))
         platforms = {p.lower() for p in settings.channels.learning_platforms}
         courses = {c.id: c for c in session.scalars(select(Course))
                    if c.platform.lower() in platforms and c.state.upper() not in _CLOSED_COURSE_STATES}
@@ -209,6 +212,11 @@ class Identity:
             if named is not None:
                 return Resolution(named, self.role_of(named), "suspected", "personal_suspected")
         return Resolution(None, "other", None, "external_unknown")
+
+    def is_group(self, address: str) -> bool:
+        """A Google Group address (roster group, or a class's teacher/course group): a list, not a person."""
+        address = address.strip().lower()
+        return address in self.groups or address in self.course_group_emails
 
     def shared_course(self, staff_email: str, pupil_email: str) -> bool:
         """True when the staff member teaches a course the pupil is enrolled in."""

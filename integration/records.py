@@ -149,7 +149,8 @@ class DriveItem:
 
 @dataclass(frozen=True)
 class MailEvent:
-    """Metadata of one message as seen by one mailbox (never the body)."""
+    """Metadata of one message as seen by one mailbox (never the body), or of a whole message once the
+    engine has merged its sightings (then ``recipients`` holds every other participant)."""
 
     event_id: str  # stable de-duplication key
     time: datetime
@@ -161,6 +162,7 @@ class MailEvent:
     subject: str = ""
     display_names: tuple[tuple[str, str], ...] = ()  # (address, display name) pairs from headers
     source: str = "reports.gmail"
+    event_ids: tuple[str, ...] = ()  # every sighting merged into this message (integration.mail_messages)
 
 
 @dataclass(frozen=True)

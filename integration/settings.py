@@ -64,6 +64,7 @@ class Audit:
     rules_disabled: list[str] = field(default_factory=list)
     severity_overrides: dict[str, str] = field(default_factory=dict)
     social_apps_file: str = ""  # empty = the list shipped in integration/rules/social_apps.toml
+    mail_hold_hours: int = 2  # a receipt waits this long for its sender's event before it is judged alone
     state_reread_hours: int = 24  # full re-read of OAuth tokens and forwarding settings; events in between
 
 
@@ -198,6 +199,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("roster", "former_pupil_retention_days"): (0, 36500),
     ("audit", "initial_lookback_days"): (1, 180),
     ("audit", "state_reread_hours"): (0, 24 * 31),  # 0 = every audit; at most monthly: state must be re-checked
+    ("audit", "mail_hold_hours"): (0, 72),  # 0 = judge a lone receipt at the end of the run
     ("acknowledgement", "deadline_days"): (1, 365),
     ("acknowledgement", "reminder_days"): (0, 365),  # each entry
     ("alerts", "escalate_after_hours"): (1, 720),
@@ -367,14 +369,21 @@ _SCHOOL_ADDRESS_KEYS = (("alerts", "dsl_emails"), ("alerts", "deputy_emails"), (
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def control_characters(address: str) -> str:
+    """What an address wrongly contains ("a NUL byte", "a control character"), or "". Shared with the
+    registers: such an address (a mis-saved export) would never match what Google reports."""
+    if not _CONTROL.search(address):
+        return ""
+    return "a NUL byte" if "\x00" in address else "a control character"
+
+
 def _address_problems(s: Settings, where: str) -> list[str]:
     out = []
     domains = set(s.approved_domains)
     for sec, key in _SCHOOL_ADDRESS_KEYS:
         for address in getattr(getattr(s, sec), key):
-            if _CONTROL.search(address):
-                what = "a NUL byte" if "\x00" in address else "a control character"
-                out.append(f"{where}: [{sec}] {key}: an address contains {what}")
+            if control_characters(address):
+                out.append(f"{where}: [{sec}] {key}: an address contains {control_characters(address)}")
             elif address.count("@") != 1 or address.rpartition("@")[2].strip().lower() not in domains:
                 out.append(f"{where}: [{sec}] {key}: {address.rpartition('@')[2] or address!r} is not one of the "
                            f"school's domains ({', '.join(sorted(domains))}): only school addresses receive "

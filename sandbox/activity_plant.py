@@ -269,6 +269,8 @@ def _mail_guardian(p: Planter) -> None:
         # from home copying the school mailbox, or the guardian writing to it copying the pupil
         obj = p.mail(p.when(), addr, [g], [s]) if i % 2 == 0 else p.mail(p.when(), g, [addr], [kid])
         p.truth(rule, staff=s, guardian=g, counterpart=addr, obj=obj)
+        if i % 2:  # the staff personal address and the pupil are co-recipients: that pair is a breach too
+            p.truth("mail.staff_personal_to_pupil", staff=s, pupil=kid, counterpart=addr, obj=obj)
     s, kid = p.pick(a.staff), p.pick(kids or a.pupils)
     if a.guardians_of.get(kid):
         p.mail(p.when(), s, [a.guardians_of[kid][0][0]])

@@ -57,7 +57,7 @@ def run(args) -> int:
         say(f"config {config}")
         status = _run_every_job(ctx, domain)
         if args.once:
-            web_server.server_close()
+            web_server.close()
             return status
         web = _serve_web(ctx, web_server)
         from integration.watches import renew_all
@@ -96,15 +96,14 @@ def say(message: str) -> None:
 
 
 def _bind_web(port: int):
-    from werkzeug.serving import make_server
-
+    """Reserve the dashboard's port now (the config names it); a taken port falls back to a free one."""
     from integration.app import create_app  # noqa: F401  (fail early if the web app cannot load)
+    from integration.web.listen import listen
 
-    try:
-        holder = make_server("127.0.0.1", port, lambda env, start: [], threaded=True)
-    except OSError:  # the usual port is taken: any free one will do
-        holder = make_server("127.0.0.1", 0, lambda env, start: [], threaded=True)
-    return holder, f"http://127.0.0.1:{holder.server_port}"
+    sock, note = listen("127.0.0.1", port, fallback=True)
+    if note:
+        say(note)
+    return sock, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _write_demo_config(path: Path, web_url: str, server) -> Path:
@@ -177,15 +176,13 @@ def _simulate_responses(ctx: Context, domain) -> None:
             submit_response(domain, form_id, user.primary_email, now - timedelta(hours=rng.randint(1, 72)))
 
 
-def _serve_web(ctx: Context, holder):
-    """Serve the app on the port reserved earlier (the config already names it)."""
-    from werkzeug.serving import make_server
-
+def _serve_web(ctx: Context, sock):
+    """Serve the app on the socket reserved earlier (no re-bind: nobody can take the port meanwhile)."""
     from integration.app import create_app
+    from integration.web.listen import wsgi_server
 
-    host, port = holder.server_address[:2]
-    holder.server_close()
-    server = make_server(host, port, create_app(bind_host="127.0.0.1", ctx=ctx), threaded=True)
+    server = wsgi_server(sock, create_app(bind_host="127.0.0.1", ctx=ctx))
+    sock.close()
     threading.Thread(target=server.serve_forever, name="demo-web", daemon=True).start()
     return server
 

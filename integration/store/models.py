@@ -5,6 +5,7 @@ from integration.store import (  # noqa: F401
     models_alerts,
     models_audit,
     models_chat,
+    models_mail,
     models_ops,
     models_privacy,
     models_roster,

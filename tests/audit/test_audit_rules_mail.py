@@ -154,6 +154,35 @@ def test_decoy_late_mail_to_a_whole_class_or_between_staff(rctx):
     assert rules.out_of_hours(mail(TEACHER, PUPIL_GMAIL, when=late), rctx) == []
 
 
+def test_decoy_late_mail_to_a_class_group_or_a_roster_group_is_not_one_to_one(rctx):
+    late = datetime(2026, 1, 15, 23, 0, tzinfo=UTC)
+    assert rules.out_of_hours(mail(TEACHER, f"class-7b@{DOMAIN}", PUPIL, when=late), rctx) == []
+    rctx.identity.groups.add(f"year7-maths@{DOMAIN}")
+    assert rules.out_of_hours(mail(TEACHER, f"year7-maths@{DOMAIN}", when=late), rctx) == []
+    assert rules.out_of_hours(mail(TEACHER, PUPIL, TEACHER_GMAIL, when=late), rctx)  # still two people
+
+
+# --- every pair of participants, co-recipients included
+
+
+def test_staff_personal_address_and_a_guardian_as_co_recipients(rctx):
+    for ev in (mail(TEACHER, GUARDIAN, TEACHER_GMAIL), mail(TEACHER, TEACHER_GMAIL, GUARDIAN),
+               mail(TEACHER2, GUARDIAN, TEACHER_GMAIL)):
+        found = rules.staff_personal_to_guardian(ev, rctx)
+        assert ids(found) == [(rules.STAFF_PERSONAL_TO_GUARDIAN, TEACHER, GUARDIAN, "known")]
+        assert found[0].counterpart == TEACHER_GMAIL
+
+
+def test_a_pupils_gmail_copied_beside_a_teacher_by_an_outside_sender(rctx):
+    ev = mail("coach@club.org", TEACHER, PUPIL_GMAIL, mailbox=TEACHER, direction="received")
+    assert ids(rules.staff_to_pupil_personal(ev, rctx)) == [(rules.STAFF_TO_PUPIL_PERSONAL, TEACHER, PUPIL, "known")]
+
+
+def test_decoy_a_receipt_with_an_unknown_sender_relates_nobody(rctx):
+    ev = mail("", PUPIL, mailbox=PUPIL, direction="received", when=datetime(2026, 1, 15, 23, 0, tzinfo=UTC))
+    assert [r.evaluate(ev, rctx) for r in rules.RULES if r.record_type is type(ev)] == [[], [], [], []]
+
+
 def test_a_message_seen_in_both_mailboxes_has_one_event_key(rctx):
     sent = rules.staff_to_pupil_personal(mail(TEACHER, PUPIL_GMAIL, event_id="a"), rctx)
     seen = rules.staff_to_pupil_personal(mail(TEACHER, PUPIL_GMAIL, event_id="b", mailbox=TEACHER2), rctx)
