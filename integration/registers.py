@@ -32,7 +32,7 @@ from integration.errors import ConfigError
 from integration.identity import Identity
 from integration.logs import event, redact
 from integration.rules.base import Candidate
-from integration.settings import Settings
+from integration.settings import Settings, control_characters
 from integration.store.models_audit import ChannelException, PersonalAddress, RegisterImport
 from integration.store.models_roster import Person, PersonAlias
 from integration.store.models_webapp import FindingException
@@ -44,7 +44,6 @@ EXCEPTIONS = "exceptions"
 HEADERS = {PERSONAL: ["address", "owner"], EXCEPTIONS: ["staff", "counterpart", "reason", "approved_by", "expires"]}
 CONFIG_KEYS = {PERSONAL: "personal_address_register", EXCEPTIONS: "exceptions_register"}
 _ADDRESS = re.compile(r"^[^@\s,;<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FIRST_PROBLEMS = 5  # how many row problems a summary quotes
 
 
@@ -81,9 +80,8 @@ class ImportReport:
 def _address_problem(label: str, address: str) -> str | None:
     """Why ``address`` is not an email address, or None. Control characters (a NUL byte from a
     mis-saved export) are named: the address would never match what Google reports."""
-    if _CONTROL.search(address):
-        what = "a NUL byte" if "\x00" in address else "a control character"
-        return f"{label} contains {what} (re-export the file as plain UTF-8 CSV)"
+    if control_characters(address):
+        return f"{label} contains {control_characters(address)} (re-export the file as plain UTF-8 CSV)"
     if not _ADDRESS.match(address):
         return f"{label} {address!r} is not an email address"
     return None

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integration import jobs as jobs_mod
 from integration.errors import ConfigError
+from integration.holders import HOST, holder_gone, new_owner
 from integration.logs import event
 from integration.periodic import Periodic
 from integration.store.models_alerts import JobLock
@@ -53,7 +52,6 @@ HEARTBEAT_EVERY = 5.0  # seconds between stored heartbeats
 STALE_AFTER = timedelta(seconds=20)  # /readyz: no heartbeat for this long = jobs are not being scheduled
 STALL_EXIT = 120.0  # seconds without a successful tick before the worker gives up and exits non-zero
 FINISH_PATIENCE = 120.0  # seconds a finished run keeps trying to record its outcome
-HOST = socket.gethostname()[:40]
 
 
 @dataclass
@@ -75,28 +73,6 @@ def run_name(kind: str) -> str:
 
 def retry_delay(failures: int) -> float:
     return min(RETRY_BASE * 2 ** max(failures - 1, 0), RETRY_CAP)
-
-
-def new_owner() -> str:
-    """A lease holder's identity: ``host:pid:nonce`` (≤ 64 characters), so a lease held by a process
-    that has died on this host can be taken over at once instead of after the lease runs out."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-
-
-def holder_gone(owner: str) -> bool:
-    """True when ``owner`` names a process on this host that no longer exists (never for other
-    hosts, or for owners without a pid: those wait for the lease to run out)."""
-    host, _, rest = (owner or "").partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # e.g. EPERM: it exists under another user
-        return False
-    return False
 
 
 def _interrupted(owner: str) -> str:

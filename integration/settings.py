@@ -369,14 +369,21 @@ _SCHOOL_ADDRESS_KEYS = (("alerts", "dsl_emails"), ("alerts", "deputy_emails"), (
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def control_characters(address: str) -> str:
+    """What an address wrongly contains ("a NUL byte", "a control character"), or "". Shared with the
+    registers: such an address (a mis-saved export) would never match what Google reports."""
+    if not _CONTROL.search(address):
+        return ""
+    return "a NUL byte" if "\x00" in address else "a control character"
+
+
 def _address_problems(s: Settings, where: str) -> list[str]:
     out = []
     domains = set(s.approved_domains)
     for sec, key in _SCHOOL_ADDRESS_KEYS:
         for address in getattr(getattr(s, sec), key):
-            if _CONTROL.search(address):
-                what = "a NUL byte" if "\x00" in address else "a control character"
-                out.append(f"{where}: [{sec}] {key}: an address contains {what}")
+            if control_characters(address):
+                out.append(f"{where}: [{sec}] {key}: an address contains {control_characters(address)}")
             elif address.count("@") != 1 or address.rpartition("@")[2].strip().lower() not in domains:
                 out.append(f"{where}: [{sec}] {key}: {address.rpartition('@')[2] or address!r} is not one of the "
                            f"school's domains ({', '.join(sorted(domains))}): only school addresses receive "

@@ -28,7 +28,7 @@ def database_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(normalise_url(PG_URL))
+    admin = create_engine(normalise_url(PG_URL), pool_pre_ping=True)  # survives the fault suite restarting PG
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"

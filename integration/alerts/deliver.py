@@ -5,7 +5,8 @@ Guarantees and their reasons:
 - Claim before send. A row is claimed with a lease (``UPDATE … WHERE status IN (pending, failed)
   AND next_attempt_at <= now AND lease expired``, checking rowcount), committed, then sent; two
   workers never send the same row, on SQLite and PostgreSQL alike. A worker that dies holding a
-  lease frees the row when the lease (5 minutes) runs out.
+  lease frees the row when the lease (5 minutes) runs out — at once when the holder the lease
+  names (``host:pid``) was a process on this host that no longer exists.
 - Marked sent right after each send, in its own transaction. A crash between the send and that
   commit means one resend with the same Message-ID (at-least-once; never lost).
 - Leases count from each claim's own time (the run's start plus the time the run has taken so
@@ -33,7 +34,6 @@ import logging
 import random
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +43,7 @@ from sqlalchemy import select, update
 from integration.alerts.digest import pending_count
 from integration.alerts.outbox import UNSENT, as_outgoing, queued_count
 from integration.errors import SourceRefused
+from integration.holders import holder_gone, new_owner
 from integration.logs import event, redact
 from integration.periodic import Periodic
 from integration.protocols import RECIPIENT_REFUSED
@@ -96,9 +97,12 @@ def _claim(store, row_id: int, owner: str, now: datetime, *, retry_waiting: bool
     if retry_waiting:
         ready = ready | ((OutboxEmail.status == "pending") & (OutboxEmail.due_at <= now))
     with store.session() as s:
+        free = (OutboxEmail.lease_until.is_(None)) | (OutboxEmail.lease_until < now)
+        holder = s.scalar(select(OutboxEmail.lease_owner).where(OutboxEmail.id == row_id))
+        if holder and holder_gone(holder):  # a killed worker's process: take the row over at once
+            free = free | (OutboxEmail.lease_owner == holder)
         res = s.execute(update(OutboxEmail).where(
-            OutboxEmail.id == row_id, OutboxEmail.status.in_(UNSENT), ready,
-            (OutboxEmail.lease_until.is_(None)) | (OutboxEmail.lease_until < now),
+            OutboxEmail.id == row_id, OutboxEmail.status.in_(UNSENT), ready, free,
         ).values(lease_until=now + LEASE, lease_owner=owner))
         return res.rowcount == 1
 
@@ -166,7 +170,7 @@ def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 2
         clock = lambda: now + timedelta(seconds=time.monotonic() - started)  # noqa: E731
     store = ctx.store
     result = DeliveryResult()
-    owner = uuid.uuid4().hex
+    owner = new_owner()  # host:pid:nonce, so a killed sender's row is taken over without waiting
     ready = OutboxEmail.next_attempt_at <= now
     if retry_waiting:
         ready = ready | ((OutboxEmail.status == "pending") & (OutboxEmail.due_at <= now))

@@ -59,3 +59,18 @@ def test_reports_only_the_one_sided_dm_waits_and_doctor_says_what_is_missed(scho
     assert one_sided <= chat_keys(env.findings())
     checks = {c.name: c for c in google_checks(env.ctx.settings, env.ctx.google)}
     assert checks["chat DM members"].detail.startswith("Chat API")
+
+
+def test_chat_api_listing_under_faults_loses_nothing_and_duplicates_nothing(school):
+    """20 % of requests fail (Chat API member lists included): a room that could not be listed stays held
+    and is listed on a later run; every planted DM is found once, no decoy is."""
+    env = school("tiny", 9, max_attempts=2)
+    env.server.faults.set_rate(0.2, seed=3)
+    for _ in range(3):
+        run_audit(env.ctx)
+    env.server.faults.set_rate(0.0)
+    run_audit(env.ctx)
+    truth = chat_keys(audit_truth(env.domain))
+    found = [key(f) for f in env.findings() if f["rule"] == RULE]
+    assert set(found) == truth and len(found) == len(truth)
+    assert env.server.faults.injected > 10

@@ -8,6 +8,7 @@ SIGKILLed. Nothing here patches the service's code.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -60,6 +61,7 @@ class RelayLog:
 
     messages: list[EmailMessage] = field(default_factory=list)
     greylist: float = 0.0
+    delay: float = 0.0  # seconds before answering DATA (a slow relay)
     first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
     deferred: int = 0
 
@@ -73,6 +75,8 @@ class RelayLog:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted"
 

@@ -50,7 +50,7 @@ def test_a_database_locked_past_the_busy_timeout_is_ridden_out(service, database
     """Defect 1: a cron job firing while the SQLite file was locked for more than 30 s ended
     APScheduler's thread; the process stayed up, ran nothing again, and /readyz said ok."""
     if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite file locking (PostgreSQL restarts: test_postgres_restart.py)")
+        pytest.skip("SQLite file locking (PostgreSQL restarts: test_process_faults.py)")
     _outbox_service(service)
     store = service.store()
     worker = service.start("worker")

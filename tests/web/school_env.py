@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
@@ -60,6 +61,33 @@ def build_school(tmp_path: Path, database_url: str, size: str = "tiny", seed: in
     return School(domain, server, config, ctx)
 
 
+@contextmanager
+def module_database(tmp_path_factory):
+    """A database for a module's tests (like the ``database_url`` fixture, but shared by a module)."""
+    import os
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from integration.store import normalise_url
+
+    pg = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
+    if not pg:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(normalise_url(pg))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg else "?"
+    try:
+        yield f"{normalise_url(pg)}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 def app_for(school: School):
     from integration.app import create_app
 
@@ -81,4 +109,4 @@ def google_sign_in(http: requests.Session, base: str, email: str) -> requests.Re
     return http.get(chosen.headers["Location"], allow_redirects=True)
 
 
-__all__ = ["LiveServer", "School", "app_for", "build_school", "google_sign_in"]
+__all__ = ["LiveServer", "School", "app_for", "build_school", "google_sign_in", "module_database"]

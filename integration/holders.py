@@ -1,0 +1,37 @@
+"""Who holds a lease: ``host:pid:nonce``, so a lease whose process has died can be taken over.
+
+Why: a lease only says "someone is working on this until T". A killed process (`worker --run
+audit` SIGKILLed, a worker killed mid-delivery) left its job or email blocked until T (5 minutes)
+and its run shown as ``running``. Naming the holder lets the next claimant on the same host see
+that the process is gone and take over at once; a holder on another host still waits for T.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+HOST = socket.gethostname()[:40]
+
+
+def new_owner() -> str:
+    """A lease holder's identity: ``host:pid:nonce`` (≤ 64 characters), so a lease held by a process
+    that has died on this host can be taken over at once instead of after the lease runs out."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def holder_gone(owner: str) -> bool:
+    """True when ``owner`` names a process on this host that no longer exists (never for other
+    hosts, or for owners without a pid: those wait for the lease to run out)."""
+    host, _, rest = (owner or "").partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. EPERM: it exists under another user
+        return False
+    return False
