@@ -259,6 +259,11 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
         if req.params["customerId"] not in ("my_customer", domain.customer_id):
             raise bad_request("Bad Request", "badRequest")
         key = req.params.get("orgUnitPath") or req.params["orgunitsId"]  # `path` or `flatPath` template
+        if key in (ROOT_OU_ID, "/", ""):  # the root: clients look it up by the id its children name as parent
+            item = {"kind": "admin#directory#orgUnit", "name": domain.name, "description": "",
+                    "orgUnitPath": "/", "orgUnitId": ROOT_OU_ID, "blockInheritance": False}
+            item["etag"] = etag(item)
+            return item
         with domain.lock:
             if key.startswith("id:"):
                 ou = next((o for o in domain.org_units if o.org_unit_id == key), None)

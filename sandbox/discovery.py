@@ -292,3 +292,23 @@ def validate_response(method_id: str, body: Any) -> list[str]:
     out: list[str] = []
     _check(method.api, body, {"$ref": ref}, ref, out)
     return out
+
+
+def serve(api: str, version: str, host_url: str) -> Any:
+    """The discovery document google-api-python-client ships for `api` `version` (Google's own text),
+    404 as Google answers for one it has not. Asked at a Google hostname (through
+    `sandbox.google_front`) it is unchanged; asked at the sandbox's own address its rootUrl points here."""
+    from flask import Response
+
+    folder = Path(googleapiclient.__file__).parent / "discovery_cache" / "documents"
+    path = folder / f"{api}.{version}.json"
+    if not re.fullmatch(r"[\w-]+", api) or not re.fullmatch(r"[\w.-]+", version) or not path.is_file():
+        body = {"error": {"code": 404, "message": f"Requested entity was not found: {api} {version}",
+                          "status": "NOT_FOUND"}}
+        return Response(json.dumps(body), status=404, content_type="application/json; charset=UTF-8")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if "googleapis.com" not in host_url:
+        doc["rootUrl"] = host_url
+        doc["baseUrl"] = host_url + doc.get("servicePath", "")
+        doc["batchPath"] = doc.get("batchPath", "batch")
+    return Response(json.dumps(doc), content_type="application/json; charset=UTF-8")

@@ -122,6 +122,8 @@ def shared_with(act: Activity, me: str) -> list[File]:
             index: dict[str, list[File]] = {}
             for owner in sorted(set(act.staff + act.pupils) | set(act.plant_files)):
                 for f in act.files(owner):
+                    if f.trashed:  # a file in its owner's trash is gone from everyone else's "Shared with me"
+                        continue
                     to = {p.email.lower() for p in f.perms[1:] if p.type == "user" and p.email}
                     to |= {u for p in f.perms if p.type == "group" for u in members.get(p.email.lower(), ())}
                     for person in to - {f.owner}:

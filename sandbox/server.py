@@ -134,6 +134,14 @@ def create_app(domain: Domain, *, latency_ms: float = 0, fault_rate: float = 0.0
 
     from sandbox.batch import handle_batch  # here: batch re-enters this app
 
+    @app.get("/discovery/v1/apis/<api_name>/<version>/rest")
+    @app.get("/$discovery/rest")
+    def discovery_document(api_name: str = "", version: str = "") -> Response:
+        """Google's discovery documents (V1 ``www.googleapis.com/discovery/v1/apis/{api}/{version}/rest``
+        and V2 ``{api}.googleapis.com/$discovery/rest?version=``), for clients that build from them."""
+        return discovery.serve(api_name or request.host.split(".")[0].split(":")[0],
+                               version or request.args.get("version", ""), request.host_url)
+
     @app.post("/batch")
     @app.post("/batch/<path:api_path>")
     def batch(api_path: str = "") -> Response:

@@ -1,0 +1,119 @@
+"""GAM7, the admins' CLI, unchanged, against a sandbox: its config directory and a runner.
+
+GAM7 cannot be given an API endpoint; it is pointed at the sandbox the way a corporate network
+would point it anywhere: ``https_proxy`` to `sandbox.google_front` and ``GAM_CA_FILE`` to the
+front's CA (both documented GAM7 settings: ``cacerts_pem`` in gam.cfg / the GAM_CA_FILE
+variable; proxies through the standard environment variables). Its admin credentials are an
+``oauth2.txt`` holding a refresh token from the sandbox's OAuth client (as ``gam oauth create``
+would leave after the consent screen), so every admin call starts with the refresh_token grant;
+user-level commands (``gam all users ...``) use ``oauth2service.json``, the sandbox's service
+account, with the scopes GAM7 asks for delegated as its setup guide tells an admin to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.google_front import GoogleFront
+from sandbox.server import SandboxServer
+from sandbox.token import oauth_client, refresh_token, service_account
+
+GAM_TIMEOUT = 600
+
+
+def gam_executable() -> str | None:
+    """The `gam` console script of the interpreter's environment (gam7 on PyPI), or None."""
+    here = Path(sys.executable).parent / "gam"
+    return str(here) if here.exists() else shutil.which("gam")
+
+
+def gam_scopes() -> tuple[list[str], list[str]]:
+    """(client scopes for oauth2.txt, service-account scopes to delegate), from GAM7's own tables."""
+    glapi = _glapi()
+
+    def flat(entries: list[dict]) -> list[str]:
+        out: list[str] = []
+        for e in entries:
+            scope = e["scope"]
+            out += scope if isinstance(scope, list) else [scope]
+        return sorted(set(out))
+
+    client = flat(glapi.getClientScopesList(False, False)) + list(glapi.REQUIRED_SCOPES) + ["openid"]
+    return sorted(set(client)), flat(glapi.getSvcAcctScopesList(False, False))
+
+
+def _glapi():
+    """GAM7's API table module, loaded on its own: importing the `gam` package runs the whole CLI's
+    module (and its deprecation warnings) in the test process."""
+    spec = importlib.util.find_spec("gam")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("gam7 is not installed")
+    path = Path(spec.origin).parent / "gamlib" / "glapi.py"
+    loader = importlib.util.spec_from_file_location("gam7_glapi", path)
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Gam:
+    server: SandboxServer
+    front: GoogleFront
+    config_dir: Path
+    executable: str
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, **self.front.client_env(), "GAMCFGDIR": str(self.config_dir), "PYTHONWARNINGS": "ignore"}
+        return subprocess.run([self.executable, *args], env=env, capture_output=True, text=True, timeout=GAM_TIMEOUT,
+                              check=False)
+
+    def csv(self, *args: str) -> list[dict[str, str]]:
+        """Rows of a `print`/`report` command (CSV on stdout); raises with GAM's stderr if it failed."""
+        done = self.run(*args)
+        if done.returncode != 0:
+            raise AssertionError(f"gam {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+        return list(csv.DictReader(io.StringIO(done.stdout)))
+
+
+def configure(server: SandboxServer, front: GoogleFront, directory: Path, executable: str) -> Gam:
+    """Write GAM7's config directory for the sandbox's domain and delegate GAM7's scopes."""
+    dom = server.domain
+    (directory / "gamcache").mkdir(parents=True, exist_ok=True)
+    client_scopes, sa_scopes = gam_scopes()
+    for scope in sa_scopes:
+        dom.grant_scope(scope)
+    client = oauth_client(dom)
+    (directory / "client_secrets.json").write_text(json.dumps(client.client_secrets_json(server.token_uri)))
+    sa = service_account(dom).key_json(server.token_uri)
+    (directory / "oauth2service.json").write_text(json.dumps(sa))
+    (directory / "oauth2.txt").write_text(json.dumps({
+        "client_id": client.client_id, "client_secret": client.client_secret,
+        "refresh_token": refresh_token(dom, dom.admin_email, client_scopes), "token_uri": server.token_uri,
+        "scopes": client_scopes, "token": "", "id_token": "", "token_expiry": "1970-01-01T00:00:01Z",
+        "decoded_id_token": {"email": dom.admin_email, "hd": dom.domain, "iss": "https://accounts.google.com"}}))
+    (directory / "gam.cfg").write_text("\n".join([
+        "[DEFAULT]",
+        f"config_dir = {directory}",
+        f"cache_dir = {directory / 'gamcache'}",
+        f"drive_dir = {directory / 'drive'}",
+        f"admin_email = {dom.admin_email}",
+        f"domain = {dom.domain}",
+        "customer_id = my_customer",
+        f"cacerts_pem = {front.ca_file}",
+        "no_update_check = true",
+        "no_browser = true",
+        "num_threads = 2",
+        "show_gettings = false",
+        "",
+    ]))
+    (directory / "drive").mkdir(exist_ok=True)
+    return Gam(server, front, directory, executable)
