@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
         acks_views,
         admin_views,
         api,
+        api_pages,
         auth,
         exports,
         filters,
@@ -72,6 +73,6 @@ def create_app(settings: Settings | None = None, *, bind_host: str | None = None
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     security.install(app)
     filters.install(app)
-    for bp in (ui.bp, findings_views.bp, admin_views.bp, people_views.bp, acks_views.bp, reports_views.bp, exports.bp, api.bp, auth.bp, webhooks_bp):
+    for bp in (ui.bp, findings_views.bp, admin_views.bp, people_views.bp, acks_views.bp, reports_views.bp, exports.bp, api.bp, api_pages.bp, auth.bp, webhooks_bp):
         app.register_blueprint(bp)
     return app
