@@ -435,9 +435,14 @@ def set_reports_gmail(dom: Domain, available: bool) -> None:
 def audit_truth(dom: Domain) -> list[dict]:
     """The findings the service must report: dicts of rule, staff, pupil, guardian, counterpart, object,
     status (new | suppressed) and confidence (known | suspected). A breach only the Chat API's member
-    list can show (a DM where only the staff member wrote) is expected only while its scope is delegated."""
-    chat_api = CHAT_MEMBERS_SCOPE in dom.delegated_scopes
-    return [dict(t) for t in activity(dom).truth if chat_api or t.get("needs") != "chat_api"]
+    list can show (a DM where only the staff member wrote) is expected only while its scope is delegated;
+    one only a mailbox's own headers show (co-recipients outside the school of a message received from
+    outside: Reports logs each receipt with that mailbox alone) only when the audit reads mailboxes."""
+    act = activity(dom)
+    hidden = set() if CHAT_MEMBERS_SCOPE in dom.delegated_scopes else {"chat_api"}
+    if getattr(dom, "reports_gmail", act.reports_gmail):
+        hidden.add("mail_headers")
+    return [dict(t) for t in act.truth if t.get("needs", "") not in hidden]
 
 
 def audit_decoys(dom: Domain) -> list[dict]:

@@ -137,6 +137,8 @@ class Planter:
         msg_id = f"<plant-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
         day = self.a.day_of(when)
         mailboxes = [(sender, "sent")] + [(r, "received") for r in [*to, *cc] if r != sender]
+        for group in [*to, *cc]:  # a Google Group delivers to each member's mailbox
+            mailboxes += [(m, "received") for m in self.a.mail_groups.get(group, ("", []))[1] if m != sender]
         for box, direction in mailboxes:
             if self.a.roles.get(box) in ("staff", "pupil"):
                 gid = f"{day:04x}{0x8000 + self.k:04x}" + h(box, self.k)[:8]
@@ -203,7 +205,7 @@ def plant(act: Activity) -> None:
     if not act.staff or not act.pupils:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
-               _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day):
+               _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day, _whole_messages):
         try:
             fn(p)
         except NoOne:
@@ -268,9 +270,12 @@ def _mail_guardian(p: Planter) -> None:
         addr = p.personal(s, True)
         # from home copying the school mailbox, or the guardian writing to it copying the pupil
         obj = p.mail(p.when(), addr, [g], [s]) if i % 2 == 0 else p.mail(p.when(), g, [addr], [kid])
-        p.truth(rule, staff=s, guardian=g, counterpart=addr, obj=obj)
+        # Reports logs only the school mailbox's receipt (naming that mailbox alone): the outside
+        # co-recipient shows in the mailbox's headers only
+        p.truth(rule, staff=s, guardian=g, counterpart=addr, obj=obj, needs="mail_headers")
         if i % 2:  # the staff personal address and the pupil are co-recipients: that pair is a breach too
-            p.truth("mail.staff_personal_to_pupil", staff=s, pupil=kid, counterpart=addr, obj=obj)
+            p.truth("mail.staff_personal_to_pupil", staff=s, pupil=kid, counterpart=addr, obj=obj,
+                    needs="mail_headers")
     s, kid = p.pick(a.staff), p.pick(kids or a.pupils)
     if a.guardians_of.get(kid):
         p.mail(p.when(), s, [a.guardians_of[kid][0][0]])
@@ -497,3 +502,26 @@ def _oauth(p: Planter) -> None:
         who = p.pick(a.staff + a.pupils)
         grant_token(a.dom, who, f"{num}-x.apps.googleusercontent.com", text, ["openid", "email"], when=p.when())
         p.decoy(rule, f"{text} is not a social network", staff=who)
+
+
+def _whole_messages(p: Planter) -> None:
+    """Breaches and decoys that exist only when a message is judged whole (issue 10): co-recipients,
+    and late class mail through a Google Group seen as one receipt per member. Planted last, so earlier
+    plants keep their people."""
+    a = p.a
+    kids = [k for k in a.pupils if a.guardians_of.get(k)]
+    if kids:
+        s, kid = p.pick(a.staff, registered=True), p.pick(kids)
+        g, addr = a.guardians_of[kid][0][0], p.personal(s, True)
+        p.truth("mail.staff_personal_to_guardian", staff=s, guardian=g, counterpart=addr,
+                obj=p.mail(p.when(), s, [g], [addr]))  # the school mailbox copying the staff member's own address
+        s, s2, kid = p.pick(a.staff), p.pick(a.staff), p.pick(kids)
+        p.mail(p.when(), s, [a.guardians_of[kid][0][0]], [s2])
+        p.decoy("mail.staff_personal_to_guardian", "school mailbox to a guardian copying a colleague", staff=s)
+    groups = [(g, t, ms) for g, (t, ms) in sorted(a.mail_groups.items()) if a.roles.get(t) == "staff" and len(ms) > 1]
+    if groups:
+        group, tutor, members = groups[p.rng.randrange(len(groups))]
+        p.mail(p.when(22, 15), tutor, [group])
+        p.decoy("mail.out_of_hours", "late mail to a class group is not one-to-one (one receipt per member)",
+                staff=tutor, pupil=members[0])
+

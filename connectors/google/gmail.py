@@ -50,6 +50,8 @@ def mail_event(mailbox: str, msg: dict) -> MailEvent | None:
     names = tuple((a.lower(), _decoded(n)) for n, a in senders + rcpts if n and a)
     sender = next((a.lower() for _, a in senders if a), "")
     recipients = tuple(dict.fromkeys(a.lower() for _, a in rcpts if a))
+    if "SENT" not in labels and recipients and mailbox.lower() not in recipients and mailbox.lower() != sender:
+        recipients += (mailbox.lower(),)  # delivered here through a group or Bcc: this mailbox took part
     if not sender or not recipients or not msg.get("internalDate"):
         event(log, "gmail.message_skipped", logging.WARNING, mailbox=mailbox, id=msg.get("id", ""),
               why="no sender, recipients or date")
