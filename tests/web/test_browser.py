@@ -5,36 +5,23 @@ Screenshots go to /tmp for a human look."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
+from browser_env import HAVE_CHROMIUM, chrome
 from sqlalchemy import select
 from web_env import DSL, LiveServer, add_finding, add_run
 
 from integration.store.models_audit import Finding, FindingEvent
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                       reason="needs Debian chromium and chromedriver at /usr/bin"),
+    pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs Debian chromium and chromedriver at /usr/bin"),
 ]
 
 
 @pytest.fixture
 def browser(tmp_path):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,2000", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
-    driver.implicitly_wait(5)
+    driver = chrome(tmp_path / "chromium-profile", window="1280,2000")
     yield driver
     driver.quit()
     shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)

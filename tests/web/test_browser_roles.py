@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from browser_env import HAVE_CHROMIUM, chrome
 from school_env import LiveServer, app_for, build_school, google_sign_in, module_database
 from sqlalchemy import select
 
@@ -26,31 +27,10 @@ from integration.store.models_alerts import OutboxEmail
 from integration.store.models_audit import Finding
 from integration.store.models_webapp import FindingException
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-PHONE = {"width": 390, "height": 844, "pixelRatio": 2}
-
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                       reason="needs Debian chromium and chromedriver at /usr/bin"),
+    pytest.mark.skipif(not HAVE_CHROMIUM, reason="needs Debian chromium and chromedriver at /usr/bin"),
 ]
-
-
-def chrome(profile: Path, phone: bool):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,1600", f"--user-data-dir={profile}"):
-        opts.add_argument(arg)
-    if phone:
-        opts.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
-    driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
-    driver.implicitly_wait(5)
-    return driver
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +53,7 @@ def shots(tmp_path) -> Path:
 
 @pytest.fixture(params=["desktop", "phone"])
 def browser(request, tmp_path):
-    driver = chrome(tmp_path / "profile", request.param == "phone")
+    driver = chrome(tmp_path / "profile", phone=request.param == "phone")
     driver.kind = request.param
     yield driver
     driver.quit()
