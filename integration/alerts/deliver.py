@@ -13,6 +13,10 @@ Guarantees and their reasons:
   far) and are renewed every minute or so while a row is being sent, so a delivery run of any
   length never has a row re-sent by a second delivery (another worker, or the alerts, digest
   and escalation jobs of one worker).
+- One message in flight per process. The worker runs the alerts, digest, escalation and
+  acknowledgement jobs in parallel threads, and each delivers; a process-wide lock around each
+  claim-send-mark keeps them to one SMTP transaction at a time, so a killed worker leaves at most
+  one message whose fate is unknown (resent once, same Message-ID), not one per thread.
 - Nothing is dropped. A temporary failure is first retried within the run, after 1, 2 and 4
   seconds (a greylisting relay answers ``451`` to the first attempts; an unreachable server
   gets one retry after 1 s); if the server still defers, or cannot be reached at all, the row stays ``pending`` with exponential backoff +
@@ -33,6 +37,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +62,7 @@ MAX_DELAY = 3600.0  # cap of the exponential backoff
 FAILED_RETRY = timedelta(hours=24)
 STOP_AFTER_TRANSIENT = 2  # consecutive rows the relay deferred: it is not taking mail now, stop this run
 IN_RUN_RETRIES = (1.0, 2.0, 4.0)  # seconds before each retry of a deferred row inside one run
+_IN_FLIGHT = threading.Lock()  # one claimed-and-unmarked row per process: see the module docstring
 
 
 @dataclass
@@ -181,46 +187,47 @@ def deliver_due(ctx, now: datetime | None = None, *, mailer=None, limit: int = 2
         mailer = ctx.mailer()
     deferred_run = 0
     for row_id in due:
-        if not _claim(store, row_id, owner, clock(), retry_waiting=retry_waiting):
-            continue  # another worker has it, or it was sent meanwhile
-        with store.session() as s:
-            row = s.get(OutboxEmail, row_id)
-            reason = cancel_reason(s, row, ctx)
-            email, key, attempts = as_outgoing(row), row.key, row.attempts + 1
-        if reason:
-            _cancel(store, row_id, owner, reason, result)
-            continue
-        try:
-            with Periodic(lambda rid=row_id: _renew(store, rid, owner, clock), LEASE.total_seconds() / 3,
-                          f"lease-outbox-{row_id}"):
-                error = _send(mailer, email, sleep)
-        except SourceRefused as exc:
-            result.failed += 1
-            if exc.reason == RECIPIENT_REFUSED:
-                _finish(store, row_id, owner, status="failed", attempts=attempts, last_error=safe_error(exc),
-                        next_attempt_at=clock() + FAILED_RETRY)
-                event(log, "alerts.refused", logging.WARNING, key=key, error=safe_error(exc))
+        with _IN_FLIGHT:  # one message in flight per process (see the module docstring)
+            if not _claim(store, row_id, owner, clock(), retry_waiting=retry_waiting):
+                continue  # another worker has it, or it was sent meanwhile
+            with store.session() as s:
+                row = s.get(OutboxEmail, row_id)
+                reason = cancel_reason(s, row, ctx)
+                email, key, attempts = as_outgoing(row), row.key, row.attempts + 1
+            if reason:
+                _cancel(store, row_id, owner, reason, result)
                 continue
-            _finish(store, row_id, owner, attempts=attempts, last_error=safe_error(exc),
-                    next_attempt_at=clock() + backoff(attempts))
-            event(log, "alerts.transport_refused", logging.ERROR, transport=getattr(mailer, "name", ""),
-                  error=safe_error(exc))
-            result.refused = exc
-            break
-        if error is not None:
-            result.failed += 1
-            deferred_run += 1
-            _finish(store, row_id, owner, attempts=attempts, last_error=safe_error(error),
-                    next_attempt_at=clock() + backoff(attempts, getattr(error, "retry_after", None)))
-            if deferred_run == 1:  # log the first failure, not every one
-                event(log, "alerts.send_failed", logging.WARNING, key=key, attempts=attempts,
-                      error=safe_error(error))
-            if _unreachable(error) or deferred_run >= STOP_AFTER_TRANSIENT:
+            try:
+                with Periodic(lambda rid=row_id: _renew(store, rid, owner, clock), LEASE.total_seconds() / 3,
+                              f"lease-outbox-{row_id}"):
+                    error = _send(mailer, email, sleep)
+            except SourceRefused as exc:
+                result.failed += 1
+                if exc.reason == RECIPIENT_REFUSED:
+                    _finish(store, row_id, owner, status="failed", attempts=attempts, last_error=safe_error(exc),
+                            next_attempt_at=clock() + FAILED_RETRY)
+                    event(log, "alerts.refused", logging.WARNING, key=key, error=safe_error(exc))
+                    continue
+                _finish(store, row_id, owner, attempts=attempts, last_error=safe_error(exc),
+                        next_attempt_at=clock() + backoff(attempts))
+                event(log, "alerts.transport_refused", logging.ERROR, transport=getattr(mailer, "name", ""),
+                      error=safe_error(exc))
+                result.refused = exc
                 break
-            continue
-        deferred_run = 0
-        _finish(store, row_id, owner, status="sent", sent_at=clock(), attempts=attempts, last_error="")
-        result.sent += 1
+            if error is not None:
+                result.failed += 1
+                deferred_run += 1
+                _finish(store, row_id, owner, attempts=attempts, last_error=safe_error(error),
+                        next_attempt_at=clock() + backoff(attempts, getattr(error, "retry_after", None)))
+                if deferred_run == 1:  # log the first failure, not every one
+                    event(log, "alerts.send_failed", logging.WARNING, key=key, attempts=attempts,
+                          error=safe_error(error))
+                if _unreachable(error) or deferred_run >= STOP_AFTER_TRANSIENT:
+                    break
+                continue
+            deferred_run = 0
+            _finish(store, row_id, owner, status="sent", sent_at=clock(), attempts=attempts, last_error="")
+            result.sent += 1
     with store.session() as s:
         result.queued = queued_count(s, now)
         result.pending_digest = pending_count(s)
