@@ -66,6 +66,10 @@ class GoogleActivitySource:
     stream_records = {"drive.files": ("DriveItem",), "drive.events": ("DriveItem",), "drive.shared": ("DriveItem",),
                       "mail": ("MailEvent",), "mail.forwarding": ("ForwardingSetting",), "chat": ("ChatEvent",),
                       "meet": ("MeetCall",), "oauth": ("OAuthGrant",)}
+    # the APIs each stream calls (transport.APIS names; their in-flight caps bound every stream together)
+    stream_apis = {"drive.files": ("drive",), "drive.events": ("reports", "drive"), "drive.shared": ("drive",),
+                   "mail": ("reports", "gmail"), "mail.forwarding": ("reports", "gmail"), "chat": ("reports", "chat"),
+                   "meet": ("reports",), "oauth": ("reports", "directory")}
 
     def __init__(self, client: GoogleClient, admin: str, *, mail_source: str = "auto", workers: int = 16,
                  state_every: timedelta = timedelta(hours=24)):
