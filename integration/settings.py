@@ -149,6 +149,7 @@ class Schedule:
     alerts: str = "*/2 * * * *"
     watch_renewal: str = "0 */2 * * *"
     retention_purge: str = "30 2 * * *"
+    stall_exit_seconds: int = 120  # the worker exits (to be restarted) when it cannot schedule jobs this long
 
 
 @dataclass
@@ -211,6 +212,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("privacy", "activity_retention_days"): (1, 36500),
     ("web", "session_idle_minutes"): (1, 1440),
     ("web", "session_max_hours"): (1, 168),
+    ("schedule", "stall_exit_seconds"): (5, 3600),  # below a few ticks a brief lock would restart the worker
 }
 
 
