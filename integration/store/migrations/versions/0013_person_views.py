@@ -1,15 +1,15 @@
 """person_views: views of a person's page, shown in the access log
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 from alembic import op
 import sqlalchemy as sa
 import integration.store.base
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
