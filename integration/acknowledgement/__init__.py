@@ -21,7 +21,6 @@ from integration.acknowledgement.report import compliance_csv
 from integration.acknowledgement.run import AckRunResult, report, run_acknowledgement
 from integration.protocols import Check
 
-
 FORM_CHECKS = ("forms: delegation", "acknowledgement: form")
 
 
