@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integration import jobs as jobs_mod
 from integration.errors import ConfigError
-from integration.holders import HOST, holder_gone, new_owner
+from integration.holders import HOST, holder_gone, lease_free, lease_over, new_owner
 from integration.logs import event
 from integration.periodic import Periodic
 from integration.store.models_alerts import JobLock
@@ -104,10 +104,7 @@ def acquire(store, kind: str, owner: str, now: datetime, *, min_gap: timedelta =
     _ensure_lock_row(store, kind)
     with store.session() as s:
         previous, holder = s.execute(select(JobLock.run_id, JobLock.owner).where(JobLock.kind == kind)).one()
-        free = JobLock.lease_until.is_(None) | (JobLock.lease_until < now)
-        if holder and holder_gone(holder):
-            free = free | (JobLock.owner == holder)  # its process is gone: no need to wait for the lease
-        cond = [JobLock.kind == kind, free]
+        cond = [JobLock.kind == kind, lease_free(JobLock.lease_until, JobLock.owner, holder, now)]
         if min_gap:
             cond.append(JobLock.last_started_at.is_(None) | (JobLock.last_started_at < now - min_gap))
         res = s.execute(update(JobLock).where(*cond).values(owner=owner, lease_until=now + LEASE,
@@ -194,7 +191,7 @@ def recover_interrupted(store, now: datetime) -> int:
     closed = 0
     with store.session() as s:
         for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None), JobLock.lease_until.is_not(None))):
-            if not (_aware(lock.lease_until) < now or holder_gone(lock.owner)):
+            if not lease_over(lock.lease_until, lock.owner, now):
                 continue
             res = s.execute(update(Run).where(Run.id == lock.run_id, Run.status == "running").values(
                 status="failed", finished_at=now, error=_interrupted(lock.owner)))
