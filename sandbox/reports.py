@@ -34,7 +34,7 @@ DOC_TYPES = {G + "document": "document", G + "spreadsheet": "spreadsheet", G + "
              "video/mpeg": "mpeg", "video/quicktime": "quicktime", "application/msword": "msword",
              "text/plain": "txt"}  # the appendix's doc_type values; anything else is logged as "unknown"
 ROLE_WORDS = {"writer": "can_edit", "commenter": "can_comment", "reader": "can_view", "organizer": "can_manage"}
-_FILTER = re.compile(r"^([\w.]+)(==|<>)(.*)$")
+_FILTER = re.compile(r"^([\w.]+)(==|<>|<=|>=|<|>)(.*)$")  # activities.list `filters`: the documented operators
 
 
 def register(api: Registry, domain: Domain) -> None:
@@ -115,14 +115,17 @@ def _actor_filter(req: ApiRequest) -> str:
 
 
 def _filters(req: ApiRequest) -> list[tuple[str, str, str]]:
+    """`filters` as (parameter, operator, value). Google: a comma-separated list, every condition must hold;
+    a parameter given twice keeps its last condition (activities.list: "the API doesn't accept multiple
+    values of the same parameter")."""
     raw = req.arg("filters") or ""
-    out = []
+    out: dict[str, tuple[str, str, str]] = {}
     for part in filter(None, raw.split(",")):
         m = _FILTER.match(part.strip())
         if not m:
             raise bad_request(f"Invalid filters: {part}")
-        out.append((m.group(1), m.group(2), m.group(3)))
-    return out
+        out[m.group(1)] = (m.group(1), m.group(2), m.group(3))
+    return list(out.values())
 
 
 def _encode(day: int, offset: int, qhash: str) -> str:
@@ -165,18 +168,37 @@ def _params(item: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"{p['name']}.{sub['name']}", sub
 
 
+def _holds(value: str, op: str, want: str) -> bool:
+    """One condition on one value: numbers compare as numbers (intValue parameters), the rest as text."""
+    try:
+        a, b = float(value), float(want)
+    except ValueError:
+        a, b = value, want  # type: ignore[assignment]
+    return {"==": a == b, "<>": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
 def _matches(item: dict[str, Any], event_name: str | None, filters: list[tuple[str, str, str]]) -> bool:
+    """eventName and filters as activities.list documents them: an activity is returned when it holds the
+    named event and every condition holds for some value of its parameter; a parameter the activity does
+    not carry matches nothing ("an empty report is returned if the request's parameter doesn't belong to
+    the eventName")."""
     if event_name and not any(ev["name"] == event_name for ev in item["events"]):
         return False
     if not filters:
         return True
     values: dict[str, list[str]] = {}
     for name, p in _params(item):
-        vals = p.get("multiValue") or [str(p.get("value", p.get("intValue", p.get("boolValue", ""))))]
+        vals = p.get("multiValue") or p.get("multiIntValue") or [
+            p.get("value", p.get("intValue", p.get("boolValue", "")))]
         values.setdefault(name, []).extend(str(v).lower() if isinstance(v, bool) else str(v) for v in vals)
     for name, op, want in filters:
-        hit = want in values.get(name, [])
-        if hit != (op == "=="):
+        have = values.get(name)
+        if not have:
+            return False
+        if op == "<>":
+            if any(_holds(v, "==", want) for v in have):
+                return False
+        elif not any(_holds(v, op, want) for v in have):
             return False
     return True
 
