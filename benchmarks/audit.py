@@ -78,7 +78,7 @@ def minimum_calls(dom, since: datetime, until: datetime) -> dict[str, int]:
     chat = sum(count(act.chat_day(d)) for d in days)
     meet = sum(count(act.meet_day(d)) for d in days)
     drives = len(act.shared_drives)
-    return {"drive.files": files, "drive.events": 2 * max(1, math.ceil(drive_events / PAGE)),
+    return {"drive.files": files, "drive.events": max(1, math.ceil(drive_events / PAGE)),
             "drive.shared": max(1, math.ceil(drives / 100)) + drives, "mail": 1 + max(1, math.ceil(mail / PAGE)),
             "mail.forwarding": 3 * len(act.staff), "chat": max(1, math.ceil(chat / PAGE)),
             "meet": max(1, math.ceil(meet / PAGE)), "oauth": len(people),

@@ -341,3 +341,20 @@ def _meet(act: Activity, leg: MeetLeg) -> dict[str, Any]:
         item["actor"] = {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}
     item["events"] = [{"type": "call", "name": "call_ended", "parameters": params}]
     return item
+
+
+def event_count(domain: Domain, app: str, start: datetime, end: datetime, event_name: str = "",
+                filters: str = "") -> int:
+    """How many activities activities.list returns for this query (benchmarks compute the fewest pages
+    from it): the same rows, window and matching as the endpoint, without paging."""
+    act = activity(domain)
+    if app not in APPS or (app == "gmail" and not getattr(domain, "reports_gmail", act.reports_gmail)):
+        return 0
+    conds = []
+    for part in filter(None, filters.split(",")):
+        m = _FILTER.match(part.strip())
+        if m:
+            conds.append((m.group(1), m.group(2), m.group(3)))
+    start, end = max(start, datetime.now(UTC) - timedelta(days=180)), min(end, datetime.now(UTC), act.horizon)
+    return sum(1 for day in range(max(0, act.day_of(start)), act.day_of(end) + 1) for row in _day_rows(act, app, day)
+               if start <= row.time < end and _matches(_render(act, app, row), event_name, conds))

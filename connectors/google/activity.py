@@ -312,7 +312,7 @@ def read_ahead(batches: Iterator[ActivityBatch], depth: int) -> Iterator[Activit
 
 
 def _resume(cursor: dict | None, since: datetime) -> datetime:
-    """Where a window read starts: the engine's `since`, or just before a slice a broken run finished."""
+    """Where a window read starts: the engine's `since`, or just before the last part a broken run finished."""
     if cursor and cursor.get("until"):
         return max(since, datetime.fromisoformat(cursor["until"]) - OVERLAP)
     return since
