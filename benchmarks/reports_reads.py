@@ -49,7 +49,10 @@ def minimum(dom, start: datetime, end: datetime, page: int = PAGE) -> dict[str, 
     """application -> (events the rules use in [start, end), fewest pages that read them)."""
     out = {}
     for app, (_stream, name) in NEEDS.items():
-        n = event_count(dom, app, start, end, name)
+        if app == "gmail":  # the rules read sent (1) and received (2) deliveries only
+            n = sum(event_count(dom, app, start, end, name, f"event_info.mail_event_type=={k}") for k in (1, 2))
+        else:
+            n = event_count(dom, app, start, end, name)
         out[app] = (n, max(1, math.ceil(n / page)))
     return out
 

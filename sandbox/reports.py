@@ -223,14 +223,15 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
     """One mailbox's sighting as the Reports gmail log has it (see tests/fixtures/reports/gmail.py): the
     sender's event (type 1) names every destination; a receipt (type 2) names only the mailbox that
     logged it, and about one in eight receipts from a school sender has an empty source."""
-    item = _base(act, "gmail", m.time, f"{m.mailbox}:{m.id}", m.mailbox)
-    kind = "1" if m.direction == "sent" else "2"
+    opened = m.direction == "opened"  # the recipient's first open: type 7, shaped like its receipt
+    item = _base(act, "gmail", m.time, f"{m.mailbox}:{m.id}" + (":opened" if opened else ""), m.mailbox)
+    kind = {"sent": "1", "received": "2", "opened": "7"}[m.direction]
     rcpts = [*m.to, *m.cc] if kind == "1" else [m.mailbox]
     names = dict(m.names)
     usec = str(int(m.time.timestamp() * 1_000_000))
     roll = int(h("shape", m.mailbox, m.id)[:2], 16)
     source = m.sender
-    if kind == "2" and m.sender.endswith("@" + act.dom.domain) and roll % 8 == 1:
+    if kind != "1" and m.sender.endswith("@" + act.dom.domain) and roll % 8 == 1:
         source = ""  # the sender's own event names it
     if roll < 26:  # about one in ten: the flattened shape
         params = [{"name": "event_info.mail_event_type", "intValue": kind},
@@ -239,7 +240,7 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
                   {"name": "message_info.subject", "value": m.subject},
                   {"name": "message_info.flattened_destinations",
                    "value": ",".join(f"gmail-ui::{r}" for r in rcpts)}]
-        if kind == "2" and source:  # sent events carry no source: the actor is the sender
+        if kind != "1" and source:  # sent events carry no source: the actor is the sender
             params.append({"name": "message_info.source.address", "value": source})
             if names.get(source):
                 params.append({"name": "message_info.source.from_header_displayname", "value": names[source]})

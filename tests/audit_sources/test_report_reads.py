@@ -15,6 +15,7 @@ from connectors.google.drive_events import EVENT_NAMES, drive_items
 from connectors.google.report_windows import Query
 from integration.audit import run_audit
 from sandbox.activity import activity, share_now
+from sandbox.activity_model import utc
 from sandbox.reports import event_count
 
 CAP = 40  # the sandbox's page size for activities.list here: long chains from a small school
@@ -31,12 +32,14 @@ def test_a_first_and_a_later_audit_read_reports_within_the_minimum(school):
     asked = env.server.requests("reports.activities.list")
     start = min(e.query["startTime"] for e in asked)
     end = max(e.query["endTime"] for e in asked)
-    from sandbox.activity_model import utc
-
     floor = minimum(env.domain, utc(start), utc(end), page=CAP)
     calls = _reports_calls(env)
     assert sum(n for n, _m in floor.values()) > 20 * CAP, "long chains: the window is split"
     assert sum(calls.values()) <= target(floor), (calls, floor)
+    everything = event_count(env.domain, "gmail", utc(start), utc(end), "delivery")  # opens (type 7) too
+    assert everything > 1.15 * floor["gmail"][0]
+    assert calls["gmail"] <= 1.25 * floor["gmail"][1] + 1
+    assert calls["gmail"] < everything / CAP, calls  # fewer than reading every delivery: the server filtered
     assert {e.query.get("filters") for e in asked if e.path.endswith("/gmail") and e.query.get("maxResults") != "1"} \
         == {"event_info.mail_event_type<=2"}
     assert all("eventName" not in e.query for e in asked if e.path.endswith("/drive"))
