@@ -26,6 +26,7 @@ from integration.records import ChatEvent, MailEvent, MeetCall
 log = logging.getLogger("safechannels.google.reports")
 
 PAGE = 1000
+FILTERED = "reports_filtered"  # the pacer's key for activities.list queries Google counts as filtered
 
 
 def rfc3339(when: datetime) -> str:
@@ -58,6 +59,8 @@ class ReportsReader:
                 kw["filters"] = filters
             if token or after:
                 kw["pageToken"] = token or after
+            if event_name or filters:
+                self.client.pacer.acquire(FILTERED, self.admin)
             return activities.list(**kw)
 
         for page in self.client.pages("reports", make, subject=self.admin, scopes=self.scopes):
@@ -72,6 +75,8 @@ class ReportsReader:
             kw["eventName"] = event_name
         if filters:
             kw["filters"] = filters
+        if event_name or filters:
+            self.client.pacer.acquire(FILTERED, self.admin)
         page = self.client.execute("reports", self.client.resource("reports", "activities").list(**kw),
                                    subject=self.admin, scopes=self.scopes)
         return page.get("items", []) or [], str(page.get("nextPageToken") or "")
