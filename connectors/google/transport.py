@@ -134,7 +134,8 @@ class GoogleClient:
     @classmethod
     def from_settings(cls, settings) -> GoogleClient:
         key = KeyFile(settings.resolve(settings.google.service_account_file))
-        return cls(key, api_base_url=settings.google.api_base_url)
+        return cls(key, api_base_url=settings.google.api_base_url,
+                   backoff_base=settings.google.retry_base_ms / 1000)
 
     # ---------------------------------------------------------------- plumbing
 
