@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from integration.settings import Settings
 from integration.store.models_audit import Finding
 from integration.store.models_roster import Person, PersonAlias
-from integration.web import inbox, people, services
-from integration.web.auth import require
+from integration.web import access_log, inbox, people, services
+from integration.web.auth import current_user, require
 from integration.web.roster_view import RosterIndex
 
 bp = Blueprint("people", __name__)
@@ -70,8 +70,10 @@ def person(email: str):
         p = find_person(s, email)
         addresses = sorted({email, *([p.email.lower(), *(a.lower() for a in (p.aliases or []))] if p else [])})
         rows = person_findings(s, addresses)
-        who = people.lookup(s, [a for r in rows for a in (r.staff, r.pupil)] + [email])
+        who = inbox.names(s, rows, email)
         role = RosterIndex(s, svc.settings, [p.id]).explain(p) if p else None
         ack = ack_status(s, svc.settings, p, datetime.now(UTC))
+        if p or rows:
+            access_log.log_person_view(s, email, current_user().email)
     return render_template("person.html", email=email, p=p, rows=rows, who=who, role=role, ack=ack,
                            addresses=addresses, roles=people.ROLE_LABELS), (200 if p or rows else 404)
