@@ -22,7 +22,7 @@ from typing import Any
 from sandbox.activity_model import File, Perm, SharedDrive, file_id, h, perm_id, rng_for
 
 DRIVES = {"tiny": 2, "demo": 4, "school": 15, "trust": 40}  # background drives (plants add their own)
-FILES = {"tiny": (3, 8), "demo": (5, 15), "school": (40, 114), "trust": (40, 114)}  # files per drive
+FILES = {"tiny": (3, 8), "demo": (5, 15), "school": (62, 150), "trust": (62, 150)}  # files per drive
 DEPARTMENTS = ["Maths", "English", "Science", "History", "Geography", "Art", "Music", "PE", "Computing",
                "Languages", "Drama", "RE", "Business", "Design", "SEND", "Pastoral", "Exams", "Trips",
                "Governors", "Library"]
@@ -60,16 +60,20 @@ def _user(act, email: str, role: str) -> Perm:
 def _files(act, r: random.Random, sid: str, staff: list[str]) -> list[File]:
     out: list[File] = []
     folders: list[str] = []
+    binned: set[str] = set()  # a binned folder's items are in the bin with it (Drive trashes the subtree)
     for i in range(r.randint(*FILES.get(act.dom.size, (5, 15)))):
         mime = r.choices([m for m, _ in MIMES], [w for _, w in MIMES])[0]
         parent = r.choice(folders) if folders and r.random() < 0.6 else ""
         fid = file_id(act.dom.seed, sid, i)
         perms = _background_share(act, r, mime, staff)
+        trashed = r.random() < 0.03 or parent in binned
         out.append(File(fid, f"{mime.rsplit('.', 1)[-1].rsplit('/', 1)[-1].title()} {i}", mime, "",
                         act.start - timedelta(days=r.randrange(1, 700), seconds=r.randrange(86400)), perms,
-                        trashed=r.random() < 0.03, drive_id=sid, parent=parent))
+                        trashed=trashed, drive_id=sid, parent=parent))
         if mime == FOLDER:
             folders.append(fid)
+            if trashed:
+                binned.add(fid)
     return out
 
 
