@@ -6,6 +6,10 @@ Runs the audit with only `chat.staff_pupil_direct` enabled against the in-proces
 latency: call counts are exact, wall times indicative), twice: the first audit (the look-back window)
 and an immediate second one. Prints Reports chat pages, `spaces.members.list` calls, held DM messages,
 and the chat findings against the truth file, with and without the optional Chat API scope.
+
+The member lists are paced to Chat's per-project quota (3,000 membership reads per minute, kept at 90 %,
+`connectors/google/quotas.py`); the sandbox enforces none, so the time that quota would add against
+Google is printed beside them (`members_quota_floor_s`, a full minute per whole quota beyond the first).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from connectors.google.quotas import quota_floor_s
 from integration.audit import run_audit
 from integration.roster import run_sync
 from integration.rules import RULES
@@ -54,6 +59,7 @@ def one(size: str, seed: int, shape: str, chat_api: bool) -> dict:
             out[f"{run}_reports_chat"] = sum(1 for e in server.requests("reports.activities.list")
                                              if e.path.endswith("/chat"))
             out[f"{run}_members_list"] = len(server.requests("chat.spaces.members.list"))
+            out[f"{run}_members_quota_floor_s"] = quota_floor_s({"chat": out[f"{run}_members_list"]})
         with ctx.store.session() as s:
             out["held"] = s.scalar(select(func.count()).select_from(HeldChatMessage))
             out["rooms"] = s.scalar(select(func.count()).select_from(ChatRoom))

@@ -116,7 +116,7 @@ def _service_checks(ctx, google_down: str = "") -> list:
         out.append(Check("database", True, f"{ctx.store.safe_url}: not initialised yet (the first 'sync' creates it)"))
     else:
         out.append(Check("database", ctx.store.ping(), ctx.store.safe_url, "check [database] url"))
-        probes.append(("acknowledgement", lambda: _ack_checks(ctx)))
+        probes.append(("acknowledgement", lambda: _ack_checks(ctx, google_down)))
     for name, probe in probes:
         try:
             out += probe()
@@ -134,7 +134,7 @@ def _service_checks(ctx, google_down: str = "") -> list:
     return out
 
 
-def _ack_checks(ctx) -> list:
+def _ack_checks(ctx, google_down: str = "") -> list:
     from integration.acknowledgement import checks
 
-    return checks(ctx) if ctx.settings.acknowledgement.policy_version else []
+    return checks(ctx, google_down) if ctx.settings.acknowledgement.policy_version else []

@@ -214,7 +214,7 @@ class _Run:
                     records += released
                     prepared = [p for record in records for p in self._evaluate(source, stream, record)]
                     outcome = findings.record(s, prepared, self.now)
-                    alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now)
+                    alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now, hold=True)
                     if batch.cursor is not None:
                         self._save_cursor(s, source, batch.stream or stream, batch.partition, batch.cursor, self.now)
                 break
@@ -283,7 +283,11 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
         with store.session() as s:
             rctx = build_rule_context(s, settings, store.crypto, now)
         state = _Run(ctx, rules, rctx, now, full)
-        failures = _run_sources(state, ctx.activity_sources())
+        try:
+            failures = _run_sources(state, ctx.activity_sources())
+        finally:  # the run's high/medium findings, emailed together (one email if they are a burst)
+            with store.session() as s:
+                alerts.release_held(s, settings, now)
     except BaseException as exc:  # the error is shown to admins: personal addresses masked
         _finish(store, run.id, "failed", {}, redact(str(exc) or type(exc).__name__, set(settings.approved_domains)))
         raise

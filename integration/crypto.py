@@ -26,7 +26,7 @@ class Crypto:
         self._keys = list(keys)
         self._fernets = [Fernet(k) for k in keys]
         self._multi = MultiFernet(self._fernets)
-        self._hmac_key = hashlib.sha256(b"safechannels-hmac-v1:" + keys[0]).digest()
+        self._hmac_key = hash_secret(keys[0])
 
     @classmethod
     def from_file(cls, path: Path) -> Crypto:
@@ -74,8 +74,27 @@ class Crypto:
 
     def address_hash(self, address: str) -> str:
         """Keyed hash of a normalised address: equality look-ups without storing it in clear."""
-        norm = address.strip().lower()
-        return hmac.new(self._hmac_key, norm.encode("utf-8"), hashlib.sha256).hexdigest()
+        return keyed_hash(self._hmac_key, address)
+
+    @property
+    def hash_secret(self) -> bytes:
+        """The HMAC key of :meth:`address_hash` (derived from the newest key)."""
+        return self._hmac_key
+
+    @property
+    def older_hash_secrets(self) -> list[bytes]:
+        """The HMAC keys the older keys in the file gave, newest first (what hashes used before a rotation)."""
+        return [hash_secret(k) for k in self._keys[1:]]
+
+
+def hash_secret(key: bytes) -> bytes:
+    """The HMAC key derived from one Fernet key."""
+    return hashlib.sha256(b"safechannels-hmac-v1:" + key).digest()
+
+
+def keyed_hash(secret: bytes, address: str) -> str:
+    """HMAC-SHA256 of a normalised address under ``secret`` (see :func:`hash_secret`)."""
+    return hmac.new(secret, address.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def write_new_key_file(path: Path) -> bool:

@@ -182,16 +182,36 @@ def _without_purged(session: Session, prepared: list[Prepared], unknown: list[st
     """Drop activity of purged findings from before their closure: the DSL dealt with it, and Reports
     (or a state read) returning it again must not re-create the finding or e-mail anyone. Activity
     after the closure is a recurrence, recorded as one would be for a finding still kept."""
+    if not unknown or session.scalar(select(FindingTombstone.id).limit(1)) is None:
+        return prepared
+    aliases = _retired_fingerprints(session, [p for p in prepared if p.fingerprint in set(unknown)])
+    wanted = list(dict.fromkeys([*unknown, *aliases]))
     closed: dict[str, datetime] = {}
-    for i in range(0, len(unknown), _CHUNK):
+    for i in range(0, len(wanted), _CHUNK):
         for fp, closed_at, purged_at in session.execute(
                 select(FindingTombstone.fingerprint, FindingTombstone.closed_at, FindingTombstone.purged_at)
-                .where(FindingTombstone.fingerprint.in_(unknown[i:i + _CHUNK]))):
-            closed[fp] = closed_at or purged_at
+                .where(FindingTombstone.fingerprint.in_(wanted[i:i + _CHUNK]))):
+            closed[aliases.get(fp, fp)] = closed_at or purged_at
     if not closed:
         return prepared
     return [p for p in prepared if p.fingerprint not in closed
             or (p.candidate.time is not None and p.candidate.time > closed[p.fingerprint])]
+
+
+def _retired_fingerprints(session: Session, prepared: list[Prepared]) -> dict[str, str]:
+    """fingerprint under a retired HMAC key -> the current one, for candidates whose fingerprint embeds
+    a keyed hash (a tombstone made before `rotate-key` holds the old one; see integration/rekey.py)."""
+    from integration.rekey import retired_hashes
+
+    keyed = [p for p in prepared if any(getattr(p.candidate, name, None) and name in ("guardian", "counterpart")
+                                        for name in p.candidate.key_fields)]
+    if not keyed:
+        return {}
+    out: dict[str, str] = {}
+    for address_hash in retired_hashes(session):
+        for p in keyed:
+            out.setdefault(fingerprint(p.candidate, address_hash), p.fingerprint)
+    return out
 
 
 def _apply_occurrence(session: Session, f: Finding, p: Prepared, now: datetime, out: RecordOutcome,

@@ -84,7 +84,17 @@ def _deliver(ctx, now: datetime) -> dict:
 
 
 def alerts(ctx, now: datetime) -> dict:
+    release_stale_held(ctx, now)
     return _deliver(ctx, now)
+
+
+def release_stale_held(ctx, now: datetime) -> int:
+    """Alerts an interrupted audit held and never released: emailed once older than the burst window."""
+    from integration.alerts import release_held
+
+    window = timedelta(minutes=ctx.settings.alerts.burst_window_minutes)
+    with ctx.store.session() as s:
+        return release_held(s, ctx.settings, now, older_than=now - window)
 
 
 def digest(ctx, now: datetime) -> dict:

@@ -2,11 +2,19 @@
 
 Convention (kept by every model): an Encrypted column `x` that is looked up by value has a
 sibling column `x_hash` holding `Crypto.address_hash(x)`.
+
+Tombstones of purged findings hold only a fingerprint (keyed hashes inside, no address to
+recompute it from), so the HMAC keys of the older keys are kept in ``retired_hash_keys``
+(encrypted with the newest key) and the audit matches tombstones under them too.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from integration.crypto import Crypto
 from integration.store import Store
@@ -51,7 +59,41 @@ def rotate_all(store: Store, crypto: Crypto) -> dict[str, int]:
         from integration.findings import refingerprint
 
         counts["finding_fingerprints"] = refingerprint(s, crypto.address_hash)
+        counts["retired_hash_keys"] = keep_hash_keys(s, crypto)
     return counts
+
+
+def hash_key_id(secret: bytes) -> str:
+    """A non-secret name for an HMAC key (a digest of it), so each is kept once."""
+    return hashlib.sha256(b"safechannels-hash-key-id:" + secret).hexdigest()[:16]
+
+
+def keep_hash_keys(session: Session, crypto: Crypto) -> int:
+    """Keep the HMAC keys of the older keys (tombstones were made under one of them); returns how many
+    were added. Stored encrypted with the newest key, so removing the old key from the file is safe."""
+    from integration.store.models_privacy import RetiredHashKey
+
+    known = set(session.scalars(select(RetiredHashKey.key_id)))
+    known.add(hash_key_id(crypto.hash_secret))
+    added = 0
+    for secret in crypto.older_hash_secrets:
+        key_id = hash_key_id(secret)
+        if key_id not in known:
+            session.add(RetiredHashKey(key_id=key_id, secret=base64.b64encode(secret).decode("ascii")))
+            known.add(key_id)
+            added += 1
+    session.flush()
+    return added
+
+
+def retired_hashes(session: Session) -> list:
+    """``address_hash`` functions of the retired HMAC keys (newest first), for matching tombstones."""
+    from integration.crypto import keyed_hash
+    from integration.store.models_privacy import RetiredHashKey
+
+    secrets = [base64.b64decode(s) for s in session.scalars(select(RetiredHashKey.secret)
+                                                           .order_by(RetiredHashKey.id.desc()))]
+    return [lambda address, k=k: keyed_hash(k, address) for k in secrets]
 
 
 class _Raw(str):

@@ -15,7 +15,8 @@
   (APScheduler 3's own loop would die on it and the process would stay up doing nothing), a job
   that cannot start is retried shortly, a run's outcome is written once the database is back.
   The 2-second tick stores a heartbeat (``worker_heartbeats``) that ``/readyz`` checks; if no
-  tick has succeeded for ``STALL_EXIT`` the worker exits non-zero so the platform restarts it.
+  tick has succeeded for ``[schedule] stall_exit_seconds`` (2 minutes) the worker exits non-zero
+  so the platform restarts it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integration import jobs as jobs_mod
 from integration.errors import ConfigError
-from integration.holders import HOST, holder_gone, new_owner
+from integration.holders import HOST, holder_gone, lease_free, lease_over, new_owner
 from integration.logs import event
 from integration.periodic import Periodic
 from integration.store.models_alerts import JobLock
@@ -50,7 +51,7 @@ DB_RETRY = 10.0  # seconds before a job that could not reach the database is tri
 PASS_RETRY = 5.0  # seconds before a scheduler pass that failed on the database is tried again
 HEARTBEAT_EVERY = 5.0  # seconds between stored heartbeats
 STALE_AFTER = timedelta(seconds=20)  # /readyz: no heartbeat for this long = jobs are not being scheduled
-STALL_EXIT = 120.0  # seconds without a successful tick before the worker gives up and exits non-zero
+STALL_EXIT = 120.0  # default of [schedule] stall_exit_seconds: no successful tick this long = exit non-zero
 FINISH_PATIENCE = 120.0  # seconds a finished run keeps trying to record its outcome
 
 
@@ -103,10 +104,7 @@ def acquire(store, kind: str, owner: str, now: datetime, *, min_gap: timedelta =
     _ensure_lock_row(store, kind)
     with store.session() as s:
         previous, holder = s.execute(select(JobLock.run_id, JobLock.owner).where(JobLock.kind == kind)).one()
-        free = JobLock.lease_until.is_(None) | (JobLock.lease_until < now)
-        if holder and holder_gone(holder):
-            free = free | (JobLock.owner == holder)  # its process is gone: no need to wait for the lease
-        cond = [JobLock.kind == kind, free]
+        cond = [JobLock.kind == kind, lease_free(JobLock.lease_until, JobLock.owner, holder, now)]
         if min_gap:
             cond.append(JobLock.last_started_at.is_(None) | (JobLock.last_started_at < now - min_gap))
         res = s.execute(update(JobLock).where(*cond).values(owner=owner, lease_until=now + LEASE,
@@ -193,7 +191,7 @@ def recover_interrupted(store, now: datetime) -> int:
     closed = 0
     with store.session() as s:
         for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None), JobLock.lease_until.is_not(None))):
-            if not (_aware(lock.lease_until) < now or holder_gone(lock.owner)):
+            if not lease_over(lock.lease_until, lock.owner, now):
                 continue
             res = s.execute(update(Run).where(Run.id == lock.run_id, Run.status == "running").values(
                 status="failed", finished_at=now, error=_interrupted(lock.owner)))
@@ -229,11 +227,15 @@ def forget_dead_workers(store) -> None:
                 s.delete(row)
 
 
+NO_WORKER = "no worker running: no heartbeat yet (start `python -m integration worker`)"
+
+
 def heartbeat_problem(session, now: datetime) -> str:
-    """'' while jobs are being scheduled (or no worker has ever run here); else what /readyz says."""
+    """'' while a worker is scheduling jobs; else what /readyz says. No heartbeat at all (no worker
+    started yet, or the last one stopped) is not ready either: nothing would audit or alert."""
     newest = session.scalar(select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1))
     if newest is None:
-        return ""
+        return NO_WORKER
     age = (now - _aware(newest)).total_seconds()
     if age <= STALE_AFTER.total_seconds():
         return ""
@@ -309,6 +311,7 @@ class Worker:
         self.worker_id = f"{HOST}:{os.getpid()}"
         self.started_at = datetime.now(UTC)
         self._tick_ok = time.monotonic()  # the last tick that reached the database
+        self.stall_exit = float(getattr(ctx.settings.schedule, "stall_exit_seconds", STALL_EXIT))
         self._beat_at = 0.0
         self._db_down = False
 
@@ -374,7 +377,7 @@ class Worker:
         if thread is not None and not thread.is_alive():
             return "the scheduler's thread died"
         idle = time.monotonic() - self._tick_ok
-        if idle > STALL_EXIT:
+        if idle > self.stall_exit:
             return f"no job could be scheduled for {round(idle)} s (database unavailable)"
         return ""
 
@@ -422,7 +425,8 @@ class Worker:
         event(log, "worker.started", jobs=",".join(sorted(specs)), timezone=tz)
 
     def stop(self, wait: bool = True) -> None:
-        """Graceful: no new runs; running jobs finish (a kill instead leaves a lease that expires)."""
+        """Graceful: no new runs; running jobs finish (a kill instead leaves a lease that expires).
+        ``wait=False`` (stalled): nothing waits for the database, and the heartbeat is left to go stale."""
         global _WORKER
         with self._lock:
             self._stopping = True
@@ -430,11 +434,12 @@ class Worker:
             self.scheduler.shutdown(wait=wait)
         self._pool.shutdown(wait=wait)
         _WORKER = None
-        try:  # a stopped worker is not a stalled one: /readyz stops expecting its heartbeat
-            with self.ctx.store.session() as s:
-                s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == self.worker_id))
-        except SQLAlchemyError:
-            pass
+        if wait:  # stopped, not stalled: its heartbeat goes (/readyz says no worker runs until another starts)
+            try:
+                with self.ctx.store.session() as s:
+                    s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker == self.worker_id))
+            except SQLAlchemyError:
+                pass
         event(log, "worker.stopped")
 
 

@@ -35,6 +35,7 @@ class Google:
     admin_subject: str = ""
     customer: str = "my_customer"
     api_base_url: str = ""
+    retry_base_ms: int = 1000  # first retry of a transient error after 50-100 % of this, doubling each time
 
 
 @dataclass
@@ -91,6 +92,8 @@ class Alerts:
     digest_time: str = "07:30"
     outbox_dir: str = "instance/outbox"
     base_url: str = "http://127.0.0.1:5000"
+    burst_threshold: int = 5  # more high/medium findings than this within the window: one email lists them
+    burst_window_minutes: int = 10
 
 
 @dataclass
@@ -147,6 +150,7 @@ class Schedule:
     alerts: str = "*/2 * * * *"
     watch_renewal: str = "0 */2 * * *"
     retention_purge: str = "30 2 * * *"
+    stall_exit_seconds: int = 120  # the worker exits (to be restarted) when it cannot schedule jobs this long
 
 
 @dataclass
@@ -203,10 +207,14 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("acknowledgement", "deadline_days"): (1, 365),
     ("acknowledgement", "reminder_days"): (0, 365),  # each entry
     ("alerts", "escalate_after_hours"): (1, 720),
+    ("alerts", "burst_threshold"): (1, 1000),
+    ("alerts", "burst_window_minutes"): (1, 1440),
     ("privacy", "closed_findings_retention_days"): (1, 36500),
     ("privacy", "activity_retention_days"): (1, 36500),
     ("web", "session_idle_minutes"): (1, 1440),
     ("web", "session_max_hours"): (1, 168),
+    ("schedule", "stall_exit_seconds"): (5, 3600),
+    ("google", "retry_base_ms"): (10, 60000),  # Google asks for 1 s; less only against the sandbox  # below a few ticks a brief lock would restart the worker
 }
 
 

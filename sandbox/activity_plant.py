@@ -206,7 +206,7 @@ def plant(act: Activity) -> None:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
                _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day, _whole_messages,
-               _shared_drive_files):
+               _group_mail, _shared_drive_files):
         try:
             fn(p)
         except NoOne:
@@ -532,3 +532,36 @@ def _whole_messages(p: Planter) -> None:
         p.decoy("mail.out_of_hours", "late mail to a class group is not one-to-one (one receipt per member)",
                 staff=tutor, pupil=members[0])
 
+
+
+def _group_mail(p: Planter) -> None:
+    """Class mail through a Google Group whose members are pupils (the academy's tutor groups; the classic
+    school mails classes directly and has none). The group is a list, so the message is not one-to-one; a
+    personal address beside it is still a participant of the whole message: a pupil's personal address
+    copied in is one breach, the tutor's own personal address copied in reaches every pupil of the group
+    (one breach per pupil: each now has a message with that address on it). In Reports only the tutor's
+    sent event names the group and the copied address; each member's receipt names that member alone."""
+    a = p.a
+    groups = [(g, t, [m for m in ms if a.roles.get(m) == "pupil"]) for g, (t, ms) in sorted(a.mail_groups.items())
+              if a.roles.get(t) == "staff"]
+    groups = [(g, t, kids) for g, t, kids in groups if len(kids) > 1]
+    if not groups:
+        return
+    group, tutor, kids = groups[p.rng.randrange(len(groups))]
+    current = {(p.exc[0][0].lower(), p.exc[0][1].lower())} if p.exc else set()  # the register's current exception
+    pu = p.pick([k for k in kids if (tutor, k) not in current], registered=True)
+    addr = p.personal(pu, True)
+    p.truth("mail.staff_to_pupil_personal", staff=tutor, pupil=pu, counterpart=addr,
+            obj=p.mail(p.when(), tutor, [group], [addr]))
+    if p.personal(tutor, True):
+        own = p.personal(tutor, True)
+        obj = p.mail(p.when(), tutor, [group, own])
+        for kid in kids:
+            p.truth("mail.staff_personal_to_pupil", staff=tutor, pupil=kid, counterpart=own, obj=obj,
+                    status="suppressed" if (tutor, kid) in current else "new")
+    colleague = p.pick([x for x in a.staff if x != tutor])
+    mid = p.mail(p.when(22, 5), tutor, [group], [colleague])
+    p.decoy("mail.out_of_hours", "late class mail through a group copying a colleague is not one-to-one",
+            staff=tutor, pupil=kids[0], obj=mid)
+    p.decoy("mail.staff_to_pupil_personal", "class mail through a group copying a colleague's school address",
+            staff=tutor, obj=mid)

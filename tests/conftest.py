@@ -1,10 +1,16 @@
 """Shared fixtures: a freshly migrated store on SQLite, or on PostgreSQL when
-SAFECHANNELS_TEST_DATABASE_URL is set (CI runs the suite once on each)."""
+SAFECHANNELS_TEST_DATABASE_URL is set (CI runs the suite once on each).
+
+The PostgreSQL run leaves out the tests that can never reach it (see `reaches_test_database`):
+their outcome does not depend on the variable, and the SQLite run has just run them.
+SAFECHANNELS_TEST_EVERYTHING=1 runs them on PostgreSQL too."""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -14,6 +20,40 @@ from integration.store import Store, normalise_url
 from sandbox.school import SHAPES
 
 PG_URL = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
+# Ways other than the `database_url` fixture that a test file (or a fixture's file) reaches the test database.
+_DATABASE_WORDS = ("SAFECHANNELS_TEST_DATABASE_URL", "module_database")
+
+
+def reaches_test_database(item: pytest.Item) -> bool:
+    """Whether a test can open the database that SAFECHANNELS_TEST_DATABASE_URL names: it uses the
+    `database_url` fixture (directly or through another fixture, e.g. `store`), is marked `postgres`,
+    or its module or one of its fixtures' files names the variable or `module_database`. Over-counting
+    is the safe side: a file that merely mentions them keeps all its tests on PostgreSQL."""
+    if "database_url" in item.fixturenames or item.get_closest_marker("postgres"):
+        return True
+    files = {str(item.path)} | {d.func.__code__.co_filename
+                                for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs}
+    return any(_names_the_database(f) for f in files - {__file__})  # this file's own way is `database_url`
+
+
+@functools.cache
+def _names_the_database(path: str) -> bool:
+    try:
+        content = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(w in content for w in _DATABASE_WORDS)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not PG_URL or os.environ.get("SAFECHANNELS_TEST_EVERYTHING") == "1":
+        return
+    keep, leave = [], []
+    for item in items:
+        (keep if reaches_test_database(item) else leave).append(item)
+    if leave:
+        config.hook.pytest_deselected(items=leave)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")

@@ -182,7 +182,8 @@ class GoogleActivitySource:
             event(log, "audit.mail_source_probe", logging.INFO, refused=str(exc))
             available = False
         self.mail_source_decision = "reports" if available else "mailbox"
-        event(log, "audit.mail_source", decision=self.mail_source_decision)
+        event(log, "audit.mail_source", decision=self.mail_source_decision,
+              missed=REPORTS_MAIL_MISSES if self.mail_source_decision == "reports" else "")
         return self.mail_source_decision
 
     def _mail_forwarding(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
@@ -269,12 +270,24 @@ class GoogleActivitySource:
         try:
             end = _last_day()[1]
             source = self._decide_mail_source({}, end)
-            detail = {"reports": "Reports gmail events are available",
+            detail = {"reports": "Reports gmail events are available. " + REPORTS_MAIL_MISSES,
                       "mailbox": "no Reports gmail events: reading mailbox headers (gmail.metadata)"}[source]
             out.append(Check("Mail source", True, f"{source}: {detail}"))
         except SourceError as exc:
             out.append(Check("Mail source", False, str(exc), getattr(exc, "fix", "")))
         return out
+
+
+# What Reports gmail cannot show (issue 10). Gmail logs deliveries, not headers: a message from outside
+# the school is logged once per school mailbox it reached, naming that mailbox alone (the sender's
+# event, which lists every destination, exists only when the sender is a school mailbox). The outside
+# co-recipients of such a message are in its To/Cc headers only, which only mailbox mode reads.
+REPORTS_MAIL_MISSES = (
+    "Missed in this mode: outside co-recipients of mail that came from outside the school (a staff "
+    "member's personal address writing to a guardian and copying the school mailbox; a guardian writing "
+    "to a staff member's personal address and copying the pupil): Reports logs each school mailbox's "
+    "delivery naming that mailbox alone, and the To/Cc headers are read only with "
+    '[audit] mail_source = "mailbox" (gmail.metadata, every mailbox each run)')
 
 
 def bucket_of(owner: str) -> str:

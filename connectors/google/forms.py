@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.google.scopes import SCOPES
 from connectors.google.transport import GoogleClient
-from integration.errors import SourceError, SourceRefused
+from integration.errors import SourceError, SourceRefused, Unreachable
 from integration.protocols import Check
 from integration.records import FormInfo, FormResponseRecord
 
@@ -152,6 +152,8 @@ class FormsAcknowledgementSource:
         """doctor: can the form owner get a Forms token with the scopes we need?"""
         try:
             self.client.check_token(self.owner, self.scopes)
+        except Unreachable:
+            raise  # nothing answers: not a delegation problem (the caller reports it once and skips)
         except SourceError as exc:
             return [Check("forms: delegation", False, str(exc), getattr(exc, "fix", ""))]
         return [Check("forms: delegation", True, f"{self.owner} can use {', '.join(self.scopes)}")]

@@ -113,8 +113,8 @@ class GoogleClient:
     def __init__(self, key: KeyFile, *, api_base_url: str = "", max_attempts: int = 7,
                  backoff_base: float = 1.0, backoff_max: float = 32.0, sleep: Callable[[float], None] = time.sleep,
                  quotas: dict[str, int] | None = None):
-        """`quotas`: calls per minute per impersonated user for each paced API (default: Google's
-        published per-user quotas, see `quotas.py`); `{}` paces nothing."""
+        """`quotas`: calls per minute for each paced API, per impersonated user or (Chat) per project
+        (default: Google's published quotas, see `quotas.py`); `{}` paces nothing."""
         self.key = key
         self.base_url = api_base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -134,7 +134,8 @@ class GoogleClient:
     @classmethod
     def from_settings(cls, settings) -> GoogleClient:
         key = KeyFile(settings.resolve(settings.google.service_account_file))
-        return cls(key, api_base_url=settings.google.api_base_url)
+        return cls(key, api_base_url=settings.google.api_base_url,
+                   backoff_base=settings.google.retry_base_ms / 1000)
 
     # ---------------------------------------------------------------- plumbing
 
@@ -181,7 +182,8 @@ class GoogleClient:
     def _paced(self, api: str, wait: float) -> None:
         level = logging.DEBUG if api in self._paced_apis else logging.INFO
         self._paced_apis.add(api)
-        event(log, "google.paced", level, api=api, wait=round(wait, 2), reason="per-user quota per minute")
+        scope = "per-project" if api in self.pacer.per_project else "per-user"
+        event(log, "google.paced", level, api=api, wait=round(wait, 2), reason=f"{scope} quota per minute")
 
     def _count(self, api: str, n: int = 1) -> None:
         with self._stats_lock:

@@ -21,11 +21,27 @@ from integration.acknowledgement.report import compliance_csv
 from integration.acknowledgement.run import AckRunResult, report, run_acknowledgement
 from integration.protocols import Check
 
+FORM_CHECKS = ("forms: delegation", "acknowledgement: form")
 
-def checks(ctx) -> list[Check]:
-    """Live `doctor` checks for acknowledgement (one Forms API read when a form is known)."""
+
+def checks(ctx, google_down: str = "") -> list[Check]:
+    """Live `doctor` checks for acknowledgement (one Forms API read when a form is known). When nothing
+    answers at the Forms endpoint (``google_down``, already reported, or found here) they are skipped
+    naming it, as doctor's other checks are, rather than failing with advice about delegation."""
+    from integration.errors import Unreachable
+
+    if google_down:
+        return [Check(name, False, f"skipped: nothing answers at {google_down}", "") for name in FORM_CHECKS]
+    try:
+        return _checks(ctx)
+    except Unreachable as exc:
+        return [Check(f"reach {exc.endpoint}", False, str(exc), exc.fix),
+                *(Check(name, False, f"skipped: nothing answers at {exc.endpoint}", "") for name in FORM_CHECKS)]
+
+
+def _checks(ctx) -> list[Check]:
     from integration.acknowledgement.rounds import current_round, manual_steps
-    from integration.errors import SourceError
+    from integration.errors import SourceError, Unreachable
 
     source = ctx.acknowledgement_source()
     out: list[Check] = list(source.check()) if hasattr(source, "check") else []
@@ -41,6 +57,8 @@ def checks(ctx) -> list[Check]:
         return out
     try:
         info = source.get_form(form_id)
+    except Unreachable:
+        raise
     except SourceError as exc:
         return out + [Check("acknowledgement: form", False, str(exc), getattr(exc, "fix", ""))]
     out.append(Check("acknowledgement: form collects verified emails", info.email_collection_type == "VERIFIED",

@@ -117,6 +117,23 @@ def _first_request(session, settings: Settings, rnd, m, withdrawn: dict[str, int
         out.counts[kind] += 1
 
 
+def queue_invitations(session, st: Standing, settings: Settings, now: datetime) -> Queued:
+    """Only the first requests (invitation, or the new starter's email) of everyone outstanding who was
+    never asked: plain `acks` sends these, so opening a round always invites; reminders and the
+    overdue list stay with `acks --remind` and the scheduler."""
+    out = Queued()
+    sent = {n.recipient for n in session.scalars(
+        select(AckNotice).where(AckNotice.round_id == st.round.id, AckNotice.kind.in_(FIRST_REQUESTS)))}
+    withdrawn = _withdrawn_first_requests(session, st.round.id)
+    asked = sent - set(withdrawn)
+    for m in st.outstanding:
+        if m.email not in asked:
+            _first_request(session, settings, st.round, m, withdrawn, now, out)
+    if out.total:
+        event(log, "acks.emails_queued", policy_version=st.round.policy_version, **out.counts)
+    return out
+
+
 def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queued:
     """Queue every acknowledgement email due at `now` for this round (in the caller's transaction)."""
     rnd, a = st.round, settings.acknowledgement

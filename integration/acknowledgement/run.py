@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from integration.acknowledgement.leavers import cancel_leavers
 from integration.acknowledgement.matching import standing
-from integration.acknowledgement.notices import Queued, escalation_recipients, queue_due
+from integration.acknowledgement.notices import Queued, escalation_recipients, queue_due, queue_invitations
 from integration.acknowledgement.report import compliance_report, status_json
 from integration.acknowledgement.responses import ReadResult, read_responses
 from integration.acknowledgement.rounds import Problem, ensure_form, form_problems, open_round
@@ -71,8 +71,11 @@ def _finish(store, run_id: int, now: datetime, status: str, summary: dict, error
         run.finished_at, run.status, run.summary, run.error = now, status, summary, error[:2000]
 
 
-def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, mailer=None) -> AckRunResult:
-    """For the scheduler (and `acks`): read responses, then (``send``) queue and deliver due emails."""
+def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, invite: bool = False,
+                        mailer=None) -> AckRunResult:
+    """For the scheduler (and `acks`): read responses, then (``send``) queue and deliver every due email,
+    or (``invite``, plain `acks`) only the first invitations of people never asked."""
+    deliver = send or invite
     now = now or datetime.now(UTC)
     store, settings = ctx.store, ctx.settings
     run_id = _start(store, now)
@@ -88,7 +91,7 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
                                     blocking=False))
         queued, cancelled = Queued(), 0
         with store.session() as s:
-            if send:
+            if deliver:
                 cancelled = cancel_leavers(s, settings, now)
             if not s.scalar(select(func.count()).select_from(Person)):
                 problems.append(Problem("the roster is empty, so nobody is expected to acknowledge",
@@ -97,11 +100,11 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
             if st.overdue(now) and not escalation_recipients(settings):
                 problems.append(Problem("staff are overdue but nobody receives the escalation",
                                         "set [acknowledgement] escalate_to or [alerts] dsl_emails", blocking=False))
-            if send and not any(p.blocking for p in problems):
-                queued = queue_due(s, st, settings, now)
+            if deliver and not any(p.blocking for p in problems):
+                queued = (queue_due if send else queue_invitations)(s, st, settings, now)
             status = status_json(s, st)
         result = AckRunResult(status, read, queued, problems, cancelled=cancelled)
-        if send:
+        if deliver:
             from integration.alerts import deliver_due
 
             result.delivery = deliver_due(ctx, now, mailer=mailer)

@@ -6,9 +6,12 @@ twice, and a failing transport only delays it.
 
 API for other modules:
 
-- ``queue_finding_alerts(session, findings, settings, now) -> int`` — the audit engine calls it
-  in the transaction that creates findings. high/medium: one email per ``[alerts] dsl_emails``
-  address now; low: the next daily digest. Idempotent per finding.
+- ``queue_finding_alerts(session, findings, settings, now, hold=False) -> int`` — the audit engine
+  calls it in the transaction that creates findings. high/medium: an email to every ``[alerts]
+  dsl_emails`` address now, or one email listing them when more than ``burst_threshold`` arrive
+  within ``burst_window_minutes``; low: the next daily digest. Idempotent per finding. ``hold``
+  (the audit, batch by batch) keeps high/medium until ``release_held(session, settings, now)`` at
+  the end of the run, so a run's findings are counted together.
 - ``queue_email(session, email, key, *, now=None, kind="other", domain="") -> bool`` — queue any
   :class:`~integration.protocols.OutgoingEmail` in the caller's transaction under a unique ``key``
   (e.g. ``ack:2025-10:reminder:alice@school:2026-11-20``); False if that key was ever queued.
@@ -26,9 +29,10 @@ from integration.alerts.deliver import DeliveryResult, deliver_due
 from integration.alerts.digest import pending_count, run_digest
 from integration.alerts.escalation import run_escalation
 from integration.alerts.outbox import queue_email, retry_failed, send_email
-from integration.alerts.routing import queue_finding_alerts
+from integration.alerts.routing import queue_finding_alerts, release_held
 
 __all__ = [
-    "DeliveryResult", "deliver_due", "pending_count", "queue_email", "queue_finding_alerts", "retry_failed",
+    "DeliveryResult", "deliver_due", "pending_count", "queue_email", "queue_finding_alerts", "release_held",
+    "retry_failed",
     "run_digest", "run_escalation", "send_email",
 ]

@@ -156,3 +156,40 @@ def digest_email(session: Session, new: list[Finding], updated: list[tuple[Findi
                          finding_url(settings, f.id)))
     text, body_html = _render(intro, sections, FOOTER)
     return OutgoingEmail(to=[], subject=subject, text=text, html=body_html)
+
+
+_SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def burst_order(findings: list[Finding]) -> list[Finding]:
+    """Highest severity first, then newest: the inbox's default order, so the email reads like it."""
+    newest = sorted(findings, key=lambda f: (f.first_seen.timestamp() if f.first_seen else 0, f.id), reverse=True)
+    return sorted(newest, key=lambda f: _SEVERITY_ORDER.get(f.severity, 3))
+
+
+def _burst_lines(session: Session, f: Finding, settings: Settings) -> list[Line]:
+    """A short entry per finding (the full details are one click away): who, when, where."""
+    lines = []
+    if f.staff:
+        lines.append(Line("Staff member", _person(session, f.staff)))
+    if f.pupil:
+        lines.append(Line("Pupil", _person(session, f.pupil)))
+    if f.guardian:
+        lines.append(Line("Parent/carer", "personal address, shown on the finding's page"))
+    lines.append(Line("When", local_time(f.first_seen, settings)))
+    return lines + [ln for ln in _evidence_lines(f.evidence or {}) if ln.label in ("File", "Message subject")][:1]
+
+
+def burst_email(session: Session, findings: list[Finding], settings: Settings, window_minutes: int) -> OutgoingEmail:
+    """One email listing a burst of high/medium findings (e.g. a school's first audit), each with its link."""
+    ordered = burst_order(findings)
+    counts = {sev: sum(f.severity == sev for f in ordered) for sev in ("high", "medium")}
+    split = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
+    subject = f"[SafeChannels] {len(ordered)} findings need your attention ({split})"
+    intro = (f"{len(ordered)} channel-safeguarding findings ({split}) arrived within {window_minutes} minutes at "
+             f"{settings.school.name}. Rather than one email each, they are listed here, highest severity first; "
+             f"each links to its page, where you record your triage.")
+    sections = [(f"{f.severity.capitalize()}: {rule_title(f.rule)} — ref {finding_ref(f.id)}",
+                 _burst_lines(session, f, settings), finding_url(settings, f.id)) for f in ordered]
+    text, body_html = _render(intro, sections, FOOTER)
+    return OutgoingEmail(to=[], subject=subject, text=text, html=body_html)

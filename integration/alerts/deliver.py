@@ -48,7 +48,7 @@ from sqlalchemy import select, update
 from integration.alerts.digest import pending_count
 from integration.alerts.outbox import UNSENT, as_outgoing, queued_count
 from integration.errors import SourceRefused
-from integration.holders import holder_gone, new_owner
+from integration.holders import lease_free, new_owner
 from integration.logs import event, redact
 from integration.periodic import Periodic
 from integration.protocols import RECIPIENT_REFUSED
@@ -103,10 +103,8 @@ def _claim(store, row_id: int, owner: str, now: datetime, *, retry_waiting: bool
     if retry_waiting:
         ready = ready | ((OutboxEmail.status == "pending") & (OutboxEmail.due_at <= now))
     with store.session() as s:
-        free = (OutboxEmail.lease_until.is_(None)) | (OutboxEmail.lease_until < now)
         holder = s.scalar(select(OutboxEmail.lease_owner).where(OutboxEmail.id == row_id))
-        if holder and holder_gone(holder):  # a killed worker's process: take the row over at once
-            free = free | (OutboxEmail.lease_owner == holder)
+        free = lease_free(OutboxEmail.lease_until, OutboxEmail.lease_owner, holder, now)  # a killed holder: at once
         res = s.execute(update(OutboxEmail).where(
             OutboxEmail.id == row_id, OutboxEmail.status.in_(UNSENT), ready, free,
         ).values(lease_until=now + LEASE, lease_owner=owner))

@@ -1,17 +1,26 @@
 """Routing: which finding goes to whom, and when. Runs inside the audit's transaction.
 
-high/medium -> one email per DSL address at once; low -> the next daily digest. Each finding
+high/medium -> email to every DSL address at once; low -> the next daily digest. Each finding
 is routed once, ever (``alerted_findings`` is keyed by finding id; outbox keys are
-``finding:<id>:<recipient>``), so calling this twice, or for a finding with new occurrences,
-queues nothing new: new occurrences surface as "updated" in the next digest.
+``finding:<id>:<created>[:r<n>]:<recipient>``), so calling this twice, or for a finding with new
+occurrences, queues nothing new: new occurrences surface as "updated" in the next digest.
+
+Bursts (a school's first audit once sent 49 separate emails to one DSL): the audit routes its
+high/medium findings as ``held`` batch by batch, in each batch's transaction, and releases them
+when the run ends (`release_held`). If those released, plus the ones emailed in the last
+``[alerts] burst_window_minutes``, number more than ``burst_threshold``, they go as one email per
+DSL address listing them all, each with its link (key ``burst:<first finding's key>:<recipient>``);
+otherwise one email each. A release claims its rows (``held`` -> ``immediate``) with one UPDATE, so
+two releasers never email the same finding. Held rows an interrupted audit left behind are
+released by the next ``alerts`` job once older than the window: delayed, never lost.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from integration.alerts import compose
@@ -51,33 +60,30 @@ def _reopened(session: Session, finding_id: int, since: datetime) -> int:
     return len(events) if events and max(events) > since else 0
 
 
-def queue_finding_alerts(session: Session, findings: list, settings: Settings, now: datetime) -> int:
-    """Queue alerts for new, not suppressed findings; returns how many findings were (re)routed.
+def queue_finding_alerts(session: Session, findings: list, settings: Settings, now: datetime, *,
+                         hold: bool = False) -> int:
+    """Route new, not suppressed findings; returns how many findings were (re)routed.
 
     ``findings`` may hold new and updated findings alike (model objects or ids); anything
     already routed, suppressed or triaged is skipped. A finding that was routed, then resolved
     and has recurred (back to ``new``) is a new state: it is routed again under a new key.
+    high/medium are emailed now (as a burst if there are many), or, with ``hold`` (the audit,
+    batch by batch), held until `release_held` at the end of the run.
     """
     if not findings:
         return 0
     session.flush()  # the caller's new findings need their ids
     ids = [f if isinstance(f, int) else f.id for f in findings]
     done = {a.finding_id: a for a in session.scalars(select(AlertedFinding).where(AlertedFinding.finding_id.in_(ids)))}
-    routed = 0
-    dsl = recipients(settings.alerts.dsl_emails)
+    routed, held = 0, []
     for finding in session.scalars(select(Finding).where(Finding.id.in_(ids)).order_by(Finding.id)):
         if finding.status not in ALERTABLE_STATUSES:
             continue
-        route = route_for(finding.severity)
-        # its creation time too: SQLite reuses the highest id once retention deleted that finding, and
-        # a new finding must not meet the old one's outbox row under the same key
-        key = f"finding:{finding.id}:{int(finding.created_at.timestamp())}"
+        route = "held" if route_for(finding.severity) == "immediate" else "digest"
         alerted = done.get(finding.id)
         if alerted is not None:
-            generation = _reopened(session, finding.id, alerted.queued_at)
-            if not generation:
+            if not _reopened(session, finding.id, alerted.queued_at):
                 continue
-            key += f":r{generation}"
             alerted.severity, alerted.route, alerted.queued_at = finding.severity, route, now
             alerted.digest_id, alerted.escalated_at = None, None
             alerted.reported_occurrences = max(finding.occurrences or 1, 1)
@@ -87,19 +93,75 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
             session.add(alerted)
             done[finding.id] = alerted
         routed += 1
-        if route == "immediate":
-            if not dsl:
-                event(log, "alerts.no_dsl_configured", logging.WARNING, finding=finding.id,
-                      advice="set [alerts] dsl_emails; the finding is on the dashboard")
-            email = compose.finding_email(session, finding, settings)
-            for addr in dsl:
-                email.to = [addr]
-                queue_email(session, email, f"{key}:{addr}", now=now, kind="alert",
-                            finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
+        if route == "held":
+            held.append(finding.id)
     session.flush()
     if routed:
         event(log, "alerts.queued", findings=routed)
+    if held and not hold:
+        release_held(session, settings, now, only=held)
     return routed
+
+
+def _key(session: Session, finding: Finding) -> str:
+    """The finding's alert identity: its creation time too (SQLite reuses the highest id once retention
+    deleted that finding) and how often it reopened (a recurrence is a new alert)."""
+    reopened = session.scalar(select(func.count()).select_from(FindingEvent).where(
+        FindingEvent.finding_id == finding.id, FindingEvent.action == "status", FindingEvent.to_status == "new",
+        FindingEvent.from_status.in_(REOPENED_FROM))) or 0
+    return f"finding:{finding.id}:{int(finding.created_at.timestamp())}" + (f":r{reopened}" if reopened else "")
+
+
+def recent_immediate(session: Session, settings: Settings, now: datetime, exclude: list[int]) -> int:
+    """High/medium findings emailed within the burst window, other than ``exclude``."""
+    since = now - timedelta(minutes=settings.alerts.burst_window_minutes)
+    return session.scalar(select(func.count()).select_from(AlertedFinding).where(
+        AlertedFinding.route == "immediate", AlertedFinding.queued_at > since,
+        AlertedFinding.finding_id.not_in(exclude))) or 0
+
+
+def is_burst(session: Session, batch: list[Finding], settings: Settings, now: datetime, exclude: list[int]) -> bool:
+    """More than ``burst_threshold`` within the window, counting this batch; one finding is never a burst."""
+    if len(batch) < 2:
+        return False
+    return recent_immediate(session, settings, now, exclude) + len(batch) > settings.alerts.burst_threshold
+
+
+def release_held(session: Session, settings: Settings, now: datetime, *, only: list[int] | None = None,
+                 older_than: datetime | None = None) -> int:
+    """Email the held high/medium findings (``only`` these; or those routed before ``older_than``):
+    one email each, or one burst email. Returns how many findings were released."""
+    claim = update(AlertedFinding).where(AlertedFinding.route == "held")
+    if only is not None:
+        claim = claim.where(AlertedFinding.finding_id.in_(only))
+    if older_than is not None:
+        claim = claim.where(AlertedFinding.queued_at < older_than)
+    claimed = list(session.scalars(claim.values(route="immediate").returning(AlertedFinding.finding_id)))
+    if not claimed:
+        return 0
+    batch = list(session.scalars(select(Finding).where(Finding.id.in_(claimed), Finding.status.in_(ALERTABLE_STATUSES))
+                                 .order_by(Finding.id)))  # one the DSL already triaged needs no email
+    dsl = recipients(settings.alerts.dsl_emails)
+    if not dsl:
+        event(log, "alerts.no_dsl_configured", logging.WARNING, findings=len(batch),
+              advice="set [alerts] dsl_emails; the findings are on the dashboard")
+        return len(claimed)
+    domains = dict(domain=settings.school.domain, school_domains=settings.approved_domains)
+    if is_burst(session, batch, settings, now, claimed):
+        email = compose.burst_email(session, batch, settings, settings.alerts.burst_window_minutes)
+        key = _key(session, batch[0])
+        for addr in dsl:
+            email.to = [addr]
+            queue_email(session, email, f"burst:{key}:{addr}", now=now, kind="alert", **domains)
+        event(log, "alerts.burst", findings=len(batch), recipients=len(dsl))
+        return len(claimed)
+    for finding in batch:
+        email = compose.finding_email(session, finding, settings)
+        key = _key(session, finding)
+        for addr in dsl:
+            email.to = [addr]
+            queue_email(session, email, f"{key}:{addr}", now=now, kind="alert", finding_id=finding.id, **domains)
+    return len(claimed)
 
 
 def purge_orphans(session: Session) -> int:

@@ -1,5 +1,6 @@
-"""`acks`: policy acknowledgement status for the current version; `--remind` sends due emails;
-`--report json|csv` writes the governors' compliance report.
+"""`acks`: policy acknowledgement status for the current version, and the first invitations of everyone
+not asked yet (opening a round invites its staff); `--remind` sends every due email (reminders and the
+overdue list too); `--report json|csv` writes the governors' compliance report and sends nothing.
 
 Every run first reads new form responses (so the numbers are today's). Exit codes: 0 ok;
 2 the form cannot be used as configured (e.g. it does not collect email addresses: the status
@@ -19,7 +20,8 @@ from integration.errors import InputError
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document (the status) on stdout")
     p.add_argument("--remind", action="store_true",
-                   help="queue and send the due emails (requests, new starters, reminders, escalation)")
+                   help="queue and send every due email (reminders and escalation too; plain acks sends only "
+                        "the first invitations)")
     p.add_argument("--report", choices=("json", "csv"), help="print the compliance report by org unit and role")
     p.add_argument("--output", metavar="FILE", help="write the --report to FILE instead of stdout")
 
@@ -32,7 +34,7 @@ def run(args) -> int:
     if args.output and not args.report:
         raise InputError("--output needs --report json|csv")
     ctx = context_from_args(args)
-    result = run_acknowledgement(ctx, send=bool(args.remind))
+    result = run_acknowledgement(ctx, send=bool(args.remind), invite=not args.report)
     for p in result.problems:
         print(f"{'error' if p.blocking else 'warning'}: {p.problem}\n  fix: {p.fix}", file=sys.stderr)
     refused = getattr(result.delivery, "refused", None)

@@ -13,6 +13,7 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from integration.jobs import release_stale_held
 from integration.wiring import context_from_args
 
 
@@ -35,6 +36,8 @@ def run(args) -> int:
             retried = retry_failed(s, now)
             print(f"{retried} refused email(s) queued again", file=sys.stderr)
         run_escalation(s, ctx.settings, now)
+    release_stale_held(ctx, now)
+    with ctx.store.session() as s:
         if args.digest:
             run_digest(s, ctx.settings, now, force=True)
     result = deliver_due(ctx, now, mailer=mailer, retry_waiting=True)  # the operator wants it now

@@ -3,12 +3,14 @@
 Runs every job on its `[schedule]`, the digest at `[alerts] digest_time`, escalation every few
 minutes, and jobs requested by webhooks. SIGTERM/SIGINT stop it gracefully: no new runs,
 running jobs finish. It rides out a locked or restarting database; if no job could be scheduled
-for two minutes it exits 1, so the platform restarts it. `--run JOB` runs one job now (same lease and `runs` record) and exits.
+for `[schedule] stall_exit_seconds` (2 minutes) it exits 1 at once, so the platform restarts it. `--run JOB` runs one job now (same lease and `runs` record) and exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import signal
 import sys
 import threading
@@ -53,5 +55,14 @@ def run(args) -> int:
         worker.stop(wait=not stalled)
     if stalled:  # exit non-zero so the platform (systemd, a container runtime) restarts the worker
         print(f"error: worker: {stalled}; exiting so it can be restarted", file=sys.stderr)
-        return 1
+        _exit_now(1)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """Exit without joining threads: a job or tick thread stuck on the database (a lock held, a server
+    that does not answer) would otherwise keep a stalled worker alive, and it would never be restarted."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

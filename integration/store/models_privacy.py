@@ -6,6 +6,10 @@ database reader cannot replay a cookie) is what makes it valid.
 
 A purged finding leaves its fingerprint as a tombstone: the audit honours it, so activity from
 before the purge that Reports still returns never re-creates the finding or e-mails the DSL again.
+A fingerprint embeds keyed hashes of personal addresses and a tombstone keeps no address to
+recompute it from, so `rotate-key` keeps the HMAC key the tombstones were made under
+(``retired_hash_keys``, encrypted with the current key like every secret): the audit matches
+tombstones under it too, and a purged finding stays purged after a key rotation.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integration.store.base import Base, Email, UTCDateTime, utcnow
+from integration.store.base import Base, Email, Encrypted, UTCDateTime, utcnow
 
 
 class WebSession(Base):
@@ -42,3 +46,14 @@ class FindingTombstone(Base):
     rule: Mapped[str] = mapped_column(String(64), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     purged_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RetiredHashKey(Base):
+    """An HMAC key of an earlier encryption key (base64, encrypted at rest), kept by `rotate-key` so
+    tombstones made under it still match. ``key_id``: a non-secret digest naming it."""
+
+    __tablename__ = "retired_hash_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    secret: Mapped[str] = mapped_column(Encrypted())
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -30,3 +30,15 @@ class FindingException(Base):
     expires: Mapped[date] = mapped_column(Date())
     added_by: Mapped[str] = mapped_column(String(320), default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PersonView(Base):
+    """Someone opened a person's page (/people/<email>, or the API's): written to the access log like a
+    finding view, since the page gathers every finding about that staff member or pupil (UK GDPR
+    accountability)."""
+
+    __tablename__ = "person_views"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(Email(), index=True)  # the address asked for, lower-cased
+    actor: Mapped[str] = mapped_column(String(320), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -17,15 +17,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from integration import registers
 from integration.errors import ConfigError, SafeChannelsError
 from integration.logs import event
 from integration.store.base import current_crypto
-from integration.store.models_audit import Finding, FindingEvent
 from integration.store.models_ops import Run
 from integration.store.models_roster import Person
+from integration.web import access_log as access
 from integration.web import queries, services
 from integration.web.auth import current_user, log, require
 from integration.web.roster_view import RosterIndex
@@ -217,15 +217,8 @@ def access_log():
     actor = request.args.get("actor", "").strip().lower()
     finding = request.args.get("finding", type=int)
     page = max(1, request.args.get("page", 1, type=int) or 1)
-    q = select(FindingEvent, Finding.rule).join(Finding, Finding.id == FindingEvent.finding_id) \
-        .where(or_(FindingEvent.action != "created", FindingEvent.actor != "audit"))
-    if actor:
-        q = q.where(func.lower(FindingEvent.actor).like(f"%{actor}%"))
-    if finding:
-        q = q.where(FindingEvent.finding_id == finding)
     with svc.store.session() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = list(s.execute(q.order_by(FindingEvent.id.desc()).offset((page - 1) * LOG_PAGE).limit(LOG_PAGE)))
+        rows, total = access.read(s, actor=actor, finding=finding, offset=(page - 1) * LOG_PAGE, limit=LOG_PAGE)
     return render_template("admin_access_log.html", rows=rows, total=total, page=page,
                            pages=max(1, -(-total // LOG_PAGE)), actor=actor, finding=finding or "")
 

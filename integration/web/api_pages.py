@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 from flask import Blueprint, abort, jsonify
 from sqlalchemy import select
 
-from integration.store.models_audit import FindingEvent
 from integration.store.models_roster import Person
-from integration.web import services
+from integration.web import access_log, services
 from integration.web.acks_views import current_report
-from integration.web.auth import require
+from integration.web.auth import current_user, require
 from integration.web.people_views import ack_status, find_person, person_findings
 from integration.web.reports_views import report_data
 from integration.web.roster_view import RosterIndex
@@ -61,6 +60,7 @@ def person(email: str):
             abort(404)
         role = RosterIndex(s, svc.settings, [p.id]).explain(p) if p else None
         ack = ack_status(s, svc.settings, p, datetime.now(UTC))
+        access_log.log_person_view(s, email, current_user().email)
         return jsonify({
             "email": email, "name": p.name if p else "", "role": p.role if p else "",
             "org_unit": p.org_unit if p else "", "role_sources": role.sources if role else [],
@@ -86,12 +86,11 @@ def roster():
 
 @bp.get("/admin/access-log")
 @require("admin", api=True)
-def access_log():
+def access_log_json():
     with services().store.session() as s:
-        rows = s.scalars(select(FindingEvent).where(FindingEvent.actor != "audit")
-                         .order_by(FindingEvent.id.desc()).limit(1000))
+        rows, _total = access_log.read(s, limit=1000)
         return jsonify([{"at": _iso(e.at), "actor": e.actor, "action": e.action, "finding_id": e.finding_id,
-                         "from": e.from_status, "to": e.to_status} for e in rows])
+                         "person": e.person or None, "from": e.from_status, "to": e.to_status} for e in rows])
 
 
 def _get(summary: str, role: str, schema: dict | None = None, params: list | None = None) -> dict:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from integration.settings import Settings
 from integration.store.models_audit import Finding
 from integration.store.models_roster import Person, PersonAlias
-from integration.web import inbox, people, services
-from integration.web.auth import require
+from integration.web import access_log, inbox, people, services
+from integration.web.auth import current_user, require
 from integration.web.roster_view import RosterIndex
 
 bp = Blueprint("people", __name__)
@@ -73,5 +73,7 @@ def person(email: str):
         who = people.lookup(s, [a for r in rows for a in (r.staff, r.pupil)] + [email])
         role = RosterIndex(s, svc.settings, [p.id]).explain(p) if p else None
         ack = ack_status(s, svc.settings, p, datetime.now(UTC))
+        if p or rows:
+            access_log.log_person_view(s, email, current_user().email)
     return render_template("person.html", email=email, p=p, rows=rows, who=who, role=role, ack=ack,
                            addresses=addresses, roles=people.ROLE_LABELS), (200 if p or rows else 404)

@@ -16,28 +16,38 @@ def acks(env, *args) -> int:
     return main(["--config", str(env.config), "acks", *args])
 
 
-def test_acks_json_is_exactly_the_contract_and_remind_sends(acks_env, capsys):
+def test_acks_json_is_exactly_the_contract_and_opening_the_round_invites(acks_env, capsys):
     env = acks_env()
+    assert acks(env, "--report", "json") == 0  # a report alone sends nothing
+    capsys.readouterr()
+    assert env.smtp.box.messages == []
     assert acks(env, "--json") == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
     assert doc["policy_version"] == "2025-10" and doc["form_id"] in forms_state(env.domain).forms
     assert (doc["acknowledged"], doc["outstanding"]) == (0, 4)
     assert all(set(s) == {"email", "acknowledged_at", "reminders_sent"} for s in doc["staff"])
-    assert env.smtp.box.messages == []  # without --remind nothing is sent
-    assert acks(env) == 0
+    everyone = sorted(env.addr(x) for x in ("alice.adams", "bob.brown", "carol.clark", "gus.governor"))
+    assert sorted(r for rcpts, _m in env.smtp.box.messages for r in rcpts) == everyone  # the first invitations
+    assert acks(env) == 0  # again: nobody is invited twice
     human = capsys.readouterr().out
     assert "0 acknowledged, 4 outstanding" in human and f"outstanding: {env.addr('bob.brown')}" in human
+    assert len(env.smtp.box.messages) == 4
 
     submit_response(env.domain, doc["form_id"], env.addr("bob.brown"), forms_state(env.domain).now())
-    assert acks(env, "--remind", "--json") == 0
+    assert acks(env, "--remind", "--json") == 0  # no reminder is due on the day the round opened
     doc = json.loads(capsys.readouterr().out)
     assert doc["acknowledged"] == 1 and doc["form_id"] == list(forms_state(env.domain).forms)[0]
-    assert sorted(r for rcpts, _m in env.smtp.box.messages for r in rcpts) == sorted(
-        env.addr(x) for x in ("alice.adams", "carol.clark", "gus.governor"))
-    assert acks(env, "--remind", "--json") == 0  # again: nothing twice
+    assert len(env.smtp.box.messages) == 4
+
+
+def test_remind_still_sends_the_invitations_of_a_round_nobody_opened_with_plain_acks(acks_env, capsys):
+    env = acks_env()
+    assert acks(env, "--remind", "--json") == 0
     capsys.readouterr()
-    assert len(env.smtp.box.messages) == 3
+    assert len(env.smtp.box.messages) == 4
+    assert acks(env, "--remind", "--json") == 0  # again: nothing twice
+    assert len(env.smtp.box.messages) == 4
 
 
 def test_a_form_without_email_collection_exits_2_with_the_fix(acks_env, capsys):

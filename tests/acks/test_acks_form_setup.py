@@ -99,3 +99,19 @@ def test_only_one_run_creates_the_form(acks_env):
     assert forms_state(env.domain).forms == {}
     result = run_acknowledgement(env.ctx, T0 + timedelta(minutes=11), send=False)  # that run died: take over
     assert list(forms_state(env.domain).forms) == [result.doc["form_id"]]
+
+
+def test_doctor_skips_the_form_checks_when_nothing_answers_at_the_forms_endpoint(acks_env):
+    """Issue 11 leftover: the form checks failed with delegation advice when the Forms endpoint was
+    unreachable; like doctor's other checks they now name the endpoint once and are skipped."""
+    env = acks_env()
+    env.ctx.settings.acknowledgement.form_id = seed_form(env.domain, env.ctx.settings.acknowledgement.form_owner)
+    endpoint = env.server.url.removeprefix("http://").rstrip("/")
+    env.server.stop()  # nothing answers there any more
+    lines = checks(env.ctx)
+    assert [(c.name, c.ok) for c in lines] == [(f"reach {endpoint}", False), ("forms: delegation", False),
+                                              ("acknowledgement: form", False)]
+    assert "nothing answers at" in lines[0].detail and endpoint in lines[0].fix
+    assert all(c.detail == f"skipped: nothing answers at {endpoint}" and not c.fix for c in lines[1:])
+    already = checks(env.ctx, google_down=endpoint)  # doctor found it unreachable before: no second probe
+    assert [c.detail for c in already] == [f"skipped: nothing answers at {endpoint}"] * 2

@@ -99,3 +99,18 @@ def test_a_round_from_publication_to_escalation(acks_env):
     run(env, T0 + 21 * DAY + DAY / 4)
     assert len(box.messages) == total
     assert env.server.problems() == []
+
+
+def test_plain_acks_invites_but_leaves_reminders_and_escalation_to_remind(acks_env):
+    """`acks` without --remind (``invite``) sends each first invitation once, and nothing else."""
+    env = acks_env()
+    a, box = env.addr, env.smtp.box
+    env.set_clock(T0)
+    day0 = run_acknowledgement(env.ctx, T0, send=False, invite=True)
+    assert day0.queued.counts["invite"] == 4 and box.kinds(a("bob.brown")) == ["ack-invite"]
+    env.set_clock(T0 + 20 * DAY)  # reminders and the overdue list are due now
+    late = run_acknowledgement(env.ctx, T0 + 20 * DAY, send=False, invite=True)
+    assert late.queued.total == 0 and box.kinds(a("bob.brown")) == ["ack-invite"]
+    assert box.to(ESCALATE.format(d=env.dom)) == []
+    remind = run_acknowledgement(env.ctx, T0 + 20 * DAY, send=True)
+    assert remind.queued.counts["reminder"] == 4 and remind.queued.counts["escalation"] >= 1

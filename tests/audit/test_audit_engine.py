@@ -199,7 +199,7 @@ def test_an_unexpired_exception_suppresses_with_its_id_and_queues_no_alert(store
                                                                          monkeypatch):
     queued = []
 
-    def capture(session, new_findings, settings, now):
+    def capture(session, new_findings, settings, now, hold=False):
         # same transaction: the findings are visible in the caller's session before commit
         assert all(session.get(Finding, f.id) is f for f in new_findings)
         queued.extend(f.rule for f in new_findings)

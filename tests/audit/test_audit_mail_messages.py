@@ -20,6 +20,7 @@ from audit_env import (
     NOW,
     PUPIL,
     PUPIL2,
+    PUPIL_GMAIL,
     TEACHER,
     TEACHER2,
     TEACHER_GMAIL,
@@ -232,3 +233,35 @@ def test_a_mailbox_copy_and_the_reports_receipt_merge_into_one_message(store, sc
     assert sorted(found(store)) == [("mail.staff_personal_to_pupil", TEACHER, PUPIL, "new"),
                                     ("mail.staff_personal_to_pupil", TEACHER, PUPIL2, "new")]
     assert occurrences(store) == ["mail:<mb1@x>", "mail:<mb1@x>"]
+
+
+# --- class mail through a Google Group with a personal address beside it
+
+
+def pupil_registers(registers) -> None:
+    registers.write_text(f"address,owner\n{TEACHER_GMAIL},{TEACHER}\n{PUPIL_GMAIL},{PUPIL}\n", encoding="utf-8")
+
+
+def test_a_pupils_personal_address_copied_beside_the_class_group_is_a_breach(store, school, registers):
+    pupil_registers(registers)
+    pages = [[sent(TEACHER, "<gp1@x>", [CLASS_GROUP, PUPIL_GMAIL], when=NOW), receipt(PUPIL, "<gp1@x>", TEACHER, NOW),
+              receipt(PUPIL2, "<gp1@x>", None, NOW)]]
+    audit(store, registers, pages)
+    assert found(store) == [("mail.staff_to_pupil_personal", TEACHER, PUPIL, "new")]
+    assert occurrences(store) == ["mail:<gp1@x>"]
+
+
+def test_the_tutors_own_personal_address_beside_the_class_group_reaches_every_pupil(store, school, registers):
+    pages = [[receipt(PUPIL, "<gp2@x>", None, NOW), sent(TEACHER, "<gp2@x>", [CLASS_GROUP, TEACHER_GMAIL], when=NOW),
+              receipt(PUPIL2, "<gp2@x>", TEACHER, NOW)]]
+    audit(store, registers, pages)
+    assert sorted(found(store)) == [("mail.staff_personal_to_pupil", TEACHER, PUPIL, "new"),
+                                    ("mail.staff_personal_to_pupil", TEACHER, PUPIL2, "new")]
+
+
+def test_decoy_late_class_group_mail_copying_a_colleague(store, school, registers):
+    pupil_registers(registers)
+    pages = [[sent(TEACHER, "<gp3@x>", [CLASS_GROUP, TEACHER2]), receipt(PUPIL, "<gp3@x>", TEACHER),
+              receipt(PUPIL2, "<gp3@x>", None), receipt(TEACHER2, "<gp3@x>", TEACHER)]]
+    audit(store, registers, pages)
+    assert found(store) == [] and held(store) == 0

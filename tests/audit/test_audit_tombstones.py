@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from integration import findings as repo
 from integration import jobs
 from integration.audit import run_audit
+from integration.crypto import Crypto
 from integration.records import ActivityBatch
+from integration.rekey import rotate_all
+from integration.store.base import set_crypto
 from integration.store.models_alerts import OutboxEmail
 from integration.store.models_audit import Finding
 from integration.store.models_privacy import FindingTombstone
@@ -81,3 +84,43 @@ def test_purging_again_after_a_recurrence_updates_the_one_tombstone(store, schoo
     with store.session() as s:
         [stone] = s.scalars(select(FindingTombstone))
         assert stone.closed_at == NOW + timedelta(days=10) and stone.purged_at == NOW + timedelta(days=12)
+
+
+def test_a_purged_finding_stays_purged_after_the_key_is_rotated(store, school, tmp_path):
+    """Issue 11: the fingerprint embeds a keyed hash of the counterpart's address, which `rotate-key`
+    changes; the tombstone (no address kept) must still match once the old key is gone."""
+    register = tmp_path / "personal.csv"
+    register.write_text(f"address,owner\n{PUPIL_GMAIL},{PUPIL}\n", encoding="utf-8")
+    settings = make_settings(personal_address_register=str(register))
+    settings.alerts.dsl_emails, settings.privacy.closed_findings_retention_days = [DSL], 1
+    old = mail(TEACHER, PUPIL_GMAIL, event_id="e1", message_id="<1>", when=NOW)
+    ctx = FakeContext(store, settings, [ListSource("gmail", {"mail": batch(old)})])
+    assert run_audit(ctx, now=NOW).findings_new == 1
+    closed = NOW + timedelta(hours=2)
+    with store.session() as s:
+        f = s.scalars(select(Finding)).one()
+        assert "counterpart" in f.key_fields.split(",") and f.counterpart == PUPIL_GMAIL  # a keyed fingerprint
+        repo.transition(s, f.id, "reviewing", DSL, "looking", now=closed)
+        repo.transition(s, f.id, "false_positive", DSL, "a parent's shared account", now=closed)
+        before = f.fingerprint
+        inputs = (f.rule, tuple(f.key_fields.split(",")), f.object_key or "")
+        people = {"staff": f.staff, "pupil": f.pupil, "guardian": f.guardian, "counterpart": f.counterpart}
+    jobs.retention_purge(ctx, closed + timedelta(days=2))
+    emails_before = counts(store)[1]
+
+    new_key = Crypto.new_key()
+    rotated = store.crypto.with_new_key(new_key)
+    _use(store, rotated)
+    assert rotate_all(store, rotated)["retired_hash_keys"] == 1
+    _use(store, Crypto([new_key]))  # the old key removed from the file, as rotate-key allows
+    assert repo._fingerprint(*inputs, store.crypto.address_hash, **people) != before  # the audit's new one
+
+    again = run_audit(ctx, now=closed + timedelta(days=2, minutes=15), full=True)  # Reports returns it again
+    assert again.findings_new == 0 and counts(store) == (0, emails_before)
+    assert rotate_all(store, store.crypto)["retired_hash_keys"] == 0  # kept once, re-encrypted each rotation
+
+
+def _use(store, crypto: Crypto) -> None:
+    store.crypto = crypto
+    set_crypto(crypto)
+

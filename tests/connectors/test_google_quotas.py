@@ -7,7 +7,13 @@ import logging
 
 import pytest
 
-from connectors.google.quotas import PER_USER_PER_MINUTE, WINDOW_S, QuotaPacer, quota_floor_s
+from connectors.google.quotas import (
+    PER_PROJECT_PER_MINUTE,
+    PER_USER_PER_MINUTE,
+    WINDOW_S,
+    QuotaPacer,
+    quota_floor_s,
+)
 from connectors.google.scopes import SCOPES
 
 
@@ -76,3 +82,64 @@ def test_a_paced_client_reads_every_page_and_says_why_it_waited(google, caplog):
     paced = [r for r in caplog.records if r.getMessage() == "google.paced"]
     assert paced and paced[0].levelno == logging.INFO and paced[0].fields["api"] == "directory"
     assert "per-user quota" in paced[0].fields["reason"]
+
+
+# --- Chat: spaces.members.list is paced per project (one window whoever is impersonated)
+
+
+def _most_in_a_window(stamps: list[float]) -> int:
+    """The largest number of calls any 60-second window holds (stamps in call order)."""
+    stamps, lo, most = sorted(stamps), 0, 0
+    for hi, t in enumerate(stamps):
+        while stamps[lo] <= t - WINDOW_S:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return most
+
+
+def test_chat_member_reads_keep_to_the_documented_per_project_quota_across_users():
+    # developers.google.com/workspace/chat/limits, "Per-project quotas": Membership reads per minute
+    # (spaces.members.get, spaces.members.list) = 3,000 per 60 seconds; paced at 90 %.
+    assert PER_PROJECT_PER_MINUTE["chat"] == 2700
+    clock = Clock()
+    pacer = QuotaPacer(clock=lambda: clock.now, sleep=clock.sleep)  # the published defaults
+    stamps = []
+    for i in range(6000):
+        pacer.acquire("chat", f"admin{i % 3}@school.test")  # three subjects still share the project's window
+        stamps.append(clock.now)
+        clock.now += 0.002
+    assert _most_in_a_window(stamps) == 2700
+    assert 2 * WINDOW_S <= stamps[-1] - stamps[0] < 3 * WINDOW_S  # 6,000 calls: two windows after the first
+    assert quota_floor_s({"chat": 6000}) == 2 * WINDOW_S
+    waits = len(clock.slept)
+    pacer.acquire("classroom", "admin0@school.test")  # per-user APIs keep their own windows
+    assert len(clock.slept) == waits
+
+
+def test_chat_members_lister_waits_for_the_quota_and_still_lists_every_dm(google, caplog):
+    from connectors.google.chat import ChatMembers
+    from sandbox.activity import activity
+
+    caplog.set_level(logging.INFO, logger="safechannels.google")
+    g = google()
+    act = activity(g.domain)
+    dms = sorted(r for r, (kind, _) in act.rooms.items() if kind == "DIRECT_MESSAGE")
+    client = g.client()
+    clock = Clock()
+    pacer = QuotaPacer({"chat": 3}, clock=lambda: clock.now, sleep=clock.sleep, on_wait=client._paced)
+    stamps: list[float] = []
+    acquire = pacer.acquire
+
+    def counted(api: str, user: str, n: int = 1) -> None:
+        acquire(api, user, n)
+        stamps.append(clock.now)
+
+    pacer.acquire = counted
+    client.pacer = pacer
+    found = ChatMembers(client, g.admin, workers=4).members(dms)  # four in flight, as in the audit
+    ids = {u.primary_email: u.id for u in g.domain.users}
+    assert len(dms) > 3 and found == {r: [f"users/{ids[e]}" for e in act.rooms[r][1]] for r in dms}
+    assert len(stamps) == len(dms) and _most_in_a_window(stamps) <= 3
+    assert stamps[-1] - stamps[0] >= (-(-len(dms) // 3) - 1) * WINDOW_S
+    paced = [r for r in caplog.records if r.getMessage() == "google.paced"]
+    assert paced and paced[0].fields["api"] == "chat" and "per-project" in paced[0].fields["reason"]

@@ -91,6 +91,8 @@ OUT_OF_RANGE = [
     ("acknowledgement", "deadline_days", 10**15), ("acknowledgement", "deadline_days", 0),
     ("acknowledgement", "reminder_days", [3, 10**9]), ("acknowledgement", "reminder_days", [-1]),
     ("alerts", "escalate_after_hours", 0), ("alerts", "escalate_after_hours", 10**6),
+    ("alerts", "burst_threshold", 0), ("alerts", "burst_threshold", 1001), ("alerts", "burst_window_minutes", 0),
+    ("alerts", "burst_window_minutes", 1441),
     ("roster", "former_pupil_retention_days", -1), ("web", "session_idle_minutes", 0),
     ("web", "session_max_hours", 10**4),
 ]

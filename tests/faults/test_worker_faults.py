@@ -12,7 +12,7 @@ from faults_env import wait_for
 from sqlalchemy import select, text
 
 from integration.jobs import request_job
-from integration.scheduler import STALE_AFTER
+from integration.scheduler import NO_WORKER, STALE_AFTER
 from integration.store.models_ops import Run
 from integration.store.models_worker import WorkerHeartbeat
 from integration.web.queries import readiness
@@ -53,6 +53,7 @@ def test_a_database_locked_past_the_busy_timeout_is_ridden_out(service, database
         pytest.skip("SQLite file locking (PostgreSQL restarts: test_process_faults.py)")
     _outbox_service(service)
     store = service.store()
+    assert readiness(store) == (False, NO_WORKER)  # before any worker: nothing would be scheduled
     worker = service.start("worker")
     try:
         wait_for(lambda: _has_heartbeat(store), 60, "the worker's first heartbeat")
@@ -78,8 +79,9 @@ def test_a_database_locked_past_the_busy_timeout_is_ridden_out(service, database
     finally:
         code = worker.stop()
     assert code == 0, worker.text()
-    with store.session() as s:  # stopped gracefully: /readyz no longer expects its heartbeat
+    with store.session() as s:  # stopped gracefully: its heartbeat goes, /readyz says no worker runs
         assert s.scalar(select(WorkerHeartbeat)) is None
+    assert readiness(store) == (False, NO_WORKER)
 
 
 def _has_heartbeat(store) -> bool:
@@ -90,3 +92,54 @@ def _has_heartbeat(store) -> bool:
 def _not_ready(store):
     ok, reason = readiness(store)
     return (ok, reason) if not ok else None
+
+
+def test_a_worker_that_cannot_schedule_jobs_exits_so_it_is_restarted(service, database_url):
+    """The stall exit: a database that takes nothing (here: tables locked by another connection) for
+    `[schedule] stall_exit_seconds` makes the worker exit 1 at once — not hang on its stuck threads —
+    so its supervisor restarts it; the heartbeat it could not remove turns /readyz red."""
+    _outbox_service(service).set("schedule", stall_exit_seconds=6)
+    store = service.store()
+    worker = service.start("worker")
+    try:
+        wait_for(lambda: _has_heartbeat(store), 60, "the worker's first heartbeat")
+        with _database_held(database_url):
+            held = time.monotonic()
+            code = worker.proc.wait(60)
+            waited = time.monotonic() - held
+    finally:
+        worker.stop()
+    assert code == 1, worker.text()
+    assert "error: worker: no job could be scheduled for " in worker.text()
+    assert 6 <= waited < 40, waited  # the stall time, plus a tick, plus process exit on a busy machine
+    assert _has_heartbeat(store)  # left to go stale: heartbeat_problem reports it (tests/scheduler)
+
+
+class _database_held:  # noqa: N801 - used as a `with` statement
+    """Another connection holding what the worker's tick writes: the whole SQLite file, or the
+    PostgreSQL tables (the tick then waits on the lock, as on a database that does not answer)."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __enter__(self):
+        if self.url.startswith("sqlite"):
+            self.conn = sqlite3.connect(self.url[len("sqlite:///"):], timeout=30, isolation_level=None)
+            self.conn.execute("BEGIN EXCLUSIVE")
+            return self
+        from sqlalchemy import create_engine
+
+        self.engine = create_engine(self.url)
+        self.conn = self.engine.connect()
+        self.tx = self.conn.begin()
+        self.conn.execute(text("LOCK TABLE worker_heartbeats, job_requests IN ACCESS EXCLUSIVE MODE"))
+        return self
+
+    def __exit__(self, *exc):
+        if self.url.startswith("sqlite"):
+            self.conn.execute("ROLLBACK")
+            self.conn.close()
+            return
+        self.tx.rollback()
+        self.conn.close()
+        self.engine.dispose()

@@ -28,12 +28,23 @@ from sandbox.server import SandboxServer
 from sandbox.token import oauth_client, refresh_token, service_account
 
 GAM_TIMEOUT = 600
+GAM_ENV = "SAFECHANNELS_GAM7"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def gam_executable() -> str | None:
-    """The `gam` console script of the interpreter's environment (gam7 on PyPI), or None."""
-    here = Path(sys.executable).parent / "gam"
-    return str(here) if here.exists() else shutil.which("gam")
+    """The `gam` console script of gam7 (PyPI), or None when there is none.
+
+    GAM7 pins its own google-api-python-client/google-auth, so CI installs it in a venv of its own
+    (`.venv-gam7`, see .ci/run) and names it in SAFECHANNELS_GAM7; when that is set the test runs
+    (and fails if the path is wrong) rather than skipping. Else: `.venv-gam7` at the repo root, the
+    interpreter's own environment, then PATH."""
+    if named := os.environ.get(GAM_ENV):
+        return named
+    for here in (REPO / ".venv-gam7" / "bin" / "gam", Path(sys.executable).parent / "gam"):
+        if here.exists():
+            return str(here)
+    return shutil.which("gam")
 
 
 def gam_scopes() -> tuple[list[str], list[str]]:
@@ -52,16 +63,41 @@ def gam_scopes() -> tuple[list[str], list[str]]:
 
 
 def _glapi():
-    """GAM7's API table module, loaded on its own: importing the `gam` package runs the whole CLI's
-    module (and its deprecation warnings) in the test process."""
-    spec = importlib.util.find_spec("gam")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("gam7 is not installed")
-    path = Path(spec.origin).parent / "gamlib" / "glapi.py"
+    """GAM7's API table module, loaded on its own from the gam7 environment: importing the `gam`
+    package runs the whole CLI's module (and its deprecation warnings) in the test process, and the
+    package usually lives in another venv than the tests' (glapi.py imports nothing)."""
+    path = _gam_package(gam_executable()) / "gamlib" / "glapi.py"
     loader = importlib.util.spec_from_file_location("gam7_glapi", path)
     module = importlib.util.module_from_spec(loader)
     loader.loader.exec_module(module)
     return module
+
+
+def _gam_package(executable: str | None) -> Path:
+    """The `gam` package directory behind a console script: asked of the script's own interpreter
+    (its shebang), without importing the package; else the test interpreter's."""
+    origin = None
+    if executable and (python := _shebang_python(Path(executable))):
+        ask = "import importlib.util as u; s = u.find_spec('gam'); print(s.origin if s else '')"
+        done = subprocess.run([*python, "-c", ask], capture_output=True, text=True, timeout=60, check=False)
+        origin = done.stdout.strip() or None
+    if origin is None and (spec := importlib.util.find_spec("gam")) is not None:
+        origin = spec.origin
+    if not origin:
+        raise RuntimeError(f"gam7 is not installed (no `gam` package behind {executable})")
+    return Path(origin).parent
+
+
+def _shebang_python(script: Path) -> list[str] | None:
+    try:
+        with script.open("rb") as f:
+            first = f.readline(4096)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None  # a frozen GAM7 binary: no interpreter to ask
+    words = first[2:].decode(errors="replace").split()
+    return words[:2] if words and Path(words[0]).name == "env" else words[:1] or None
 
 
 @dataclass

@@ -10,7 +10,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from integration import jobs
-from integration.scheduler import HOST, acquire, beat, heartbeat_problem, holder_gone, run_job, run_name
+from integration.scheduler import (
+    HOST,
+    NO_WORKER,
+    acquire,
+    beat,
+    heartbeat_problem,
+    holder_gone,
+    run_job,
+    run_name,
+)
 from integration.store.models_ops import Run
 from integration.web.queries import readiness
 
@@ -48,7 +57,7 @@ def test_a_lease_of_a_live_process_or_another_host_is_respected(store, ctx, monk
 
 
 def test_readyz_fails_while_the_heartbeat_is_stale(store):
-    assert readiness(store) == (True, "ok")  # no worker has run here: nothing expected
+    assert readiness(store) == (False, NO_WORKER)  # no worker has run here: nothing would be scheduled
     beat(store, f"{HOST}:1", NOW, NOW)
     with store.session() as s:
         assert heartbeat_problem(s, NOW + timedelta(seconds=10)) == ""

@@ -98,6 +98,25 @@ def test_the_access_log_lists_views_and_triage_but_not_the_audits_own_entries(cl
     assert client.get("/admin/access-log?actor=nobody").get_data(as_text=True).count("<tr>") == 1  # header only
 
 
+def test_views_of_a_persons_page_are_on_the_access_log_too(client, store):
+    fid = add_finding(store)
+    add_person(store, f"j.smith@{DOMAIN}", "staff", "Jo Smith", "/Staff")
+    sign_in(client, DSL)
+    assert client.get(f"/people/j.smith@{DOMAIN}").status_code == 200
+    assert client.get(f"/api/people/AMY.PUPIL@{DOMAIN}").status_code == 200  # a pupil named only by a finding
+    assert client.get(f"/people/nobody@{DOMAIN}").status_code == 404  # nothing shown: nothing to log
+    client.get(f"/findings/{fid}")
+    sign_in(client, ADMIN)
+    log = client.get("/admin/access-log").get_data(as_text=True).split('id="access-log"')[1]
+    assert log.count("viewed a person's page") == 2 and "nobody" not in log
+    assert "j.smith<wbr>@" in log and "amy.pupil<wbr>@" in log
+    entries = client.get("/api/admin/access-log").json
+    assert [(e["action"], e["person"]) for e in entries if e["person"]] == [
+        ("viewed_person", f"amy.pupil@{DOMAIN}"), ("viewed_person", f"j.smith@{DOMAIN}")]
+    one = client.get(f"/admin/access-log?finding={fid}").get_data(as_text=True)
+    assert "person's page" not in one.split('id="access-log"')[1]  # a finding's own log only
+
+
 def test_the_configuration_never_shows_secrets(client, ctx):
     ctx.settings.alerts.smtp_url = "smtp+starttls://relay-user:S3cretPass@smtp.example.org:587"
     sign_in(client, ADMIN)

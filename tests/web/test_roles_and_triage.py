@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from web_env import ADMIN, DSL, VIEWER, add_finding, add_run
+from web_env import ADMIN, DSL, VIEWER, add_finding, add_run, worker_beats
 
 from integration.store.models_audit import Finding, FindingEvent
 
@@ -66,6 +66,7 @@ def test_a_viewer_sees_aggregates_only(client, store):
 def test_the_it_admin_sees_status_and_configuration_but_no_findings(client, store):
     fid = add_finding(store)
     add_run(store, "roster_sync", summary={"staff": 42, "api_calls": 17})
+    worker_beats(store)
     sign_in(client, ADMIN)
     page = client.get("/").get_data(as_text=True)
     assert "Jobs: last run" in page and "Roster sync" in page and "staff: 42" in page
@@ -189,6 +190,9 @@ def test_evidence_links_are_only_http_and_bodies_are_never_shown(client, store):
 def test_health_and_readiness(client, store):
     assert client.get("/healthz").json == {"status": "ok"}
     add_run(store, "audit", "ok")
+    r = client.get("/readyz")  # no worker has run: nothing would audit or alert
+    assert r.status_code == 503 and r.json["reason"].startswith("no worker running: no heartbeat yet")
+    worker_beats(store)
     assert client.get("/readyz").status_code == 200
     add_run(store, "alerts", "failed", error="SMTP refused", minutes_ago=1)
     r = client.get("/readyz")

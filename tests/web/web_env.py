@@ -220,6 +220,14 @@ def add_run(store, job: str, status: str = "ok", summary: dict | None = None, er
                   summary=summary or {}, error=error))
 
 
+def worker_beats(store) -> None:
+    """A running worker's heartbeat now (/readyz is not ready until a worker has one)."""
+    from integration.scheduler import HOST, beat
+
+    now = datetime.now(UTC)
+    beat(store, f"{HOST}:1", now, now)
+
+
 def job_requests(store) -> list[tuple[str, str]]:
     from sqlalchemy import select
 
