@@ -182,7 +182,8 @@ def plant(p) -> None:
     for _ in range(2):
         item([], parent=folder, when=a.start - timedelta(days=3))
     p.truth(rule, staff=sharer, pupil=pupil_folder, counterpart=addr, obj=folder)
-    video_sharer = p.pick([s for s in a.staff if s not in (organizer, sharer)] or a.staff)
+    public = {t["staff"] for t in a.truth if t["rule"] == "drive.public_media" and t["counterpart"] == "anyone_with_link"}
+    video_sharer = p.pick([s for s in a.staff if s not in {organizer, sharer} | public])
     media = _planted_drive(p, [p.user_perm(p.pick(a.staff), role="organizer"),
                                p.user_perm(video_sharer, role="fileOrganizer")])
     p.truth("drive.public_media", staff=video_sharer, counterpart="anyone_with_link",
