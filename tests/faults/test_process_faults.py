@@ -81,7 +81,8 @@ def test_a_killed_worker_run_audit_does_not_block_the_next_one(sandboxed, relay,
 
 
 def test_a_worker_killed_mid_delivery_and_a_second_worker_deliver_everything_once(sandboxed, relay, clean):
-    _smtp(sandboxed, relay)
+    # one email per finding (no burst email listing them): enough emails for the kill to land mid-run
+    _smtp(sandboxed, relay).set("alerts", burst_threshold=1000)
     store = sandboxed.store()
     assert sandboxed.run("sync", "--json").code == 0
     assert sandboxed.run("audit", "--json").code == 0  # queues the alerts
