@@ -121,6 +121,7 @@ class Activity:
         self.exceptions: list[dict] = []
         self.unregistered: set[str] = set()  # personal addresses the register must not contain
         self._born = time.monotonic()
+        self._origin, self._passed = self.horizon, timedelta(0)  # for the Reports lag (`logged`)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()  # per-user views
         self._days: OrderedDict[tuple, Any] = OrderedDict()  # whole-domain day lists (large: keep few)
@@ -141,15 +142,17 @@ class Activity:
         return when < self.horizon
 
     def logged(self, m: Mail) -> bool:
-        """Whether a sighting has reached the Reports gmail log: its lag counts from the horizon and goes on
-        passing in real time (so a long-running sandbox logs it, as Google would, without `advance`)."""
+        """Whether a sighting has reached the Reports gmail log. Its lag counts from the generated horizon
+        as time passes: `advance` and real time (so a long-running sandbox logs it, as Google would);
+        a horizon pushed on to show one new share or call (`share_now`) is not time passing."""
         waited = timedelta(seconds=time.monotonic() - self._born)
-        return m.time + timedelta(seconds=m.lag_s) < self.horizon + waited
+        return m.time + timedelta(seconds=m.lag_s) < self._origin + self._passed + waited
 
     def advance(self, hours: float) -> None:
         """Let time pass: later background (and anything planted then) becomes visible."""
         with self._lock:
             self.horizon += timedelta(hours=hours)
+            self._passed += timedelta(hours=hours)
             self._cache.clear()
             self._days.clear()
 
