@@ -73,12 +73,12 @@ def minimum_calls(dom, since: datetime, until: datetime) -> dict[str, int]:
     def count(rows) -> int:
         return sum(1 for r in rows if since <= r.time < until)
 
-    mail = sum(count(act.mail_day(d)) for d in days)
+    mail = sum(count(m for m in act.mail_day(d) if m.direction in ("sent", "received")) for d in days)
     drive_events = sum(count(act.drive_day(d)) for d in days)
     chat = sum(count(act.chat_day(d)) for d in days)
     meet = sum(count(act.meet_day(d)) for d in days)
     drives = len(act.shared_drives)
-    return {"drive.files": files, "drive.events": 2 * max(1, math.ceil(drive_events / PAGE)),
+    return {"drive.files": files, "drive.events": max(1, math.ceil(drive_events / PAGE)),
             "drive.shared": max(1, math.ceil(drives / 100)) + drives, "mail": 1 + max(1, math.ceil(mail / PAGE)),
             "mail.forwarding": 3 * len(act.staff), "chat": max(1, math.ceil(chat / PAGE)),
             "meet": max(1, math.ceil(meet / PAGE)), "oauth": len(people),

@@ -52,3 +52,11 @@ def lease_free(lease_until, lease_owner, holder: str, now: datetime) -> ColumnEl
     if holder and holder_gone(holder):
         free = free | (lease_owner == holder)
     return free
+
+
+def lease_over(lease_until: datetime | None, owner: str, now: datetime) -> bool:
+    """:func:`lease_free` for a row already read: the same rule, in Python."""
+    if lease_until is None:
+        return True
+    aware = lease_until if lease_until.tzinfo else lease_until.replace(tzinfo=now.tzinfo)
+    return aware < now or holder_gone(owner)

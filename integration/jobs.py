@@ -138,11 +138,20 @@ def retention_purge(ctx, now: datetime) -> dict:
             summary["findings"] = "integration.findings.purge not available"
         summary["outbox_purged"] = purge_sent(s, now - keep)
         summary["alert_routes_purged"] = purge_orphans(s)
+        summary["person_views_purged"] = purge_person_views(s, ctx.settings, now)
         summary["requests_purged"] = s.execute(delete(JobRequest).where(
             JobRequest.picked_at.is_not(None), JobRequest.picked_at < now - timedelta(days=7))).rowcount or 0
     if purge is None:
         summary["partial"] = True
     return summary
+
+
+def purge_person_views(session: Session, settings, now: datetime) -> int:
+    """Views of people's pages, kept as long as a closed finding and its own access log."""
+    from integration.store.models_webapp import PersonView
+
+    before = now - timedelta(days=max(settings.privacy.closed_findings_retention_days, 1))
+    return session.execute(delete(PersonView).where(PersonView.at < before)).rowcount or 0
 
 
 JOBS: dict[str, JobFn] = {

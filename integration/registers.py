@@ -170,11 +170,7 @@ def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[
                                              owner_email=addresses[owner], imported_at=now))
         if problem:
             report.problems.append(f"{path.name}:{line}: {problem}")
-    session.execute(delete(PersonalAddress))
-    session.add_all(valid)
-    report.loaded = len(valid)
-    _record(session, report, raw, now)
-    return report
+    return _replace(PersonalAddress, valid, session, report, raw, now)
 
 
 def new_exception_id() -> str:
@@ -224,7 +220,13 @@ def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetim
                         imported_at=now))
         if problem:
             report.problems.append(f"{path.name}:{line}: {problem}")
-    session.execute(delete(ChannelException))
+    return _replace(ChannelException, valid, session, report, raw, now)
+
+
+def _replace(model: type, valid: list, session: Session, report: ImportReport, raw: bytes,
+             now: datetime) -> ImportReport:
+    """A register is imported wholesale: its rows become exactly the valid rows of the file."""
+    session.execute(delete(model))
     session.add_all(valid)
     report.loaded = len(valid)
     _record(session, report, raw, now)

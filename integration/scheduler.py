@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from integration import jobs as jobs_mod
 from integration.errors import ConfigError
-from integration.holders import HOST, holder_gone, lease_free, new_owner
+from integration.holders import HOST, holder_gone, lease_free, lease_over, new_owner
 from integration.logs import event
 from integration.periodic import Periodic
 from integration.store.models_alerts import JobLock
@@ -191,7 +191,7 @@ def recover_interrupted(store, now: datetime) -> int:
     closed = 0
     with store.session() as s:
         for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None), JobLock.lease_until.is_not(None))):
-            if not (_aware(lock.lease_until) < now or holder_gone(lock.owner)):
+            if not lease_over(lock.lease_until, lock.owner, now):
                 continue
             res = s.execute(update(Run).where(Run.id == lock.run_id, Run.status == "running").values(
                 status="failed", finished_at=now, error=_interrupted(lock.owner)))

@@ -50,7 +50,7 @@ class Mail:
     id: str  # Gmail API message id (16 hex)
     time: datetime
     mailbox: str
-    direction: str  # sent | received | draft (in its author's mailbox only; Reports logs no delivery)
+    direction: str  # sent | received | draft (its author's mailbox only; no Reports event) | opened (Reports only)
     sender: str
     to: tuple[str, ...]
     cc: tuple[str, ...] = ()

@@ -34,7 +34,7 @@ DOC_TYPES = {G + "document": "document", G + "spreadsheet": "spreadsheet", G + "
              "video/mpeg": "mpeg", "video/quicktime": "quicktime", "application/msword": "msword",
              "text/plain": "txt"}  # the appendix's doc_type values; anything else is logged as "unknown"
 ROLE_WORDS = {"writer": "can_edit", "commenter": "can_comment", "reader": "can_view", "organizer": "can_manage"}
-_FILTER = re.compile(r"^([\w.]+)(==|<>)(.*)$")
+_FILTER = re.compile(r"^([\w.]+)(==|<>|<=|>=|<|>)(.*)$")  # activities.list `filters`: the documented operators
 
 
 def register(api: Registry, domain: Domain) -> None:
@@ -117,14 +117,17 @@ def _actor_filter(req: ApiRequest) -> str:
 
 
 def _filters(req: ApiRequest) -> list[tuple[str, str, str]]:
+    """`filters` as (parameter, operator, value). Google: a comma-separated list, every condition must hold;
+    a parameter given twice keeps its last condition (activities.list: "the API doesn't accept multiple
+    values of the same parameter")."""
     raw = req.arg("filters") or ""
-    out = []
+    out: dict[str, tuple[str, str, str]] = {}
     for part in filter(None, raw.split(",")):
         m = _FILTER.match(part.strip())
         if not m:
             raise bad_request(f"Invalid filters: {part}")
-        out.append((m.group(1), m.group(2), m.group(3)))
-    return out
+        out[m.group(1)] = (m.group(1), m.group(2), m.group(3))
+    return list(out.values())
 
 
 def _encode(day: int, offset: int, qhash: str) -> str:
@@ -167,18 +170,37 @@ def _params(item: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"{p['name']}.{sub['name']}", sub
 
 
+def _holds(value: str, op: str, want: str) -> bool:
+    """One condition on one value: numbers compare as numbers (intValue parameters), the rest as text."""
+    try:
+        a, b = float(value), float(want)
+    except ValueError:
+        a, b = value, want  # type: ignore[assignment]
+    return {"==": a == b, "<>": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
 def _matches(item: dict[str, Any], event_name: str | None, filters: list[tuple[str, str, str]]) -> bool:
+    """eventName and filters as activities.list documents them: an activity is returned when it holds the
+    named event and every condition holds for some value of its parameter; a parameter the activity does
+    not carry matches nothing ("an empty report is returned if the request's parameter doesn't belong to
+    the eventName")."""
     if event_name and not any(ev["name"] == event_name for ev in item["events"]):
         return False
     if not filters:
         return True
     values: dict[str, list[str]] = {}
     for name, p in _params(item):
-        vals = p.get("multiValue") or [str(p.get("value", p.get("intValue", p.get("boolValue", ""))))]
+        vals = p.get("multiValue") or p.get("multiIntValue") or [
+            p.get("value", p.get("intValue", p.get("boolValue", "")))]
         values.setdefault(name, []).extend(str(v).lower() if isinstance(v, bool) else str(v) for v in vals)
     for name, op, want in filters:
-        hit = want in values.get(name, [])
-        if hit != (op == "=="):
+        have = values.get(name)
+        if not have:
+            return False
+        if op == "<>":
+            if any(_holds(v, "==", want) for v in have):
+                return False
+        elif not any(_holds(v, op, want) for v in have):
             return False
     return True
 
@@ -203,14 +225,15 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
     """One mailbox's sighting as the Reports gmail log has it (see tests/fixtures/reports/gmail.py): the
     sender's event (type 1) names every destination; a receipt (type 2) names only the mailbox that
     logged it, and about one in eight receipts from a school sender has an empty source."""
-    item = _base(act, "gmail", m.time, f"{m.mailbox}:{m.id}", m.mailbox)
-    kind = "1" if m.direction == "sent" else "2"
+    opened = m.direction == "opened"  # the recipient's first open: type 7, shaped like its receipt
+    item = _base(act, "gmail", m.time, f"{m.mailbox}:{m.id}" + (":opened" if opened else ""), m.mailbox)
+    kind = {"sent": "1", "received": "2", "opened": "7"}[m.direction]
     rcpts = [*m.to, *m.cc] if kind == "1" else [m.mailbox]
     names = dict(m.names)
     usec = str(int(m.time.timestamp() * 1_000_000))
     roll = int(h("shape", m.mailbox, m.id)[:2], 16)
     source = m.sender
-    if kind == "2" and m.sender.endswith("@" + act.dom.domain) and roll % 8 == 1:
+    if kind != "1" and m.sender.endswith("@" + act.dom.domain) and roll % 8 == 1:
         source = ""  # the sender's own event names it
     if roll < 26:  # about one in ten: the flattened shape
         params = [{"name": "event_info.mail_event_type", "intValue": kind},
@@ -219,7 +242,7 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
                   {"name": "message_info.subject", "value": m.subject},
                   {"name": "message_info.flattened_destinations",
                    "value": ",".join(f"gmail-ui::{r}" for r in rcpts)}]
-        if kind == "2" and source:  # sent events carry no source: the actor is the sender
+        if kind != "1" and source:  # sent events carry no source: the actor is the sender
             params.append({"name": "message_info.source.address", "value": source})
             if names.get(source):
                 params.append({"name": "message_info.source.from_header_displayname", "value": names[source]})
@@ -321,3 +344,20 @@ def _meet(act: Activity, leg: MeetLeg) -> dict[str, Any]:
         item["actor"] = {"callerType": "KEY", "key": "HANGOUTS_EXTERNAL_OR_ANONYMOUS"}
     item["events"] = [{"type": "call", "name": "call_ended", "parameters": params}]
     return item
+
+
+def event_count(domain: Domain, app: str, start: datetime, end: datetime, event_name: str = "",
+                filters: str = "") -> int:
+    """How many activities activities.list returns for this query (benchmarks compute the fewest pages
+    from it): the same rows, window and matching as the endpoint, without paging."""
+    act = activity(domain)
+    if app not in APPS or (app == "gmail" and not getattr(domain, "reports_gmail", act.reports_gmail)):
+        return 0
+    conds = []
+    for part in filter(None, filters.split(",")):
+        m = _FILTER.match(part.strip())
+        if m:
+            conds.append((m.group(1), m.group(2), m.group(3)))
+    start, end = max(start, datetime.now(UTC) - timedelta(days=180)), min(end, datetime.now(UTC), act.horizon)
+    return sum(1 for day in range(max(0, act.day_of(start)), act.day_of(end) + 1) for row in _day_rows(act, app, day)
+               if start <= row.time < end and _matches(_render(act, app, row), event_name, conds))

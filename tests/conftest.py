@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -61,11 +62,28 @@ def crypto() -> Crypto:
     return Crypto([Crypto.new_key()])
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory, crypto) -> Path:
+    """One SQLite file migrated from empty to the newest revision, once per session: `database_url`
+    hands each test a copy, so the whole Alembic chain runs once, not once per test (it was most of
+    a store test's setup). The copy is still upgraded by whoever opens it, as the service does."""
+    path = tmp_path_factory.mktemp("migrated") / "schema.db"
+    s = Store(f"sqlite:///{path}", crypto)
+    s.migrate()
+    with s.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the one file to copy
+    s.dispose()
+    return path
+
+
 @pytest.fixture
-def database_url(tmp_path):
-    """A fresh, empty database for one test: a temp SQLite file, or a new PostgreSQL schema."""
+def database_url(tmp_path, request):
+    """A fresh database for one test with no rows: a temp SQLite file (a copy of `migrated_sqlite`,
+    so it already has the newest schema), or a new, empty PostgreSQL schema."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        yield f"sqlite:///{path}"
         return
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(normalise_url(PG_URL), pool_pre_ping=True)  # survives the fault suite restarting PG

@@ -5,9 +5,9 @@
 | drive.files     | files.list per owner (first crawl / --full) | bucket    | {"crawled_at", "owners": done}      |
 | drive.events    | Reports drive acl_change (+ files.get types)| ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
-| mail            | Reports gmail by day slices, or mailboxes   | "" / box  | {"until", "mail_source"}            |
+| mail            | Reports gmail windows, or mailboxes         | "" / box  | {"until", "mail_source"}            |
 | mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
-| chat            | Reports chat message_posted, by day slices  | ""        | {"until"}                           |
+| chat            | Reports chat message_posted windows         | ""        | {"until"}                           |
 |                 | (+ Chat API spaces.members.list, optional)  |           | (DM rooms: integration/chat_rooms)  |
 | meet            | Reports meet call_ended, grouped by call;   | ""        | {"until"} on the last batch         |
 |                 | calls ended < MEET_SETTLE ago: next run     |           |                                     |
@@ -34,7 +34,8 @@ from connectors.google import drive_events, reports, state_streams
 from connectors.google.chat import ChatMembers
 from connectors.google.drive import DriveCrawler
 from connectors.google.gmail import GmailReader
-from connectors.google.reports import ReportsReader, slices
+from connectors.google.report_windows import Query, WindowReader
+from connectors.google.reports import ReportsReader
 from connectors.google.tokens import TokenReader
 from connectors.google.transport import GoogleClient, fan_out, in_order
 from integration.errors import SourceError, SourceRefused
@@ -42,8 +43,8 @@ from integration.logs import event
 from integration.protocols import Check
 from integration.records import ActivityBatch
 
-# Reports windows (days) read at once: the page chains of different days run in parallel, results
-# come back in day order so cursors stay safe; bounded by the Reports in-flight cap.
+# Parts of a Reports window read at once (report_windows): their page chains run in parallel, results
+# come back oldest first so cursors stay safe; bounded by the Reports in-flight cap.
 REPORTS_AHEAD = 4
 log = logging.getLogger("safechannels.google.activity")
 
@@ -72,6 +73,7 @@ class GoogleActivitySource:
         self.client, self.admin, self.mail_source, self.workers = client, admin, mail_source, workers
         self.state_every = state_every  # full re-read of tokens and forwarding settings (state_streams)
         self.reports = ReportsReader(client, admin)
+        self.windows = WindowReader(self.reports)
         self.drive = DriveCrawler(client, admin)
         self.gmail = GmailReader(client)
         self.tokens = TokenReader(client, admin)
@@ -180,8 +182,10 @@ class GoogleActivitySource:
         endpoint, each when that participant leaves). A call whose last leg is within MEET_SETTLE of the
         window's end is judged next run, when its later legs (a third person leaving later, Reports lag)
         are in: the next window re-reads OVERLAP (> MEET_SETTLE) before this one's end."""
-        start = _resume(cursors.get(""), since)
-        legs = [a for page in self.reports.pages("meet", start, until, event_name="call_ended") for a in page]
+        start, query = _resume(cursors.get(""), since), Query("meet", ("call_ended",))
+        legs = [a for _part, pages in in_order(lambda part: self.windows.read(query, part),
+                                               self.windows.plan(query, start, until), ahead=REPORTS_AHEAD)
+                for page in pages for a in page]
         calls = [c for c in reports.meet_calls(legs) if c.time <= until - MEET_SETTLE]
         for i in range(0, len(calls), 1000):
             yield ActivityBatch("meet", calls[i:i + 1000], None)
@@ -196,19 +200,21 @@ class GoogleActivitySource:
     def _windowed(self, stream: str, app: str, names: tuple[str, ...], parse, cursors: dict[str, dict],
                   since: datetime, until: datetime, extra: dict | None = None,
                   finish=None) -> Iterator[ActivityBatch]:
-        """Reports events slice by slice (oldest first); each slice's end is stored once it is read.
-        `finish`, when given, completes each page's records (one batched call) before they are stored."""
-        def read(window: tuple[datetime, datetime]) -> list[list]:
-            start, end = window
-            pages = [[r for act in page for r in parse(act)]
-                     for name in names for page in self.reports.pages(app, start, end, event_name=name)]
+        """Reports events of the window, part by part (oldest first, `report_windows`); each part's end is
+        stored once it is read. `finish`, when given, completes each page's records (one batched call)
+        before they are stored."""
+        query = Query(app, names)
+
+        def read(part) -> list[list]:
+            pages = [[r for act in page for r in parse(act)] for page in self.windows.read(query, part)]
             return [finish(records) for records in pages] if finish else pages
 
-        windows = slices(_resume(cursors.get(""), since), until)
-        for (_start, end), pages in in_order(read, windows, ahead=REPORTS_AHEAD):
+        parts = self.windows.plan(query, _resume(cursors.get(""), since), until)
+        for part, pages in in_order(read, parts, ahead=REPORTS_AHEAD):
             for records in pages:
-                yield ActivityBatch(stream, records, None)
-            yield ActivityBatch(stream, [], {"until": end.isoformat(), **(extra or {})})
+                if records:
+                    yield ActivityBatch(stream, records, None)
+            yield ActivityBatch(stream, [], {"until": part.end.isoformat(), **(extra or {})})
 
     def _per_user(self, fn, users: list[str], stream: str):
         """fan_out over users; one user's failure is logged and retried next run (no cursor), but a
@@ -319,7 +325,7 @@ def read_ahead(batches: Iterator[ActivityBatch], depth: int) -> Iterator[Activit
 
 
 def _resume(cursor: dict | None, since: datetime) -> datetime:
-    """Where a window read starts: the engine's `since`, or just before a slice a broken run finished."""
+    """Where a window read starts: the engine's `since`, or just before the last part a broken run finished."""
     if cursor and cursor.get("until"):
         return max(since, datetime.fromisoformat(cursor["until"]) - OVERLAP)
     return since

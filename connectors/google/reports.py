@@ -1,9 +1,9 @@
 """Admin SDK Reports API: time-window reads of drive, gmail, chat and meet events, and their parsers
 (Drive acl_change events are parsed in `connectors.google.drive_events`).
 
-Windows are read in slices (a day by default) oldest first, so a cursor can be stored after
-each slice: an interrupted run resumes at the last finished slice instead of the start of a
-30-day window. Gmail windows must be ≤ 30 days; slices keep them far below.
+Windows are read whole, split into parts only where a page chain would be long
+(`connectors.google.report_windows`); parts come back oldest first, so a cursor can be stored after
+each: an interrupted run resumes at the last finished part. Gmail windows must be ≤ 30 days.
 
 Parsers take one Activity (Google's JSON) and return records or None; an event missing the
 fields a record needs is skipped with one log line, never fatal. Gmail parameters arrive
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.google.scopes import SCOPES
@@ -25,8 +25,8 @@ from integration.records import ChatEvent, MailEvent, MeetCall
 
 log = logging.getLogger("safechannels.google.reports")
 
-SLICE = timedelta(days=1)
 PAGE = 1000
+FILTERED = "reports_filtered"  # the pacer's key for activities.list queries Google counts as filtered
 
 
 def rfc3339(when: datetime) -> str:
@@ -37,14 +37,6 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def slices(since: datetime, until: datetime, step: timedelta = SLICE) -> Iterator[tuple[datetime, datetime]]:
-    start = since
-    while start < until:
-        end = min(start + step, until)
-        yield start, end
-        start = end
-
-
 class ReportsReader:
     """activities.list for every user, paged, as the delegated admin."""
 
@@ -52,9 +44,10 @@ class ReportsReader:
         self.client, self.admin = client, admin
         self.scopes = SCOPES["reports"]
 
-    def pages(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
-              max_results: int = PAGE) -> Iterator[list[dict[str, Any]]]:
-        """Every page of activities in [start, end), newest first as Google returns them."""
+    def pages(self, app: str, start: datetime, end: datetime, *, event_name: str = "", filters: str = "",
+              after: str = "", max_results: int = PAGE) -> Iterator[list[dict[str, Any]]]:
+        """Every page of activities in [start, end), newest first as Google returns them; with `after`,
+        the pages that follow the page whose next token it is."""
         activities = self.client.resource("reports", "activities")
 
         def make(token: str | None):
@@ -62,12 +55,31 @@ class ReportsReader:
                                   "endTime": rfc3339(end), "maxResults": max_results}
             if event_name:
                 kw["eventName"] = event_name
-            if token:
-                kw["pageToken"] = token
+            if filters:
+                kw["filters"] = filters
+            if token or after:
+                kw["pageToken"] = token or after
+            if event_name or filters:
+                self.client.pacer.acquire(FILTERED, self.admin)
             return activities.list(**kw)
 
         for page in self.client.pages("reports", make, subject=self.admin, scopes=self.scopes):
             yield page.get("items", []) or []
+
+    def first_page(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
+                   filters: str = "") -> tuple[list[dict[str, Any]], str]:
+        """One page of [start, end) and its next page token ("" when it is the last)."""
+        kw: dict[str, Any] = {"userKey": "all", "applicationName": app, "startTime": rfc3339(start),
+                              "endTime": rfc3339(end), "maxResults": PAGE}
+        if event_name:
+            kw["eventName"] = event_name
+        if filters:
+            kw["filters"] = filters
+        if event_name or filters:
+            self.client.pacer.acquire(FILTERED, self.admin)
+        page = self.client.execute("reports", self.client.resource("reports", "activities").list(**kw),
+                                   subject=self.admin, scopes=self.scopes)
+        return page.get("items", []) or [], str(page.get("nextPageToken") or "")
 
     def probe(self, app: str, start: datetime, end: datetime) -> bool:
         """True when `app` has any event in the window (one call, one item)."""

@@ -88,23 +88,16 @@ class CountingHttp(httplib2.Http):
             return super().request(uri, method, body, headers, *args, **kwargs)
 
 
+# First match wins: Forms and Chat share Classroom's bare /v1/ prefix.
+_API_PREFIXES = (("/admin/reports", "reports"), ("/admin/directory", "directory"), ("/gmail", "gmail"),
+                 ("/v1/forms", "forms"), ("/v1/spaces", "chat"), ("/v1/", "classroom"), ("/batch", "batch"))
+
+
 def api_of_url(uri: str) -> str:
     path = urlparse(uri).path
     if "/drive/" in path:
         return "drive"
-    if path.startswith("/admin/reports"):
-        return "reports"
-    if path.startswith("/admin/directory"):
-        return "directory"
-    if path.startswith("/gmail"):
-        return "gmail"
-    if path.startswith("/v1/forms"):
-        return "forms"
-    if path.startswith("/v1/spaces"):
-        return "chat"
-    if path.startswith("/v1/"):
-        return "classroom"
-    return "batch" if path.startswith("/batch") else "other"
+    return next((api for prefix, api in _API_PREFIXES if path.startswith(prefix)), "other")
 
 
 class GoogleClient:
@@ -134,7 +127,8 @@ class GoogleClient:
     @classmethod
     def from_settings(cls, settings) -> GoogleClient:
         key = KeyFile(settings.resolve(settings.google.service_account_file))
-        return cls(key, api_base_url=settings.google.api_base_url)
+        return cls(key, api_base_url=settings.google.api_base_url,
+                   backoff_base=settings.google.retry_base_ms / 1000)
 
     # ---------------------------------------------------------------- plumbing
 

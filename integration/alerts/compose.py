@@ -159,6 +159,7 @@ def digest_email(session: Session, new: list[Finding], updated: list[tuple[Findi
 
 
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+BURST_LISTED = 200  # a larger burst lists the first 200 (highest severity, newest) and links the inbox
 
 
 def burst_order(findings: list[Finding]) -> list[Finding]:
@@ -189,7 +190,11 @@ def burst_email(session: Session, findings: list[Finding], settings: Settings, w
     intro = (f"{len(ordered)} channel-safeguarding findings ({split}) arrived within {window_minutes} minutes at "
              f"{settings.school.name}. Rather than one email each, they are listed here, highest severity first; "
              f"each links to its page, where you record your triage.")
+    listed = ordered[:BURST_LISTED]
     sections = [(f"{f.severity.capitalize()}: {rule_title(f.rule)} — ref {finding_ref(f.id)}",
-                 _burst_lines(session, f, settings), finding_url(settings, f.id)) for f in ordered]
-    text, body_html = _render(intro, sections, FOOTER)
+                 _burst_lines(session, f, settings), finding_url(settings, f.id)) for f in listed]
+    rest = len(ordered) - len(listed)
+    outro = (f"{rest} more are on the dashboard: {settings.alerts.base_url.rstrip('/')}/findings?status=open. "
+             if rest else "") + FOOTER
+    text, body_html = _render(intro, sections, outro)
     return OutgoingEmail(to=[], subject=subject, text=text, html=body_html)

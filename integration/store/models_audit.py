@@ -27,18 +27,24 @@ class PersonalAddress(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ChannelException(Base):
-    """A Headteacher-approved exception (e.g. a member of staff who is the pupil's parent)."""
+class ExceptionColumns:
+    """What an approved exception says, wherever it was recorded (the imported register here, a
+    finding's page in models_webapp.FindingException): the audit's exception index reads both alike."""
 
-    __tablename__ = "channel_exceptions"
-    __table_args__ = (UniqueConstraint("staff", "counterpart_hash"),)
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # stable across re-imports
     staff: Mapped[str] = mapped_column(Email())
     counterpart: Mapped[str] = mapped_column(Encrypted())
     counterpart_hash: Mapped[str] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     approved_by: Mapped[str] = mapped_column(String(320), default="")
     expires: Mapped[date] = mapped_column(Date())
+
+
+class ChannelException(ExceptionColumns, Base):
+    """A Headteacher-approved exception (e.g. a member of staff who is the pupil's parent)."""
+
+    __tablename__ = "channel_exceptions"
+    __table_args__ = (UniqueConstraint("staff", "counterpart_hash"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # stable across re-imports
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -8,26 +8,21 @@ so an exception added on the page is honoured exactly like a register row.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import Date, Integer, String, Text
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integration.store.base import Base, Email, Encrypted, UTCDateTime, utcnow
+from integration.store.base import Base, Email, UTCDateTime, utcnow
+from integration.store.models_audit import ExceptionColumns
 
 
-class FindingException(Base):
+class FindingException(ExceptionColumns, Base):
     """An exception (staff member + counterpart, approver, reason, expiry) recorded on a finding's page."""
 
     __tablename__ = "finding_exceptions"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # EXC-… like the register's ids
     finding_id: Mapped[int] = mapped_column(Integer, index=True)  # where it was added (kept if purged)
-    staff: Mapped[str] = mapped_column(Email())
-    counterpart: Mapped[str] = mapped_column(Encrypted())
-    counterpart_hash: Mapped[str] = mapped_column(String(64), index=True)
-    reason: Mapped[str] = mapped_column(Text, default="")
-    approved_by: Mapped[str] = mapped_column(String(320), default="")
-    expires: Mapped[date] = mapped_column(Date())
     added_by: Mapped[str] = mapped_column(String(320), default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

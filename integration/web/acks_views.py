@@ -22,6 +22,7 @@ from integration.logs import event
 from integration.settings import Settings
 from integration.web import services
 from integration.web.auth import current_user, log, require
+from integration.web.reading import read
 
 bp = Blueprint("acks", __name__)
 
@@ -41,14 +42,11 @@ def current_report(session: Session, settings: Settings, now: datetime) -> dict 
 @bp.get("/acks")
 @require("acks")
 def acks_page():
-    svc = services()
-    now = datetime.now(UTC)
-    with svc.store.session() as s:
-        report = current_report(s, svc.settings, now)
+    report = read(current_report)
     outstanding = sorted(((o, g) for g in (report or {}).get("groups", []) for o in g["outstanding"]),
                          key=lambda og: (-og[0]["days_overdue"], og[0]["name"].lower()))
     return render_template("acks.html", report=report, outstanding=outstanding,
-                           version=svc.settings.acknowledgement.policy_version)
+                           version=services().settings.acknowledgement.policy_version)
 
 
 @bp.post("/acks/remind")
@@ -78,21 +76,23 @@ def remind():
 @bp.get("/acks.csv")
 @require("acks")
 def acks_csv():
-    svc = services()
-    now = datetime.now(UTC)
-    with svc.store.session() as s:
-        rnd = current_round(s, svc.settings.acknowledgement.policy_version)
-        rows = []
-        if rnd is not None:
-            st = standing(s, rnd, svc.settings)
-            sent = reminders_sent(s, rnd.id)
-            for m in sorted(st.members, key=lambda m: (m.org_unit, m.name.lower())):
-                overdue = (now - m.due).days if not m.acknowledged_at and now >= m.due else 0
-                rows.append([m.name, m.email, m.org_unit, m.role, _iso(m.acknowledged_at), _iso(m.due), overdue,
-                             sent.get(m.email, 0), "yes" if m.new_starter else "no"])
-    version = re.sub(r"[^A-Za-z0-9._-]", "_", svc.settings.acknowledgement.policy_version or "none")
-    return Response(to_csv(ACKS_HEADER, rows), mimetype="text/csv",
+    version = re.sub(r"[^A-Za-z0-9._-]", "_", services().settings.acknowledgement.policy_version or "none")
+    return Response(to_csv(ACKS_HEADER, read(acks_rows)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="acks-{version}.csv"'})
+
+
+def acks_rows(session: Session, settings: Settings, now: datetime) -> list[list]:
+    """One row per expected person of the current round (none before a round opens)."""
+    rnd = current_round(session, settings.acknowledgement.policy_version)
+    if rnd is None:
+        return []
+    st, sent = standing(session, rnd, settings), reminders_sent(session, rnd.id)
+    rows = []
+    for m in sorted(st.members, key=lambda m: (m.org_unit, m.name.lower())):
+        overdue = (now - m.due).days if not m.acknowledged_at and now >= m.due else 0
+        rows.append([m.name, m.email, m.org_unit, m.role, _iso(m.acknowledged_at), _iso(m.due), overdue,
+                     sent.get(m.email, 0), "yes" if m.new_starter else "no"])
+    return rows
 
 
 def _iso(value: datetime | None) -> str:

@@ -9,19 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, abort, jsonify, request
-from sqlalchemy import select
 
 from integration import findings as findings_mod
 from integration.errors import InputError
-from integration.store.models_audit import FINDING_STATUSES, Finding
+from integration.store.models_audit import Finding
 from integration.watches import push_status
 from integration.web import queries, services
 from integration.web.auth import csrf_token, current_user, require
+from integration.web.reading import findings_listing
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_LIST = 1000
-
 
 @bp.get("/me")
 @require("aggregate", api=True)
@@ -55,19 +52,15 @@ def status():
 @bp.get("/findings")
 @require("findings", api=True)
 def findings():
-    status = request.args.get("status") or None
-    if status is not None and status not in FINDING_STATUSES:
-        abort(400, description=f"status must be one of {', '.join(FINDING_STATUSES)}")
-    query = select(Finding).order_by(Finding.id)
-    if status:
-        query = query.where(Finding.status == status)
-    if request.args.get("rule"):
-        query = query.where(Finding.rule == request.args["rule"])
-    if request.args.get("severity"):
-        query = query.where(Finding.severity == request.args["severity"])
-    with services().store.session() as s:
-        rows = [_public(findings_mod.as_json(f)) for f in s.scalars(query.limit(MAX_LIST))]
-    return jsonify(rows)
+    """The inbox's findings: the same filters, order and pages as /findings (a bad value is a 400)."""
+    try:
+        f, found = findings_listing(strict=True)
+    except InputError as exc:
+        abort(400, description=str(exc))
+    rows = [{**_public(findings_mod.as_json(r)), "staff_name": found.name(r.staff), "pupil_name": found.name(r.pupil)}
+            for r in found.page.rows]
+    return jsonify({"findings": rows, "total": found.page.total, "page": found.page.page, "pages": found.page.pages,
+                    "per_page": f.per_page})
 
 
 @bp.get("/findings/<int:finding_id>")

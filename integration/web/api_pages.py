@@ -1,6 +1,6 @@
 """JSON for the pages added with issue 12 (acknowledgement, reports, a person, the admin's roster and
 access log), behind the same sign-in and roles as the pages, and the OpenAPI 3 document of the whole
-API at /api/openapi.json. Lists never carry guardian or counterpart addresses."""
+API at /api/openapi.json (`api_schema`). Lists never carry guardian or counterpart addresses."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from sqlalchemy import select
 from integration.store.models_roster import Person
 from integration.web import access_log, services
 from integration.web.acks_views import current_report
+from integration.web.api_schema import openapi_document
 from integration.web.auth import current_user, require
 from integration.web.people_views import ack_status, find_person, person_findings
+from integration.web.reading import read
 from integration.web.reports_views import report_data
 from integration.web.roster_view import RosterIndex
 
@@ -27,17 +29,13 @@ def _iso(value: datetime | None) -> str | None:
 @bp.get("/acks")
 @require("acks", api=True)
 def acks():
-    svc = services()
-    with svc.store.session() as s:
-        return jsonify(current_report(s, svc.settings, datetime.now(UTC)))
+    return jsonify(read(current_report))
 
 
 @bp.get("/reports")
 @require("aggregate", api=True)
 def reports():
-    svc = services()
-    with svc.store.session() as s:
-        data = report_data(s, svc.settings, datetime.now(UTC))
+    data = read(report_data)
     w = data["weekly"]
     return jsonify({"weeks": [_iso(x) for x in w["weeks"]], "by_severity": w["severity"],
                     "by_rule": [{"rule": r, "title": t, "weekly": v, "total": n} for t, r, v, n in w["rules"]],
@@ -91,68 +89,6 @@ def access_log_json():
         rows, _total = access_log.read(s, limit=1000)
         return jsonify([{"at": _iso(e.at), "actor": e.actor, "action": e.action, "finding_id": e.finding_id,
                          "person": e.person or None, "from": e.from_status, "to": e.to_status} for e in rows])
-
-
-def _get(summary: str, role: str, schema: dict | None = None, params: list | None = None) -> dict:
-    op = {"summary": f"{summary} (role: {role})", "security": [{"session": []}],
-          "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema or {}}}},
-                        "401": {"$ref": "#/components/responses/Error"},
-                        "403": {"$ref": "#/components/responses/Error"}}}
-    if params:
-        op["parameters"] = params
-    return {"get": op}
-
-
-def _q(name: str, description: str, kind: str = "string") -> dict:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": {"type": kind}}
-
-
-def openapi_document() -> dict:
-    finding = {"type": "object", "properties": {k: {} for k in (
-        "id", "rule", "severity", "status", "staff", "pupil", "guardian", "counterpart", "confidence", "source",
-        "evidence", "first_seen", "last_seen", "occurrences")}}
-    path_id = [{"name": "finding_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "SafeChannels web API", "version": "1",
-                 "description": "The same data as the pages, with the same sign-in (the session cookie) and roles. "
-                                "POST requests need the session's CSRF token (from GET /api/me) in X-CSRF-Token. "
-                                "Lists never return guardian or counterpart addresses."},
-        "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "safechannels_session"}},
-            "responses": {"Error": {"description": "Not signed in, not allowed, or bad input",
-                                    "content": {"application/json": {"schema": {
-                                        "type": "object", "properties": {"error": {"type": "string"}}}}}}}},
-        "paths": {
-            "/api/me": _get("Who is signed in, their roles and the CSRF token", "any"),
-            "/api/summary": _get("Findings by rule and acknowledgement progress", "viewer"),
-            "/api/status": _get("Readiness, last job runs, outbox, push channels, configuration checks", "admin"),
-            "/api/findings": _get("Findings (no guardian or counterpart addresses)", "dsl",
-                                  {"type": "array", "items": finding},
-                                  [_q("status", "a finding status"), _q("rule", "a rule id"),
-                                   _q("severity", "high, medium or low")]),
-            "/api/findings/{finding_id}": {"get": {**_get("One finding with its history (the view is logged)", "dsl",
-                                                          finding)["get"], "parameters": path_id}},
-            "/api/findings/{finding_id}/transition": {"post": {
-                "summary": "Triage: move a finding with a required note (role: dsl)", "security": [{"session": []}],
-                "parameters": path_id,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["to", "note"],
-                    "properties": {"to": {"type": "string"}, "note": {"type": "string"}}}}}},
-                "responses": {"200": {"description": "The finding after the move"},
-                              "400": {"$ref": "#/components/responses/Error"},
-                              "409": {"$ref": "#/components/responses/Error"}}}},
-            "/api/people/{email}": {"get": {**_get("A person: role and its sources, classes, acknowledgement, "
-                                                   "findings", "dsl")["get"],
-                                            "parameters": [{"name": "email", "in": "path", "required": True,
-                                                            "schema": {"type": "string"}}]}},
-            "/api/acks": _get("Acknowledgement of the current policy by org unit and role", "dsl"),
-            "/api/reports": _get("Counts for governors: by week and rule, triage times, acknowledgement", "viewer"),
-            "/api/admin/roster": _get("Everyone with role, its sources and conflicts", "admin"),
-            "/api/admin/access-log": _get("Views, downloads and triage of findings, newest first", "admin"),
-            "/api/openapi.json": _get("This document", "any"),
-        },
-    }
 
 
 @bp.get("/openapi.json")

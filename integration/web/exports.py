@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from integration.csv_safe import to_csv
 from integration.rules import rule_title
 from integration.store.models_audit import FindingEvent
-from integration.web import inbox, people, services
+from integration.web import services
 from integration.web.auth import current_user, require
 from integration.web.filters import localtime
 from integration.web.findings_views import finding_context
+from integration.web.reading import findings_listing
 
 bp = Blueprint("exports", __name__)
 
@@ -38,19 +39,12 @@ def _download(body: str, filename: str, mimetype: str) -> Response:
 @bp.get("/findings.csv")
 @require("findings")
 def findings_csv():
-    svc = services()
-    f = inbox.parse(request.args)
-    with svc.store.session() as s:
-        rows = list(inbox.every(s, f, svc.settings.school.timezone))
-        who = people.lookup(s, [a for r in rows for a in (r.staff, r.pupil)])
-
-        def name(address: str | None) -> str:
-            return who[address.lower()].name if address else ""
-
-        body = to_csv(FINDINGS_HEADER, ([r.id, r.rule, rule_title(r.rule), r.severity, r.status, r.staff or "",
-                                         name(r.staff), r.pupil or "", name(r.pupil), r.confidence, r.source,
-                                         "; ".join(r.policy or []), _iso(r.first_seen), _iso(r.last_seen),
-                                         r.occurrences] for r in rows))
+    _f, found = findings_listing(everything=True)
+    name = found.name
+    body = to_csv(FINDINGS_HEADER, ([r.id, r.rule, rule_title(r.rule), r.severity, r.status, r.staff or "",
+                                     name(r.staff), r.pupil or "", name(r.pupil), r.confidence, r.source,
+                                     "; ".join(r.policy or []), _iso(r.first_seen), _iso(r.last_seen),
+                                     r.occurrences] for r in found.page.rows))
     return _download(body, f"findings-{datetime.now(UTC):%Y-%m-%d}.csv", "text/csv")
 
 

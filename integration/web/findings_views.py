@@ -23,6 +23,7 @@ from integration.store.models_webapp import FindingException
 from integration.web import explain, inbox, people, services
 from integration.web.auth import current_user, require
 from integration.web.filters import localtime
+from integration.web.reading import findings_listing, read
 
 bp = Blueprint("findings", __name__)
 
@@ -54,13 +55,9 @@ def move_label(to: str, status: str) -> str:
 @bp.get("/findings")
 @require("findings")
 def inbox_page():
-    svc = services()
-    f = inbox.parse(request.args)
-    with svc.store.session() as s:
-        result = inbox.page(s, f, svc.settings.school.timezone)
-        who = people.lookup(s, [a for r in result.rows for a in (r.staff, r.pupil)])
-        rules = sorted(set(RULES) | set(s.scalars(select(Finding.rule).distinct())))
-    return render_template("findings.html", result=result, who=who, f=f, params=f.as_params(), rules=rules,
+    f, found = findings_listing()
+    rules = read(lambda s, _settings, _now: sorted(set(RULES) | set(s.scalars(select(Finding.rule).distinct()))))
+    return render_template("findings.html", result=found.page, who=found.who, f=f, params=f.as_params(), rules=rules,
                            statuses=("open", *FINDING_STATUSES), severities=inbox.SEVERITIES, sorts=inbox.SORTS)
 
 

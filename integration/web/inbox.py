@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from integration.errors import InputError
 from integration.store.models_audit import FINDING_STATUSES, Finding
-from integration.web.people import matching_emails
+from integration.web.people import lookup, matching_emails
 
 SEVERITIES = ("high", "medium", "low")
 OPEN = ("new", "reviewing")
@@ -176,3 +176,30 @@ def every(session: Session, f: Filters, timezone: str):
     """All matching findings in order (exports), read in pages so a large list is not held twice."""
     q = ordered(query(session, f, timezone), f.sort)
     return session.scalars(q.execution_options(yield_per=500))
+
+
+@dataclass
+class Listing:
+    """A page of findings with the roster's names beside their addresses."""
+
+    page: Page
+    who: dict
+
+    def name(self, address: str | None) -> str:
+        """The roster's name for a listed address ('' when unknown or absent)."""
+        return self.who[address.lower()].name if address else ""
+
+
+def names(session: Session, rows: list[Finding], *extra: str):
+    """Address -> Who for every finding's staff and pupil (and ``extra`` addresses)."""
+    return lookup(session, [a for r in rows for a in (r.staff, r.pupil)] + list(extra))
+
+
+def listing(session: Session, f: Filters, timezone: str, *, everything: bool = False) -> Listing:
+    """The page (or, ``everything``, all pages: the CSV) for ``f``, named."""
+    if everything:
+        rows = list(every(session, f, timezone))
+        found = Page(rows, len(rows), 1, 1)
+    else:
+        found = page(session, f, timezone)
+    return Listing(found, names(session, found.rows))

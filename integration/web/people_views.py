@@ -70,7 +70,7 @@ def person(email: str):
         p = find_person(s, email)
         addresses = sorted({email, *([p.email.lower(), *(a.lower() for a in (p.aliases or []))] if p else [])})
         rows = person_findings(s, addresses)
-        who = people.lookup(s, [a for r in rows for a in (r.staff, r.pupil)] + [email])
+        who = inbox.names(s, rows, email)
         role = RosterIndex(s, svc.settings, [p.id]).explain(p) if p else None
         ack = ack_status(s, svc.settings, p, datetime.now(UTC))
         if p or rows:

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from integration.rules import rule_title
 from integration.store.models_audit import Finding, FindingEvent
-from integration.web import charts, services
+from integration.web import charts
 from integration.web.acks_views import current_report
 from integration.web.auth import require
+from integration.web.reading import read
 
 bp = Blueprint("reports", __name__)
 
@@ -89,10 +90,7 @@ def report_data(session: Session, settings, now: datetime) -> dict:
 @bp.get("/reports")
 @require("aggregate")
 def reports():
-    svc = services()
-    now = datetime.now(UTC)
-    with svc.store.session() as s:
-        data = report_data(s, svc.settings, now)
+    data = read(report_data)
     w = data["weekly"]
     week_chart = charts.stacked_bars("New findings per week by severity", w["labels"], w["severity"])
     ack_chart = charts.progress_bars("Acknowledged by org unit", [(ou, p) for ou, p, _a, _e in data["acks"]["by_org_unit"]]) \

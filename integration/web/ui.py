@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, jsonify, render_template
 
 from integration.watches import push_status
 from integration.web import queries, services
 from integration.web.auth import current_user, require
+from integration.web.reading import read
 
 bp = Blueprint("ui", __name__)
 
@@ -17,12 +16,14 @@ bp = Blueprint("ui", __name__)
 @require("aggregate")
 def dashboard():
     svc, user = services(), current_user()
-    now = datetime.now(UTC)
-    with svc.store.session() as s:
-        data = {"by_rule": queries.findings_by_rule(s), "acks": queries.ack_progress(s, svc.settings, now)}
+
+    def counts(s, settings, now) -> dict:
+        data = {"by_rule": queries.findings_by_rule(s), "acks": queries.ack_progress(s, settings, now)}
         if user.can("status"):
-            data["runs"] = queries.last_runs(s)
-            data["outbox"] = queries.outbox_state(s)
+            data["runs"], data["outbox"] = queries.last_runs(s), queries.outbox_state(s)
+        return data
+
+    data = read(counts)
     if user.can("status"):
         data["push"] = push_status(svc)
         data["health"] = queries.config_health(svc.settings, svc.dev_login)

@@ -120,3 +120,28 @@ def test_the_first_audit_of_a_school_sends_one_burst_email_not_one_per_finding(t
     body = mail.get_body(("plain",)).get_content()
     assert sorted(int(i) for i in re.findall(r"https://sc\.example\.sch\.uk/findings/(\d+)", body)) == alerted
     assert mail["Subject"].startswith(f"[SafeChannels] {len(alerted)} findings need your attention")
+
+
+def test_findings_an_interrupted_audit_held_are_released_by_the_alerts_job_after_the_window(store, ctx, smtp,
+                                                                                           findings):
+    from integration.jobs import release_stale_held
+
+    with store.session() as s:  # the audit held them, then died before the end of its run
+        held = [findings.add(s), findings.add(s)]
+        queue_finding_alerts(s, held, ctx.settings, findings.T0, hold=True)
+    assert deliver_due(ctx, findings.T0).sent == 0
+    assert release_stale_held(ctx, findings.T0 + timedelta(minutes=5)) == 0  # maybe still running
+    assert release_stale_held(ctx, findings.T0 + timedelta(minutes=11)) == 2
+    assert release_stale_held(ctx, findings.T0 + timedelta(minutes=12)) == 0  # once
+    assert deliver_due(ctx, findings.T0 + timedelta(minutes=11)).sent == 2
+
+
+def test_a_very_large_burst_lists_the_first_200_and_links_the_inbox_for_the_rest(store, ctx, smtp, findings):
+    with store.session() as s:
+        batch = [findings.add(s, severity="medium") for _ in range(203)]
+        queue_finding_alerts(s, batch, ctx.settings, findings.T0)
+    assert deliver_due(ctx, findings.T0).sent == 1
+    [mail] = smtp.handler.messages
+    body = mail.get_body(("plain",)).get_content()
+    assert len(links(mail)) == 200 and f"3 more are on the dashboard: {BASE}/findings?status=open" in body
+    assert mail["Subject"] == "[SafeChannels] 203 findings need your attention (203 medium)"

@@ -143,3 +143,23 @@ def test_chat_members_lister_waits_for_the_quota_and_still_lists_every_dm(google
     assert stamps[-1] - stamps[0] >= (-(-len(dms) // 3) - 1) * WINDOW_S
     paced = [r for r in caplog.records if r.getMessage() == "google.paced"]
     assert paced and paced[0].fields["api"] == "chat" and "per-project" in paced[0].fields["reason"]
+
+
+def test_filtered_reports_queries_are_paced_to_their_own_quota(google):
+    """activities.list with eventName or filters counts against Google's 250 filtered queries/min as well as
+    the 2,400/min: a chain of filtered pages waits, an unfiltered one does not."""
+    from datetime import timedelta
+
+    from connectors.google.reports import ReportsReader
+    from sandbox.activity import activity
+
+    g = google(page_caps={"reports.activities.list": 10})
+    client = g.client(quotas={"reports": 1000, "reports_filtered": 3})
+    reader, act = ReportsReader(client, g.admin), activity(g.domain)
+    start, end = act.start, act.horizon - timedelta(hours=1)
+    unfiltered = sum(len(p) for p in reader.pages("chat", start, end))
+    assert unfiltered > 40 and g.sleeps == []
+    filtered = sum(len(p) for p in reader.pages("chat", start, end, event_name="message_posted"))
+    assert filtered == unfiltered
+    pages = -(-filtered // 10)
+    assert sum(g.sleeps) >= (-(-pages // 3) - 1) * WINDOW_S - 1

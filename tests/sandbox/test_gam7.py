@@ -18,7 +18,7 @@ from sandbox.mail_settings import filters_of
 from sandbox.school import generate
 from sandbox.server import SandboxServer
 
-pytestmark = pytest.mark.skipif(gam_executable() is None, reason="gam7 is not installed (pip install gam7)")
+pytestmark = pytest.mark.skipif(gam_executable() is None, reason="gam7 is not installed (python3 -m venv .venv-gam7 && .venv-gam7/bin/pip install gam7)")
 
 
 @pytest.fixture(scope="module", params=["classic", "academy"])

@@ -98,7 +98,7 @@ def test_the_access_log_lists_views_and_triage_but_not_the_audits_own_entries(cl
     assert client.get("/admin/access-log?actor=nobody").get_data(as_text=True).count("<tr>") == 1  # header only
 
 
-def test_views_of_a_persons_page_are_on_the_access_log_too(client, store):
+def test_views_of_a_persons_page_are_on_the_access_log_too(client, store, ctx):
     fid = add_finding(store)
     add_person(store, f"j.smith@{DOMAIN}", "staff", "Jo Smith", "/Staff")
     sign_in(client, DSL)
@@ -115,6 +115,14 @@ def test_views_of_a_persons_page_are_on_the_access_log_too(client, store):
         ("viewed_person", f"amy.pupil@{DOMAIN}"), ("viewed_person", f"j.smith@{DOMAIN}")]
     one = client.get(f"/admin/access-log?finding={fid}").get_data(as_text=True)
     assert "person's page" not in one.split('id="access-log"')[1]  # a finding's own log only
+    from datetime import UTC, datetime, timedelta
+
+    from integration.jobs import purge_person_views
+
+    with store.session() as s:  # kept as long as a closed finding, then purged
+        kept = ctx.settings.privacy.closed_findings_retention_days
+        assert purge_person_views(s, ctx.settings, datetime.now(UTC) + timedelta(days=kept - 1)) == 0
+        assert purge_person_views(s, ctx.settings, datetime.now(UTC) + timedelta(days=kept + 1)) == 2
 
 
 def test_the_configuration_never_shows_secrets(client, ctx):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from a11y import FOCUS_JS, audit, tab_through
 from browser_env import HAVE_CHROMIUM, chrome
 from school_env import LiveServer, app_for, build_school, google_sign_in, module_database
 from sqlalchemy import select
@@ -79,6 +80,8 @@ def visit(b, school, path: str, shots: Path, name: str = "") -> None:
     assert "Internal Server Error" not in b.page_source and "Forbidden" not in b.title, path
     width = b.execute_script("return [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"{path} scrolls sideways on {b.kind}: {width}"
+    problems = audit(b)  # labels, contrast, alternatives, nothing from outside the app
+    assert not problems, f"{path} on {b.kind}: {problems[:10]}"
     if name:
         b.save_screenshot(str(shots / f"{name}-{b.kind}.png"))
 
@@ -103,7 +106,9 @@ def open_finding(school) -> Finding:
 
 
 def test_the_dsl_walks_triages_adds_an_exception_reminds_and_downloads(school, browser, shots):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     b = browser
@@ -126,8 +131,15 @@ def test_the_dsl_walks_triages_adds_an_exception_reminds_and_downloads(school, b
     b.get(f"{school.url}/findings/{f.id}")
     b.find_element(By.ID, "to-reviewing").click()  # no note: the browser's required field stops it
     assert b.find_element(By.ID, "status").text.lower() == "new"
-    b.find_element(By.ID, "note").send_keys("Checking the sharing with the member of staff")
-    b.find_element(By.ID, "to-reviewing").click()
+    # by keyboard alone: Tab from the top reaches the note in reading order, every focus visible
+    path = tab_through(b, "note")
+    assert path[0][0] == "a" and path[0][5] == "Skip to main content"
+    assert all(p[3] for p in path), f"focus not visible on {[p[:3] for p in path if not p[3]]}"
+    ys = [p[4] for p in path[1:]]  # after the skip link (shown over the page's top while focused)
+    assert all(a <= b_ + 4 for a, b_ in zip(ys, ys[1:], strict=False)), f"Tab order jumps back up the page: {ys}"
+    ActionChains(b).send_keys("Checking the sharing with the member of staff", Keys.TAB).perform()
+    assert b.execute_script(FOCUS_JS)[1] == "to-reviewing"
+    ActionChains(b).send_keys(Keys.ENTER).perform()
     WebDriverWait(b, 10).until(lambda d: "now reviewing" in d.find_element(By.CSS_SELECTOR, ".notice-success").text)
     b.find_element(By.ID, "approved_by").send_keys("Headteacher")
     b.find_element(By.ID, "reason").send_keys("Member of staff is the pupil's parent")
