@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.roster_sync import SANDBOX_WORKERS, _SandboxProcess
+from benchmarks.shared_drives import minimum as shared_drive_minimum
+from connectors.google.activity import SHARED_DRIVES_AHEAD
 from connectors.google.auth import KeyFile
 from connectors.google.reports import PAGE
 from connectors.google.scopes import SCOPES
@@ -79,7 +81,8 @@ def minimum_calls(dom, since: datetime, until: datetime) -> dict[str, int]:
     meet = sum(count(act.meet_day(d)) for d in days)
     drives = len(act.shared_drives)
     return {"drive.files": files, "drive.events": max(1, math.ceil(drive_events / PAGE)),
-            "drive.shared": max(1, math.ceil(drives / 100)) + drives, "mail": 1 + max(1, math.ceil(mail / PAGE)),
+            "drive.shared": shared_drive_minimum(act)["calls"], "_drives": drives,
+            "mail": 1 + max(1, math.ceil(mail / PAGE)),
             "mail.forwarding": 3 * len(act.staff), "chat": max(1, math.ceil(chat / PAGE)),
             "meet": max(1, math.ceil(meet / PAGE)), "oauth": len(people),
             "_events": mail + drive_events + chat + meet}
@@ -185,7 +188,10 @@ def bound_s(r: dict) -> float:
     m, lat = r["minimum"], r["latency_ms"] / 1000
     chain = m["drive.events"] + m["mail"] + m["chat"] + m["meet"]
     per_user = m["drive.files"] / APIS["drive"].in_flight + (m["mail.forwarding"] // 3) / APIS["gmail"].in_flight
-    batches = math.ceil(m["oauth"] / 1000) + 2 * math.ceil(max(1, m["drive.shared"]) / 100)
+    # shared drives: drives.list + members in one batch, then per drive a files.list and a permissions
+    # batch, SHARED_DRIVES_AHEAD drives at a time
+    shared = 2 + 2 * math.ceil(m.get("_drives", 0) / SHARED_DRIVES_AHEAD)
+    batches = math.ceil(m["oauth"] / 1000) + shared
     return lat * (chain + per_user + batches)
 
 

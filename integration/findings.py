@@ -152,6 +152,9 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
             tuple_(FindingOccurrence.finding_id, FindingOccurrence.event_key).in_(chunk)))
         known.update((r[0], r[1]) for r in rows)
     touched: dict[str, Finding] = {}
+    for p in prepared:
+        if _reattribute(findings[p.fingerprint], p.candidate, now):
+            touched.setdefault(p.fingerprint, findings[p.fingerprint])
     for (fid, key), p in pairs.items():
         if (fid, key) in known:
             continue
@@ -161,6 +164,18 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
         touched[p.fingerprint] = f
     out.updated.extend(f for fp, f in touched.items() if fp not in fresh)
     return out
+
+
+def _reattribute(f: Finding, c: Candidate, now: datetime) -> bool:
+    """A shared-drive finding first attributed to the drive's organizer (a crawl cannot say who shared)
+    moves to the member of staff an audit event names as having made the share."""
+    ev = f.evidence or {}
+    if not (c.staff and c.evidence.get("attributed_by") == "actor" and ev.get("attributed_by") == "organizer"):
+        return False
+    if f.staff != c.staff:
+        f.staff = c.staff
+    f.evidence, f.updated_at = {**ev, "attributed_by": "actor"}, now
+    return True
 
 
 def _without_purged(session: Session, prepared: list[Prepared], unknown: list[str]) -> list[Prepared]:

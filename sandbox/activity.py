@@ -115,6 +115,7 @@ class Activity:
         self.rooms: dict[str, tuple[str, tuple[str, ...]]] = {}  # Chat space -> (spaceType, human members)
         self.plant_meet: dict[int, list[MeetLeg]] = {}
         self.shared_drives: list[SharedDrive] = []
+        self.drive_files: dict[str, list[File]] = {}  # shared drive id -> its items (sandbox.shared_drives)
         self.forwarding: dict[str, Forwarding] = {}
         self.truth: list[dict] = []
         self.decoys: list[dict] = []
@@ -333,9 +334,14 @@ class Activity:
         return self._cached(("driveday", day), build, day=True)
 
     def find_file(self, fid: str) -> File | None:
+        """A planted My Drive file or any shared-drive item (visible now) by id."""
         for files in self.plant_files.values():
             for f in files:
                 if f.id == fid:
+                    return f
+        for files in self.drive_files.values():
+            for f in files:
+                if f.id == fid and self.visible(f.modified):
                     return f
         return None
 
@@ -396,8 +402,10 @@ def activity(dom: Domain) -> Activity:
         act = dom.extra.get("activity")
         if act is None:
             from sandbox.activity_plant import plant
+            from sandbox.shared_drives import populate
 
             act = Activity(dom)
+            populate(act)
             plant(act)
             dom.extra["activity"] = act
         return act

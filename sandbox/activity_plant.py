@@ -206,11 +206,17 @@ def plant(act: Activity) -> None:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
                _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day, _whole_messages,
-               _group_mail):
+               _group_mail, _shared_drive_files):
         try:
             fn(p)
         except NoOne:
             continue
+
+
+def _shared_drive_files(p: Planter) -> None:
+    from sandbox.shared_drives import plant as plant_shared_drive_files
+
+    plant_shared_drive_files(p)
 
 
 def _mail_personal(p: Planter) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox import shared_drives
 from sandbox.activity import Activity, File, Perm, SharedDrive, activity, stamp, utc
 from sandbox.api import ApiRequest, Registry
 from sandbox.errors import ApiError, not_found
@@ -36,7 +37,14 @@ def register(api: Registry, domain: Domain) -> None:
         if corpora not in ("user", "domain", "drive", "allDrives"):
             raise ApiError(400, f"Invalid value for corpora: {corpora}", "invalid", location="corpora")
         q = req.arg("q") or ""
-        files = [f for f in act.files(me) if _keep(f, q)]
+        drive_id = req.arg("driveId") or ""
+        if (corpora == "drive") != bool(drive_id):
+            raise ApiError(400, "The driveId parameter must be specified if and only if corpora is set to drive.",
+                           "invalid", location="driveId")
+        if corpora == "drive":
+            files = _drive_corpus(req, act, me, drive_id, q)
+        else:
+            files = [f for f in act.files(me) if _keep(f, q)]
         if corpora == "user" and not _OWNED.search(q):  # corpora=user is My Drive AND "Shared with me"
             files += [f for f in shared_with(act, me) if _keep(f, q)]
         page, token = paginate(req, files)
@@ -73,6 +81,7 @@ def register(api: Registry, domain: Domain) -> None:
         act = activity(req.domain)
         fid = req.params["fileId"]
         drive = next((d for d in act.shared_drives if d.id == fid), None)
+        item = shared_drives.find(act, fid) if drive is None else None
         if drive is not None:
             if not req.flag("supportsAllDrives"):
                 raise not_found(f"File not found: {fid}.")
@@ -80,6 +89,13 @@ def register(api: Registry, domain: Domain) -> None:
                 raise ApiError(403, "The user does not have sufficient permissions for this file.",
                                "insufficientFilePermissions")
             perms = drive.perms
+        elif item is not None:  # a shared-drive item: only with supportsAllDrives, only for a member
+            holder = shared_drives.drive_of(act, item.drive_id)
+            if not req.flag("supportsAllDrives") or holder is None or not _member(holder, req.subject_email):
+                raise not_found(f"File not found: {fid}.")
+            page, token = paginate(req, shared_drives.permissions(act, item))
+            body = {"kind": "drive#permissionList", "permissions": page}
+            return {**body, "nextPageToken": token} if token else body
         else:
             f = next((x for x in act.files(req.subject_email.lower()) if x.id == fid), None) or act.find_file(fid)
             if f is None or f.owner != req.subject_email.lower():
@@ -106,6 +122,18 @@ def register(api: Registry, domain: Domain) -> None:
         if token:
             body["nextPageToken"] = token
         return body
+
+
+def _drive_corpus(req: ApiRequest, act: Activity, me: str, drive_id: str, q: str) -> list[File]:
+    """corpora=drive: the items of one shared drive the caller is a member of (the admin flag does not
+    apply to files.list), only from a client that says it supports shared drives."""
+    if not (req.flag("includeItemsFromAllDrives") and req.flag("supportsAllDrives")):
+        raise ApiError(400, "The includeItemsFromAllDrives and supportsAllDrives parameters must be set to true "
+                       "when corpora is set to drive.", "invalid", location="includeItemsFromAllDrives")
+    drive = shared_drives.drive_of(act, drive_id)
+    if drive is None or not _member(drive, me):
+        raise not_found(f"Shared drive not found: {drive_id}")
+    return [f for f in shared_drives.files_in(act, drive_id) if _keep(f, q)]
 
 
 def shared_with(act: Activity, me: str) -> list[File]:
@@ -174,7 +202,8 @@ def file_json(act: Activity, f: File, me: str) -> dict[str, Any]:
     if f.drive_id:  # shared-drive items have no owners and never carry permissions here (as on Google)
         return {"kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,
                 "modifiedTime": stamp(f.modified), "webViewLink": f"https://drive.google.com/file/d/{f.id}/view",
-                "driveId": f.drive_id, "teamDriveId": f.drive_id, "parents": [f.parent or f.drive_id]}
+                "driveId": f.drive_id, "teamDriveId": f.drive_id, "parents": [f.parent or f.drive_id],
+                "hasAugmentedPermissions": bool(f.perms)}
     owner = act.users.get(f.owner)
     out: dict[str, Any] = {
         "kind": "drive#file", "id": f.id, "name": f.name, "mimeType": f.mime, "trashed": f.trashed,

@@ -5,6 +5,7 @@
 | drive.files     | files.list per owner (first crawl / --full) | bucket    | {"crawled_at", "owners": done}      |
 | drive.events    | Reports drive acl_change (+ files.get types)| ""        | {"until"}: end of the last slice    |
 | drive.shared    | drives.list + batched permissions.list      | ""        | {"crawled_at"} (re-read every run)  |
+|                 | + each drive's files (shared_drive_files)   | "files"   | {"at", "drives": done this pass}    |
 | mail            | Reports gmail windows, or mailboxes         | "" / box  | {"until", "mail_source"}            |
 | mail.forwarding | Reports user_accounts/login forwarding events + Gmail settings (state_streams) | app / "state" | {"until"} / {"at", "users"} |
 | chat            | Reports chat message_posted windows         | ""        | {"until"}                           |
@@ -14,7 +15,10 @@
 | oauth           | Reports token authorize + Directory tokens.list (state_streams) | "token" / "state" | {"until"} / {"at", "users"} |
 
 After the first crawl, Drive changes arrive through Reports drive events (rebuilt into
-DriveItems); ``--full`` clears the cursors and re-crawls. Time-window streams honour the
+DriveItems, shared-drive items included); ``--full`` clears the cursors and re-crawls. The files
+inside shared drives are crawled as a baseline on the first audit and again every
+``[audit] state_reread_hours`` (a drive not covered by the current pass, new or failed, on the
+next run); in between, their changes come from the same Reports drive events. Time-window streams honour the
 engine's ``since``/``until`` and resume a broken run at the last finished slice.
 ``[audit] mail_source = auto`` probes Reports gmail once (an edition without it answers
 empty or 403) and keeps the decision in the mail cursor; `mail_source_decision` exposes it.
@@ -57,6 +61,8 @@ READ_AHEAD = 4  # batches read from Google ahead of the engine
 BUCKETS = 128  # Drive crawl partitions (fixed: a cursor's bucket must not move)
 BUCKET_PREFIX = "owners:"
 FAILED = "failed"  # the mail partition listing mailboxes to re-read from an earlier start
+SHARED_FILES = "files"  # the drive.shared partition of the shared-drive files crawl
+SHARED_DRIVES_AHEAD = 4  # drives whose files are read at once (each batches its permissions)
 
 
 class GoogleActivitySource:
@@ -112,8 +118,26 @@ class GoogleActivitySource:
                                     {"crawled_at": until.isoformat(), "owners": owners}, b)
 
     def _drive_shared(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
+        """Every run: the drives and their members. Then the files of each drive the current pass has
+        not covered yet (every drive when a pass is due), a batch per drive whose cursor lists the
+        drives done, so a broken crawl resumes per drive."""
+        state = cursors.get(SHARED_FILES) or {}
+        due = not state.get("at") or until - datetime.fromisoformat(state["at"]) >= self.state_every
+        at = until.isoformat() if due else state["at"]
+        covered: set[str] = set() if due else set(state.get("drives", ()))
+        impersonable = {e for e, role in people if role in CRAWLED}
         for items in self.drive.shared_drives():
             yield ActivityBatch("drive.shared", items, {"crawled_at": until.isoformat()})
+            todo = [d for d in items if d.item_id not in covered]
+            work = fan_out(lambda d: self.drive.drive_files(d, impersonable), todo, SHARED_DRIVES_AHEAD)
+            for drive, files, err in work:
+                if isinstance(err, SourceRefused):  # nobody to read it as: said once, tried again next run
+                    event(log, "drive.shared_drive_unread", logging.WARNING, drive=drive.item_id, error=str(err))
+                    continue
+                if err is not None:
+                    raise err
+                covered.add(drive.item_id)
+                yield ActivityBatch("drive.shared", files, {"at": at, "drives": sorted(covered)}, SHARED_FILES)
 
     def _drive_events(self, cursors, since, until, people) -> Iterator[ActivityBatch]:
         yield from self._windowed("drive.events", "drive", drive_events.EVENT_NAMES, drive_events.drive_items,

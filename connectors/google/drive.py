@@ -4,7 +4,9 @@ Per user, impersonating the owner (only a user who can share a file sees its
 permissions): ``files.list(q="'me' in owners and trashed=false", pageSize=1000)`` with the
 permissions in the same call through the fields mask — never one call per file. Shared
 drives: ``drives.list(useDomainAdminAccess)`` as the admin, then every drive's
-permissions in Drive batches (≤100 parts). Only metadata is read; never contents.
+permissions in Drive batches (≤100 parts); the files inside each drive and their own
+permissions as one of its members (`connectors.google.shared_drive_files`). Only metadata
+is read; never contents.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from connectors.google.reports import parse_time
 from connectors.google.scopes import SCOPES
+from connectors.google.shared_drive_files import SharedDriveFiles
 from connectors.google.transport import GoogleClient
 from integration.errors import SourceError
 from integration.logs import event
@@ -49,6 +52,12 @@ class DriveCrawler:
     def __init__(self, client: GoogleClient, admin: str):
         self.client, self.admin = client, admin
         self._mimes: dict[str, str] = {}  # file id -> mimeType resolved this process (one action, several events)
+        self._drive_files = SharedDriveFiles(client, PERM_FIELDS, permission)
+
+    def drive_files(self, drive: DriveItem, impersonable: set[str]) -> list[DriveItem]:
+        """The files of one shared drive (a `shared_drives` item) that are shared beyond its members,
+        read as a member in `impersonable`; SourceRefused when none of them can be impersonated."""
+        return self._drive_files.read(drive, impersonable)
 
     def user_files(self, owner: str, modified_after: datetime | None = None) -> list[DriveItem]:
         """Every file `owner` owns and has not binned, with its sharing."""

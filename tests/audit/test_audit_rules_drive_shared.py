@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit_env import DOMAIN, PUPIL, PUPIL2, PUPIL_GMAIL, TEACHER, TEACHER2
+from audit_env import DOMAIN, NOW, PUPIL, PUPIL2, PUPIL_GMAIL, TEACHER, TEACHER2
 
 from integration.findings import fingerprint
 from integration.records import DriveItem, Permission
@@ -96,3 +96,29 @@ def test_a_public_mpeg_video_in_a_shared_drive_is_public_media_of_the_actor(rctx
 def test_decoy_a_quicktime_video_shared_with_the_school_domain(rctx):
     inside = Permission("domain", "reader", domain=DOMAIN)
     assert rules.public_media(DriveItem("v1", "Clip", "video/quicktime", TEACHER, (inside,)), rctx) == []
+
+
+def test_a_crawled_shared_drive_finding_moves_to_the_sharer_when_the_event_arrives(store, rctx):
+    """The crawl cannot say who shared (organizer); the Drive event that names the actor, read later (a
+    streams' order, or Reports' lag), moves the finding to them. The reverse order never moves it back."""
+    from integration.findings import Prepared, record
+    from integration.store.models_audit import Finding
+
+    h = rctx.identity.address_hash
+
+    def prepared(item):
+        (c,) = rules.shared_with_pupil_personal(item, rctx)
+        return Prepared(c, "high", ("000",), None, fingerprint(c, h), h(c.counterpart))
+
+    crawl = shared_item(user(PUPIL_GMAIL, "writer"), organizers=(TEACHER2,))
+    event = shared_item(user(PUPIL_GMAIL, "writer"), actor=TEACHER)
+    with store.session() as s:
+        record(s, [prepared(crawl)], NOW)
+    with store.session() as s:
+        out = record(s, [prepared(event)], NOW)
+        assert len(out.updated) == 1
+    with store.session() as s:
+        record(s, [prepared(crawl)], NOW)
+    with store.session() as s:
+        (f,) = s.query(Finding).all()
+        assert (f.staff, f.evidence["attributed_by"], f.occurrences) == (TEACHER, "actor", 1)
