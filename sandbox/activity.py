@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -121,6 +122,8 @@ class Activity:
         self.decoys: list[dict] = []
         self.exceptions: list[dict] = []
         self.unregistered: set[str] = set()  # personal addresses the register must not contain
+        self._born = time.monotonic()
+        self._origin, self._passed = self.horizon, timedelta(0)  # for the Reports lag (`logged`)
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, Any] = OrderedDict()  # per-user views
         self._days: OrderedDict[tuple, Any] = OrderedDict()  # whole-domain day lists (large: keep few)
@@ -140,10 +143,18 @@ class Activity:
     def visible(self, when: datetime) -> bool:
         return when < self.horizon
 
+    def logged(self, m: Mail) -> bool:
+        """Whether a sighting has reached the Reports gmail log. Its lag counts from the generated horizon
+        as time passes: `advance` and real time (so a long-running sandbox logs it, as Google would);
+        a horizon pushed on to show one new share or call (`share_now`) is not time passing."""
+        waited = timedelta(seconds=time.monotonic() - self._born)
+        return m.time + timedelta(seconds=m.lag_s) < self._origin + self._passed + waited
+
     def advance(self, hours: float) -> None:
         """Let time pass: later background (and anything planted then) becomes visible."""
         with self._lock:
             self.horizon += timedelta(hours=hours)
+            self._passed += timedelta(hours=hours)
             self._cache.clear()
             self._days.clear()
 
@@ -396,18 +407,21 @@ class Activity:
 _BUILD_LOCK = threading.Lock()
 
 
-def activity(dom: Domain) -> Activity:
-    """The domain's activity, built (and its breaches planted) on first use."""
+def activity(dom: Domain, now: datetime | None = None) -> Activity:
+    """The domain's activity, built (and its breaches planted) on first use; `now` pins the clock it is
+    generated at (tests that need a time of day; only before anything else has built it)."""
     with _BUILD_LOCK:
         act = dom.extra.get("activity")
         if act is None:
             from sandbox.activity_plant import plant
             from sandbox.shared_drives import populate
 
-            act = Activity(dom)
+            act = Activity(dom, now)
             populate(act)
             plant(act)
             dom.extra["activity"] = act
+        elif now is not None and act.horizon != now.replace(microsecond=0) - timedelta(hours=1):
+            raise ValueError("the domain's activity was already built at another time")
         return act
 
 
@@ -457,12 +471,17 @@ def audit_truth(dom: Domain) -> list[dict]:
     status (new | suppressed) and confidence (known | suspected). A breach only the Chat API's member
     list can show (a DM where only the staff member wrote) is expected only while its scope is delegated;
     one only a mailbox's own headers show (co-recipients outside the school of a message received from
-    outside: Reports logs each receipt with that mailbox alone) only when the audit reads mailboxes."""
+    outside: Reports logs each receipt with that mailbox alone) only when the audit reads mailboxes. One whose
+    telling sighting reaches Reports late (``lags``: a reply whose receipt is logged before the sender's event)
+    is expected from Reports once that sighting is logged; until then its receipt is held, not judged."""
     act = activity(dom)
     hidden = set() if CHAT_MEMBERS_SCOPE in dom.delegated_scopes else {"chat_api"}
-    if getattr(dom, "reports_gmail", act.reports_gmail):
+    reports = getattr(dom, "reports_gmail", act.reports_gmail)
+    if reports:
         hidden.add("mail_headers")
-    return [dict(t) for t in act.truth if t.get("needs", "") not in hidden]
+    lagging = {m.message_id for ms in act.plant_mail.values() for m in ms if m.lag_s and not act.logged(m)}
+    return [{k: v for k, v in t.items() if k != "lags"} for t in act.truth if t.get("needs", "") not in hidden
+            and not (reports and t.get("lags") and t["object"] in lagging)]
 
 
 def audit_decoys(dom: Domain) -> list[dict]:

@@ -57,6 +57,10 @@ class Mail:
     message_id: str = ""
     subject: str = ""
     names: tuple[tuple[str, str], ...] = ()  # (address, display name) in headers
+    in_reply_to: str = ""  # a reply's In-Reply-To: the Message-ID it answers (RFC 5322 §3.6.4)
+    references: tuple[str, ...] = ()  # the thread's Message-IDs, oldest first (References)
+    thread: str = ""  # the Gmail threadId in this mailbox ("" = the message starts its own thread)
+    lag_s: int = 0  # how late this sighting reaches the Reports gmail log (Reports lag; mailboxes have none)
 
 
 @dataclass(frozen=True, slots=True)

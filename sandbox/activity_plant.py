@@ -57,6 +57,7 @@ class Planter:
         self.n = COUNT.get(dom.size, 2)
         self.used: set[str] = set()
         self.k = 0
+        self.gids: dict[str, dict[str, str]] = {}  # Message-ID -> {mailbox: its Gmail threadId}
         with tempfile.TemporaryDirectory() as tmp:
             path = write_personal_register(dom, Path(tmp) / "r.csv")
             with path.open(encoding="utf-8") as fh:
@@ -113,6 +114,15 @@ class Planter:
         day = self.rng.randrange(1, max(2, self.a.scale.days - days_left))
         return self.a.day_start(day) + timedelta(hours=10, seconds=self.rng.randrange(0, 3600))
 
+    def local(self, day, hour: int, minute: int = 0) -> datetime:
+        """`hour:minute` school time (Europe/London) on a date, in UTC."""
+        return datetime.combine(day, time(hour, minute), LONDON).astimezone(UTC)
+
+    def status(self, staff: str, pupil: str) -> str:
+        """A staff–pupil breach's status under the register's current exception (its first row)."""
+        current = bool(self.exc) and (self.exc[0][0].lower(), self.exc[0][1].lower()) == (staff, pupil)
+        return "suppressed" if current else "new"
+
     def when(self, hour: int = 11, minute: int = 0) -> datetime:
         day = self.rng.randrange(1, self.a.scale.days - 1)
         local = (self.a.day_start(day).astimezone(LONDON)).date()
@@ -122,19 +132,24 @@ class Planter:
     # ------------------------------------------------------------------ builders
 
     def truth(self, rule: str, *, staff=None, pupil=None, guardian=None, counterpart=None, obj="",
-              status="new", confidence="known", needs: str = "") -> None:
-        """`needs`: an optional grant without which the breach cannot be seen (see `audit_truth`)."""
+              status="new", confidence="known", needs: str = "", lags: bool = False) -> None:
+        """`needs`: an optional grant without which the breach cannot be seen; `lags`: seen in Reports only
+        once its message's late sighting is logged (see `audit_truth`)."""
         self.a.truth.append({"rule": rule, "staff": staff, "pupil": pupil, "guardian": guardian,
                              "counterpart": counterpart, "object": obj, "status": status, "confidence": confidence,
-                             **({"needs": needs} if needs else {})})
+                             **({"needs": needs} if needs else {}), **({"lags": True} if lags else {})})
 
     def decoy(self, rule: str, why: str, **people) -> None:
         self.a.decoys.append({"rule": rule, "why": why, **people})
 
-    def mail(self, when: datetime, sender: str, to: list[str], cc: list[str] = (), names=()) -> str:
-        """One message, logged in every school mailbox it touches (sent and received)."""
+    def mail(self, when: datetime, sender: str, to: list[str], cc: list[str] = (), names=(), *,
+             reply_to: str = "", references: tuple[str, ...] = (), sent_lag_s: int = 0) -> str:
+        """One message, logged in every school mailbox it touches (sent and received). `reply_to`: the
+        Message-ID it answers (a reply has its own Message-ID and the parent's in In-Reply-To/References,
+        in the parent's Gmail thread); `sent_lag_s`: the sender's Reports event is logged that late."""
         self.k += 1
         msg_id = f"<plant-{h(self.a.dom.seed, self.k)[:16]}@mail.gmail.com>"
+        refs = (*references, reply_to) if reply_to else ()
         day = self.a.day_of(when)
         mailboxes = [(sender, "sent")] + [(r, "received") for r in [*to, *cc] if r != sender]
         for group in [*to, *cc]:  # a Google Group delivers to each member's mailbox
@@ -142,8 +157,10 @@ class Planter:
         for box, direction in mailboxes:
             if self.a.roles.get(box) in ("staff", "pupil"):
                 gid = f"{day:04x}{0x8000 + self.k:04x}" + h(box, self.k)[:8]
+                thread = self.gids.get(refs[0], {}).get(box, "") if refs else ""  # the thread's first message
+                self.gids.setdefault(msg_id, {})[box] = thread or gid
                 m = Mail(gid, when, box, direction, sender, tuple(to), tuple(cc), msg_id, f"Planted {self.k}",
-                         tuple(names))
+                         tuple(names), reply_to, refs, thread, sent_lag_s if direction == "sent" else 0)
                 self.a.plant_mail.setdefault((box, day), []).append(m)
         return msg_id
 
@@ -206,7 +223,7 @@ def plant(act: Activity) -> None:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
                _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day, _whole_messages,
-               _group_mail, _shared_drive_files):
+               _group_mail, _shared_drive_files, _replies_days_later):
         try:
             fn(p)
         except NoOne:
@@ -565,3 +582,54 @@ def _group_mail(p: Planter) -> None:
             staff=tutor, pupil=kids[0], obj=mid)
     p.decoy("mail.staff_to_pupil_personal", "class mail through a group copying a colleague's school address",
             staff=tutor, obj=mid)
+
+
+# The planted sender events reach Reports this late, 20 minutes before the horizon: after their receipts (so the
+# receipts are held), and, as the lag also passes in real time, before the 2-hour hold could release them alone.
+REPORTS_LAG_S = 45 * 60
+
+
+def _replies_days_later(p: Planter) -> None:
+    """Replies days later: a reply is its own message (its own Message-ID, the parent's in In-Reply-To and
+    References, in the parent's Gmail thread), judged whole and on its own, never folded into its thread.
+
+    - A pupil's late reply to the teacher alone, three days after the teacher's note to two pupils, is
+      one-to-one (breach); the other pupil's late reply-all to the teacher and a classmate is not (decoy).
+    - Near the end of the window, the reply's receipt in the teacher's mailbox (naming that mailbox alone)
+      reaches Reports before the pupil's sent event (Reports lag, `REPORTS_LAG_S`): the receipt is held, and
+      the message judged when the sent event comes. The pupil copied the teacher's personal address
+      (breach, seen only on the sent event); another pupil copied their parent (decoy: not one-to-one,
+      though the receipt alone looks one-to-one, and late if the window ends late).
+    Planted last, so earlier plants keep their people."""
+    a, ooh = p.a, "mail.out_of_hours"
+    s = p.pick(a.staff)
+    pu = p.pick(a.pupils)
+    pu2 = p.pick([x for x in a.pupils if x != pu])
+    day = (a.day_start(p.rng.randrange(1, max(2, a.scale.days - 4))).astimezone(LONDON)).date()
+    parent = p.mail(p.local(day, 15), s, [pu, pu2])
+    later = day + timedelta(days=3)
+    p.truth(ooh, staff=s, pupil=pu, status=p.status(s, pu),
+            obj=p.mail(p.local(later, 22, 50), pu, [s], reply_to=parent))
+    p.mail(p.local(later, 22, 55), pu2, [s, pu], reply_to=parent)
+    p.decoy(ooh, "a late reply-all to the teacher and a classmate three days later is not one-to-one",
+            staff=s, pupil=pu2)
+
+    reply_at = a.horizon - timedelta(minutes=20)
+    before = (reply_at.astimezone(LONDON)).date() - timedelta(days=3)
+    s, pu = p.pick(a.staff, registered=True), p.pick(a.pupils)
+    own = p.personal(s, True)
+    parent = p.mail(p.local(before, 11), s, [pu])
+    obj = p.mail(reply_at, pu, [s], [own], reply_to=parent, sent_lag_s=REPORTS_LAG_S)
+    p.truth("mail.staff_personal_to_pupil", staff=s, pupil=pu, counterpart=own, status=p.status(s, pu), lags=True,
+            obj=obj)
+    start, end = a.dom.working_hours.split("-")
+    if not start <= reply_at.astimezone(LONDON).strftime("%H:%M") < end:  # the window ends out of hours
+        p.truth(ooh, staff=s, pupil=pu, status=p.status(s, pu), lags=True, obj=obj)  # two addresses, one person
+    kids = [k for k in a.pupils if a.guardians_of.get(k) and k != pu]
+    if kids:
+        s2, kid = p.pick([x for x in a.staff if x != s]), p.pick(kids)
+        parent = p.mail(p.local(before, 11, 30), s2, [kid])
+        mid = p.mail(reply_at + timedelta(minutes=2), kid, [s2], [a.guardians_of[kid][0][0]], reply_to=parent,
+                     sent_lag_s=REPORTS_LAG_S)
+        p.decoy(ooh, "a reply copying the pupil's parent is not one-to-one, though its receipt (read before the "
+                     "sender's event) names the teacher alone", staff=s2, pupil=kid, obj=mid)

@@ -41,7 +41,7 @@ def register(api: Registry, domain: Domain) -> None:
         if labels := req.args("labelIds"):  # every listed label must be on the message
             mail = [m for m in mail if set(labels) <= set(LABELS[m.direction])]
         page, token = paginate(req, mail)
-        body: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id} for m in page],
+        body: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.thread or m.id} for m in page],
                                 "resultSizeEstimate": len(page)}
         if token:
             body["nextPageToken"] = token
@@ -98,7 +98,7 @@ def _mailbox(req: ApiRequest) -> str:
 
 
 def message_json(act: Activity, m: Mail, fmt: str, wanted: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": m.id, "threadId": m.id, "labelIds": LABELS[m.direction],
+    out: dict[str, Any] = {"id": m.id, "threadId": m.thread or m.id, "labelIds": LABELS[m.direction],
                            "internalDate": str(int(m.time.timestamp() * 1000)), "historyId": str(int(m.id[:8], 16)),
                            "sizeEstimate": 2048 + len(m.subject)}
     if fmt == "minimal":
@@ -112,6 +112,8 @@ def message_json(act: Activity, m: Mail, fmt: str, wanted: list[str]) -> dict[st
                ("Date", format_datetime(m.time)), ("Message-ID", m.message_id), ("Subject", m.subject)]
     if m.cc:
         headers.append(("Cc", ", ".join(addr(a) for a in m.cc)))
+    if m.in_reply_to:  # a reply (RFC 5322 §3.6.4): its own Message-ID, the parent's in In-Reply-To
+        headers += [("In-Reply-To", m.in_reply_to), ("References", " ".join(m.references or (m.in_reply_to,)))]
     if fmt == "metadata" and wanted:
         low = {w.lower() for w in wanted}
         headers = [x for x in headers if x[0].lower() in low]

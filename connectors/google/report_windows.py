@@ -35,10 +35,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from connectors.google.reports import _event_list, parse_time
 from integration.errors import SourceError
 from integration.logs import event
 
@@ -74,12 +75,9 @@ class Part:
     named: bool = False  # one chain per event name instead of one without eventName
     first: list[dict[str, Any]] | None = None  # the probe's page when it belongs to this part's chain
     token: str = ""  # the probe's next page token, when the probe's chain is this part's chain
-    pages: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
 def time_of(activity: dict[str, Any]) -> datetime | None:
-    from connectors.google.reports import parse_time
-
     try:
         return parse_time((activity.get("id") or {})["time"])
     except (KeyError, TypeError, ValueError):
@@ -106,8 +104,6 @@ def split(start: datetime, end: datetime, parts: int) -> list[tuple[datetime, da
 
 
 def wanted(activity: dict[str, Any], names: tuple[str, ...]) -> bool:
-    from connectors.google.reports import _event_list
-
     return any(ev.get("name") in names for ev in _event_list(activity))
 
 

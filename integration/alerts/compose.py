@@ -187,9 +187,9 @@ def burst_email(session: Session, findings: list[Finding], settings: Settings, w
     counts = {sev: sum(f.severity == sev for f in ordered) for sev in ("high", "medium")}
     split = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
     subject = f"[SafeChannels] {len(ordered)} findings need your attention ({split})"
-    intro = (f"{len(ordered)} channel-safeguarding findings ({split}) arrived within {window_minutes} minutes at "
-             f"{settings.school.name}. Rather than one email each, they are listed here, highest severity first; "
-             f"each links to its page, where you record your triage.")
+    intro = (f"{len(ordered)} new channel-safeguarding findings ({split}) were raised at {settings.school.name} "
+             f"within {window_minutes} minutes (a first audit, or a busy day). Rather than one email each, they are "
+             f"listed here, highest severity first; each links to its page, where you record your triage.")
     listed = ordered[:BURST_LISTED]
     sections = [(f"{f.severity.capitalize()}: {rule_title(f.rule)} — ref {finding_ref(f.id)}",
                  _burst_lines(session, f, settings), finding_url(settings, f.id)) for f in listed]

@@ -265,3 +265,34 @@ def test_decoy_late_class_group_mail_copying_a_colleague(store, school, register
               receipt(PUPIL2, "<gp3@x>", None), receipt(TEACHER2, "<gp3@x>", TEACHER)]]
     audit(store, registers, pages)
     assert found(store) == [] and held(store) == 0
+
+
+# --- replies days later: each reply is its own message (own Message-ID; the parent's in In-Reply-To/References)
+
+
+def reply_copy(gid: str, mid: str, parent: str, sender: str, to: str, when: datetime) -> dict:
+    """A reply as the Gmail API's metadata format shows it (users.messages.get: threadId is the parent's)."""
+    return {"id": gid, "threadId": "18c0parent", "internalDate": str(int(when.timestamp() * 1000)),
+            "labelIds": ["INBOX"], "payload": {"headers": [
+                {"name": "From", "value": sender}, {"name": "To", "value": to}, {"name": "Message-ID", "value": mid},
+                {"name": "In-Reply-To", "value": parent}, {"name": "References", "value": parent}]}}
+
+
+def test_a_late_reply_three_days_later_is_one_to_one_though_its_thread_was_not(store, school, registers):
+    later = LATE + timedelta(days=3)
+    copy = mail_event(TEACHER, reply_copy("18c9", "<r1@x>", "<p1@x>", PUPIL, TEACHER, later))
+    assert copy is not None and copy.message_id == "<r1@x>"  # the reply's own id, never its parent's
+    pages = [[sent(TEACHER, "<p1@x>", [PUPIL, PUPIL2], when=NOW), receipt(PUPIL, "<p1@x>", TEACHER, NOW),
+              receipt(PUPIL2, "<p1@x>", None, NOW)],
+             [receipt(TEACHER, "<r1@x>", None, later), sent(PUPIL, "<r1@x>", [TEACHER], when=later)]]
+    audit(store, registers, pages, hours=72)
+    assert found(store) == [(OOH, TEACHER, PUPIL, "new")] and occurrences(store) == ["mail:<r1@x>"]
+
+
+def test_decoy_a_late_reply_all_three_days_later_is_not_one_to_one(store, school, registers):
+    later = LATE + timedelta(days=3)
+    pages = [[sent(TEACHER, "<p2@x>", [PUPIL, PUPIL2], when=NOW)],
+             [receipt(TEACHER, "<r2@x>", PUPIL2, later), receipt(PUPIL, "<r2@x>", PUPIL2, later),
+              sent(PUPIL2, "<r2@x>", [TEACHER, PUPIL], when=later)]]
+    audit(store, registers, pages, hours=72)
+    assert found(store) == [] and held(store) == 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sources_env import AuditEnv, make_context
 
 from integration.roster import run_sync
 from sandbox import generate
-from sandbox.activity import set_reports_gmail
+from sandbox.activity import activity, set_reports_gmail
 from sandbox.config_writer import write_config
 from sandbox.server import SandboxServer
 
@@ -19,8 +21,12 @@ def school(tmp_path, database_url):
     envs: list[AuditEnv] = []
 
     def build(size: str = "tiny", seed: int = 1, *, shape: str = "classic", reports_gmail: bool = True,
-              mail_source: str = "auto", max_attempts: int = 7, database: str = "", **server_kw) -> AuditEnv:
+              mail_source: str = "auto", max_attempts: int = 7, database: str = "", now: datetime | None = None,
+              **server_kw) -> AuditEnv:
+        """`now`: the time the school's activity is generated at (default: the real clock)."""
         dom = generate(size, seed, shape)
+        if now is not None:
+            activity(dom, now)
         set_reports_gmail(dom, reports_gmail)
         server = SandboxServer(dom, **server_kw).start()
         config = write_config(dom, server.url, tmp_path / f"{shape}-{size}-{seed}-{len(envs)}")
