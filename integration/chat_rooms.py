@@ -39,7 +39,8 @@ USER_PREFIX = "users/"
 _CHUNK = 500  # ids per IN (...) look-up
 
 # source.chat_members(rooms) -> {room: member addresses or "users/<id>" names}; a room left out could not
-# be listed (no scope, refused, gone), so its messages stay held.
+# be listed (no scope, refused, failed) and is asked again next run; a room gone comes back empty, so it is
+# stamped as listed and not asked again within RELIST_AFTER. Either way its messages stay held.
 Lister = Callable[[list[str]], Mapping[str, list[str]]]
 
 

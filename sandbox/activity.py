@@ -110,6 +110,7 @@ class Activity:
                              if self.roles.get(e) in ("staff", "pupil", "former_pupil")}
         # planted state (filled by sandbox.activity_plant)
         self.plant_mail: dict[tuple[str, int], list[Mail]] = {}
+        self._writers: dict[str, list[str]] | None = None  # mailbox -> school mailboxes that write to it
         self.plant_files: dict[str, list[File]] = {}
         self.plant_drive_events: list[DriveEvent] = []
         self.plant_chat: dict[int, list[Chat]] = {}
@@ -182,20 +183,53 @@ class Activity:
         return self._cached(("mail", email, day), lambda: self._mailbox_day(email, day))
 
 
-    def _mailbox_day(self, email: str, day: int) -> list[Mail]:
-        role = self.roles.get(email)
-        out: list[Mail] = []
-        if role in ("staff", "pupil") and day >= 0:
-            r = rng_for(self.dom.seed, "mail", email, day)
-            base = self.day_start(day)
-            for i in range(r.randint(*self.scale.mail)):
-                when = base + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600), microseconds=r.randrange(10**6))
-                out.append(self._background_mail(r, email, role, when, day, i))
+    def _mailbox_day(self, email: str, day: int, own: dict[str, list[Mail]] | None = None) -> list[Mail]:
+        """`own`: every mailbox's own background of the day, when the caller has it (``mail_day``)."""
+        out = list(own[email]) if own is not None else self._background_day(email, day)
+        if self.roles.get(email) in ("staff", "pupil") and day >= 0:
+            for writer in self._written_by(email):  # their half of internal mail, seen from this mailbox
+                mine = own[writer] if own is not None else self._background_day(writer, day)
+                out += [c for m in mine if (c := self._counterpart(m)) is not None and c.mailbox == email]
             out += [m for g in self.groups_of.get(email, []) if (m := self._group_mail(g, email, day))]
         out += self.plant_mail.get((email, day), [])
         out = [m for m in out if self.visible(m.time)]
         out.sort(key=lambda m: m.time, reverse=True)
         return out
+
+    def _background_day(self, email: str, day: int) -> list[Mail]:
+        """The background messages `email`'s own day draws (each also in the other mailbox, if a school one)."""
+        role = self.roles.get(email)
+        if role not in ("staff", "pupil") or day < 0:
+            return []
+        r = rng_for(self.dom.seed, "mail", email, day)
+        base = self.day_start(day)
+        out = []
+        for i in range(r.randint(*self.scale.mail)):
+            when = base + timedelta(seconds=r.randrange(8 * 3600, 17 * 3600), microseconds=r.randrange(10**6))
+            out.append(self._background_mail(r, email, role, when, day, i))
+        return out
+
+    def _counterpart(self, m: Mail) -> Mail | None:
+        """The same background message in the other school mailbox (internal mail sits in both, and
+        Reports logs the sender's event and the recipient's delivery, docs/google-apis.md §2); None
+        when the other side is outside the school."""
+        other = m.to[0] if m.direction == "sent" else m.sender
+        if self.roles.get(other) not in ("staff", "pupil") or other == m.mailbox:
+            return None
+        mid = m.id[:4] + "e" + h("counterpart", self.dom.seed, other, m.id)[:11]
+        if m.direction == "sent":
+            return Mail(mid, m.time, other, "received", m.sender, m.to, (), m.message_id, m.subject)
+        return Mail(mid, m.time, other, "sent", m.sender, m.to, (), m.message_id, m.subject)
+
+    def _written_by(self, email: str) -> list[str]:
+        """The school mailboxes whose background draws `email` as a contact (contacts are one-way)."""
+        if self._writers is None:  # built once: contacts do not change as time passes
+            rev: dict[str, list[str]] = {}
+            for p in self.staff + self.pupils:
+                for c in self._contacts(p, self.roles[p])[0]:
+                    rev.setdefault(c, []).append(p)
+            self._writers = rev
+        return self._writers.get(email, [])
 
     def _background_mail(self, r: random.Random, me: str, role: str, when: datetime, day: int, i: int) -> Mail:
         mid = f"{day:04x}{i:04x}" + h(self.dom.seed, me, day, i)[:8]
@@ -264,7 +298,8 @@ class Activity:
         people = self.staff + self.pupils
 
         def build() -> list[Mail]:
-            rows = [m for p in people for m in self._mailbox_day(p, day) if m.direction != "draft"]
+            own = {p: self._background_day(p, day) for p in people}  # each drawn once, not per counterpart
+            rows = [m for p in people for m in self._mailbox_day(p, day, own) if m.direction != "draft"]
             end = min(self.day_start(day + 1) - timedelta(seconds=1), self.horizon - timedelta(seconds=1))
             for m in [m for m in rows if m.direction == "received"]:
                 roll = int(h("opened", m.mailbox, m.id)[:4], 16)

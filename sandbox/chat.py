@@ -69,6 +69,10 @@ def _admin_access(req: ApiRequest, *scopes: str) -> None:
 def _room(req: ApiRequest, name: str) -> tuple[str, tuple[str, ...]]:
     act = activity(req.domain)
     room = act.rooms.get(name)
+    if room is None:  # rooms are learnt as chat days are derived: this process may not have derived them yet
+        for day in range(act.last_day + 1):
+            act.chat_day(day)
+        room = act.rooms.get(name)
     if room is None:
         raise not_found(name)
     return room

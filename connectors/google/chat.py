@@ -44,7 +44,8 @@ class ChatMembers:
         for room, names, err in fan_out(self._space, rooms, workers=self.workers):
             if err is None and names is not None:
                 found[room] = names
-            elif isinstance(err, NotFound):
+            elif isinstance(err, NotFound):  # listed as empty: not asked again every run (RELIST_AFTER)
+                found[room] = []
                 event(log, "chat.space_gone", logging.INFO, space=room)
             elif err is not None and not isinstance(err, SourceError):
                 raise err

@@ -162,3 +162,17 @@ def test_only_rooms_where_a_staff_member_wrote_are_listed(store, school):
     source.activities = [posted(TEACHER, "DMi", 3, NOW + timedelta(days=1))]  # the teacher answers
     audit(store, source, days=2)
     assert chat_findings(store) == [(TEACHER, PUPIL, expected_fingerprint(store))]
+
+
+def test_a_room_the_chat_api_no_longer_has_is_not_asked_again_every_run(store, school):
+    """The lister answers a gone space with no members (and leaves out one it failed to list): the gone
+    room is stamped as listed like any other, so a second run asks nothing; the failed one is asked again."""
+    source = ChatSource([posted(TEACHER, "DMgone", 1, NOW - timedelta(hours=3)),
+                         posted(TEACHER, "DMfail", 2, NOW - timedelta(hours=3))],
+                        members={"spaces/DMgone": []})  # DMfail left out: its list failed
+    audit(store, source)
+    assert source.listed == [["spaces/DMfail", "spaces/DMgone"]] and held(store) == 2
+    audit(store, source)
+    assert source.listed[1:] == [["spaces/DMfail"]]  # the gone room waits for RELIST_AFTER
+    audit(store, source, days=2)
+    assert source.listed[2:] == [["spaces/DMfail", "spaces/DMgone"]]

@@ -163,3 +163,23 @@ def test_filtered_reports_queries_are_paced_to_their_own_quota(google):
     assert filtered == unfiltered
     pages = -(-filtered // 10)
     assert sum(g.sleeps) >= (-(-pages // 3) - 1) * WINDOW_S - 1
+
+
+def test_chat_members_lists_a_room_the_sandbox_process_has_not_derived_and_a_gone_room_as_empty(google):
+    """A gone space (404) comes back with no members, so the engine stamps it as listed instead of asking
+    again every run; a worker process that has not yet derived a room's chat day still knows the room."""
+    from connectors.google.chat import ChatMembers
+    from sandbox.activity import activity
+
+    g = google()
+    act = activity(g.domain)
+    planted = {c.room_id for day in act.plant_chat.values() for c in day}  # registered when planted
+    act.chat_day(act.last_day - 1)  # background rooms are learnt as their day is derived
+    dm = sorted(r for r, (kind, _) in act.rooms.items() if kind == "DIRECT_MESSAGE" and r not in planted)[0]
+    members = act.rooms[dm][1]
+    act.rooms.clear()  # as in a sandbox worker that has answered no chat Reports page yet:
+    act._days.clear()  # no chat day derived (and cached) in this process
+    ids = {u.primary_email: u.id for u in g.domain.users}
+    found = ChatMembers(g.client(), g.admin, workers=2).members([dm, "spaces/AAAAgone000"])
+    assert {k: sorted(v) for k, v in found.items()} == {dm: sorted(f"users/{ids[e]}" for e in members),
+                                                        "spaces/AAAAgone000": []}
