@@ -4,12 +4,20 @@ Each batch is one transaction: its findings, occurrences, queued alerts and the 
 that is safe after it commit together, so a crash loses nothing and a re-run duplicates
 nothing (occurrences are unique per event). A failing stream never stops the others: the
 rules it feeds are reported "not evaluated", never "passed".
+
+Streams run side by side in lanes (integration/lanes.py: streams feeding disjoint record types),
+but one transaction at a time: every session of a run is taken under one lock, so SQLite sees a
+single writer and PostgreSQL the same commit sequence per lane; a lane's reading from Google goes
+on while another lane holds the lock.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from integration import alerts, findings
+from integration import alerts, findings, lanes
 from integration.chat_rooms import ChatRooms
 from integration.errors import CursorExpired, SkippableRecord, SourceError, SourceRefused, Unreachable
 from integration.identity import Identity
@@ -64,6 +72,7 @@ class AuditResult:
     not_evaluated: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     registers: list[ImportReport] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stream and in the store (not in --json)
 
     def as_json(self) -> dict:
         """The operator contract's `audit --json` document, exactly."""
@@ -103,11 +112,30 @@ class _Run:
         hold = timedelta(hours=self.settings.audit.mail_hold_hours)
         self.mail = MailMessages(rctx.identity.is_approved, hold, hold + REPORTING_OVERLAP + UNTIL_DELAY,
                                  rejudge=full)
+        self.stop = threading.Event()  # set when the run is interrupted: lanes stop after their batch
+        self._writer = threading.Lock()  # one transaction at a time (see the module docstring)
+        self._state = threading.Lock()  # counters and logs shared by the lanes
+        self._outage_logged = False
+        self.store_s = self.store_wait_s = 0.0
+        self.stream_s: dict[str, float] = {}
+
+    @contextmanager
+    def _session(self) -> Iterator:
+        """A store session under the run's single-writer lock (time held and waited is measured)."""
+        asked = time.perf_counter()
+        with self._writer:
+            got = time.perf_counter()
+            try:
+                with self.store.session() as s:
+                    yield s
+            finally:
+                self.store_wait_s += got - asked
+                self.store_s += time.perf_counter() - got
 
     # ------------------------------------------------------------------ cursors and windows
 
     def _cursors(self, source: str, stream: str) -> tuple[dict[str, dict], datetime | None]:
-        with self.store.session() as s:
+        with self._session() as s:
             rows = list(s.scalars(select(Cursor).where(Cursor.source == source, Cursor.stream == stream)))
         cursors = {r.partition: r.cursor for r in rows if r.partition != WINDOW_PARTITION}
         mark = next((r.cursor.get("end") for r in rows if r.partition == WINDOW_PARTITION), None)
@@ -133,12 +161,14 @@ class _Run:
 
     # ------------------------------------------------------------------ streams
 
-    def run_stream(self, source, stream: str) -> bool:
-        """Read one stream to the end; False when it failed (its rules are then not evaluated)."""
+    def run_stream(self, source, stream: str) -> Exception | None:
+        """Read one stream to the end; returns its error when it failed (its rules are then not
+        evaluated: see `fail`), None when it was read or skipped. Runs on a lane's thread."""
         types = stream_types(source, stream)
         if types is not None and not self.rules.rules_for_types(types):
             event(log, "audit.stream_skipped", source=source.name, stream=stream, reason="no enabled rule reads it")
-            return True
+            return None
+        started = time.perf_counter()
         cursors, mark = self._cursors(source.name, stream)
         if self.full:
             cursors, mark = {}, None
@@ -148,33 +178,50 @@ class _Run:
                 self._consume(source, stream, cursors, since, until)
             except CursorExpired as exc:
                 event(log, "audit.cursor_expired", logging.WARNING, source=source.name, stream=stream, error=str(exc))
-                with self.store.session() as s:
+                with self._session() as s:
                     s.execute(delete(Cursor).where(Cursor.source == source.name, Cursor.stream == stream))
                 since, until = self._window(None)
                 self._consume(source, stream, {}, since, until)
         except (SourceError, SkippableRecord) as exc:
-            message = f"{source.name}/{stream}: {exc}"
-            repeat = isinstance(exc, Unreachable) and any(isinstance(e, Unreachable) for e in self.exceptions)
-            self.exceptions.append(exc)
-            self.result.errors.append(message)
+            with self._state:
+                repeat = isinstance(exc, Unreachable) and self._outage_logged
+                self._outage_logged = self._outage_logged or isinstance(exc, Unreachable)
             event(log, "audit.stream_failed", logging.DEBUG if repeat else logging.ERROR,  # an outage: one line
                   source=source.name, stream=stream, api=getattr(exc, "api", ""), error=str(exc),
                   fix=getattr(exc, "fix", ""))
-            for rule_id in self.rules.rules_for_types(types):
-                self.result.not_evaluated.setdefault(rule_id, f"{source.name}/{stream} failed: {exc}")
-            return False
-        with self.store.session() as s:
+            return exc
+        finally:
+            self.stream_s[f"{source.name}/{stream}"] = time.perf_counter() - started
+        if self.stop.is_set():  # interrupted: the window is not finished, so its watermark stays
+            return None
+        with self._session() as s:
             self._save_cursor(s, source.name, stream, WINDOW_PARTITION, {"end": until.isoformat()}, self.now)
-        if types is None:
-            self.unknown_fed = True
-        else:
-            self.fed |= types
-        return True
+        with self._state:
+            if types is None:
+                self.unknown_fed = True
+            else:
+                self.fed |= types
+        return None
+
+    def fail(self, source, stream: str, exc: Exception) -> None:
+        """Record a failed stream (called in the streams' declared order, so the run's errors and
+        its "not evaluated" reasons read the same however the lanes interleaved)."""
+        self.exceptions.append(exc)
+        self.result.errors.append(f"{source.name}/{stream}: {exc}")
+        for rule_id in self.rules.rules_for_types(stream_types(source, stream)):
+            self.result.not_evaluated.setdefault(rule_id, f"{source.name}/{stream} failed: {exc}")
 
     def _consume(self, source, stream: str, cursors: dict, since: datetime, until: datetime) -> None:
         batches: Iterable[ActivityBatch] = source.fetch(stream, cursors, since=since, until=until, people=self.people)
-        for batch in batches:
-            self._batch(source.name, stream, batch)
+        try:
+            for batch in batches:
+                if self.stop.is_set():
+                    return
+                self._batch(source.name, stream, batch)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:  # stopped early: the source's reader threads stop too
+                close()
         types = stream_types(source, stream) or ()
         if ChatEvent in types:
             self._list_rooms(source, stream)
@@ -190,12 +237,12 @@ class _Run:
     def _list_rooms(self, source, stream: str) -> None:
         """DM rooms still waiting for their other member: ask the source for the members (optional
         ``chat_members``: the Chat API with admin access) and judge the messages held for them."""
-        with self.store.session() as s:
+        with self._session() as s:
             released, rooms = self.rooms.waiting(s, self.now)
         lister = getattr(source, "chat_members", None)
         if rooms and lister is not None:
-            lists = lister(rooms)  # outside any transaction: network calls
-            with self.store.session() as s:
+            lists = lister(rooms)  # outside any transaction (and the writer lock): network calls
+            with self._session() as s:
                 released += self.rooms.listed(s, lists, self.now)
         if released:
             self._batch(source.name, stream, ActivityBatch(stream, released, None), count=False)
@@ -203,11 +250,9 @@ class _Run:
     def _batch(self, source: str, stream: str, batch: ActivityBatch, *, count: bool = True,
                release_mail: int = 0) -> int:
         """Judge one batch in one transaction; returns how many held messages it released."""
-        if count:
-            self.result.events_read += len(batch.records)
         for attempt in (1, 2):
             try:
-                with self.store.session() as s:
+                with self._session() as s:
                     records = self.rooms.absorb(s, batch.records)  # DM members filled in, or held
                     records = self.mail.absorb(s, records, self.now)  # whole messages, or receipts held
                     released = self.mail.release(s, self.now, release_mail) if release_mail else []
@@ -221,8 +266,11 @@ class _Run:
             except IntegrityError:  # another run recorded the same finding first: read it back and retry
                 if attempt == 2:
                     raise
-        self.created.update(f.id for f in outcome.created)
-        self.updated.update(f.id for f in outcome.updated if f.id not in self.created)
+        with self._state:
+            if count:
+                self.result.events_read += len(batch.records)
+            self.created.update(f.id for f in outcome.created)
+            self.updated.update(f.id for f in outcome.updated if f.id not in self.created)
         return len(released)
 
     def _evaluate(self, source: str, stream: str, record) -> list[findings.Prepared]:
@@ -251,7 +299,7 @@ class _Run:
                                  findings.fingerprint(c, ident.address_hash),
                                  ident.address_hash(c.counterpart) if c.counterpart else "")
 
-    def _skipped(self, source: str, stream: str, exc: Exception) -> None:
+    def _skipped(self, source: str, stream: str, exc: Exception) -> None:  # under the writer lock
         self.result.skipped += 1
         if self._skip_logs < MAX_SKIP_LOGS:
             self._skip_logs += 1
@@ -268,8 +316,9 @@ def build_rule_context(session, settings, crypto, now: datetime) -> RuleContext:
                        ExceptionIndex.load(session, identity, today))
 
 
-def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditResult:
-    """Run every enabled rule over new activity (all activity in the look-back with ``full``)."""
+def run_audit(ctx, *, full: bool = False, now: datetime | None = None, max_lanes: int = lanes.MAX_LANES) -> AuditResult:
+    """Run every enabled rule over new activity (all activity in the look-back with ``full``);
+    ``max_lanes=1`` runs the streams one after another (the serial reference)."""
     now = now or datetime.now(UTC)
     settings = ctx.settings
     rules = rule_set(settings)  # an unknown rule id stops here, before anything is read
@@ -284,7 +333,7 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
             rctx = build_rule_context(s, settings, store.crypto, now)
         state = _Run(ctx, rules, rctx, now, full)
         try:
-            failures = _run_sources(state, ctx.activity_sources())
+            failures = _run_sources(state, ctx.activity_sources(), max_lanes)
         finally:  # the run's high/medium findings, emailed together (one email if they are a burst)
             with store.session() as s:
                 alerts.release_held(s, settings, now)
@@ -315,13 +364,37 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None) -> AuditR
     return result
 
 
-def _run_sources(state: _Run, sources: list) -> SourceError | None:
-    """Run every stream; return the error to raise when every source failed entirely."""
+def _run_sources(state: _Run, sources: list, max_lanes: int = lanes.MAX_LANES) -> SourceError | None:
+    """Run every stream, lanes side by side; return the error to raise when every source failed entirely.
+    An unexpected error (a bug, not a SourceError) is raised once the other lanes have finished."""
+    jobs = []
+    for source in sources:
+        for stream in source.streams:
+            types = stream_types(source, stream)
+            jobs.append(lanes.Job(len(jobs), source, stream, None if types is None else frozenset(types),
+                                  lanes.stream_apis(source, stream)))
+    plan = lanes.plan(jobs)
+    event(log, "audit.lanes", lanes=len(plan), max_lanes=max_lanes,
+          plan="; ".join(f"{lane.label} [{','.join(sorted(lane.apis)) or '?'}]" for lane in plan))
+    try:
+        outcomes = lanes.run(plan, lambda job: state.run_stream(job.source, job.stream), max_lanes=max_lanes,
+                             stop=state.stop)
+    finally:
+        state.result.timings = {**{k: round(v, 3) for k, v in state.stream_s.items()},
+                                "store_s": round(state.store_s, 3), "store_wait_s": round(state.store_wait_s, 3)}
     failed_sources = 0
     for source in sources:
-        ok = [state.run_stream(source, stream) for stream in source.streams]
-        if ok and not any(ok):
+        mine = [j for j in jobs if j.source is source]
+        for job in mine:
+            outcome = outcomes.get(job.order)
+            if isinstance(outcome, (SourceError, SkippableRecord)):
+                state.fail(source, job.stream, outcome)
+        if mine and all(isinstance(outcomes.get(j.order), (SourceError, SkippableRecord)) for j in mine):
             failed_sources += 1
+    crashed = next((outcomes[j.order] for j in jobs if isinstance(outcomes.get(j.order), Exception)
+                    and not isinstance(outcomes[j.order], (SourceError, SkippableRecord))), None)
+    if crashed is not None:
+        raise crashed
     if not state.exceptions:
         return None
     down = next((e for e in state.exceptions if isinstance(e, Unreachable)), None)

@@ -36,6 +36,7 @@ DIRECT = frozenset({"USER_TO_USER_DIRECT_MESSAGE", "DIRECT_MESSAGE"})
 RELIST_AFTER = timedelta(days=1)  # a room listed through the Chat API is not listed again sooner
 HOLD_FOR = timedelta(days=180)  # Reports keeps no older activity: a message held longer is dropped
 USER_PREFIX = "users/"
+_CHUNK = 500  # ids per IN (...) look-up
 
 # source.chat_members(rooms) -> {room: member addresses or "users/<id>" names}; a room left out could not
 # be listed (no scope, refused, gone), so its messages stay held.
@@ -67,12 +68,17 @@ class ChatRooms:
         out = [r for r in records if not (isinstance(r, ChatEvent) and is_direct(r))]
         rooms = {ev.room_id for ev in dms}
         members = self._members(session, rooms)
+        stored = set(session.scalars(select(ChatRoom.room).where(ChatRoom.room.in_(rooms))))
         for ev in dms:
+            if ev.room_id not in stored:
+                stored.add(ev.room_id)
+                session.add(ChatRoom(room=ev.room_id))
             for who in ev.participants:
                 self._add(session, members, ev.room_id, who.lower(), "posted" if who == ev.actor else "event")
         known = {room for room in rooms if len(members[room]) >= 2}
         held = self._held(session, known)
         seen: set[str] = set()
+        waiting = []
         for ev in [*held, *dms]:
             if ev.event_id in seen:
                 continue
@@ -80,7 +86,8 @@ class ChatRooms:
             if ev.room_id in known:
                 out.append(replace(ev, participants=_ordered(ev.actor, members[ev.room_id])))
             else:
-                self._hold(session, ev)
+                waiting.append(ev)
+        self._hold(session, waiting)
         if held:
             session.execute(delete(HeldChatMessage).where(HeldChatMessage.room.in_(known)))
             event(log, "chat.held_released", rooms=len({h.room_id for h in held}), messages=len(held))
@@ -112,8 +119,9 @@ class ChatRooms:
     def listed(self, session: Session, lists: Mapping[str, list[str]], now: datetime) -> list[ChatEvent]:
         """Store the members a source listed; return the held messages of rooms now known (to absorb)."""
         members = self._members(session, set(lists))
+        rows = {r.room: r for r in session.scalars(select(ChatRoom).where(ChatRoom.room.in_(list(lists))))}
         for room, names in lists.items():
-            row = session.get(ChatRoom, room)
+            row = rows.get(room)
             if row is None:
                 row = ChatRoom(room=room, first_seen=now)
                 session.add(row)
@@ -135,11 +143,10 @@ class ChatRooms:
     def _add(self, session: Session, members: dict[str, set[str]], room: str, who: str, how: str) -> None:
         if not who or who in members[room]:
             return
-        members[room].add(who)
-        if session.get(ChatRoom, room) is None:
-            session.add(ChatRoom(room=room))
+        members[room].add(who)  # the room's own row is the caller's (one look-up per batch, not per member)
+        # no flush per row (it cost most of the engine's time on a first audit): written at commit, and
+        # `members` keeps this transaction from adding a row twice
         session.add(ChatRoomMember(room=room, member=who, member_hash=self.address_hash(who), known_from=how))
-        session.flush()
 
     def _held(self, session: Session, rooms: set[str]) -> list[ChatEvent]:
         if not rooms:
@@ -149,13 +156,20 @@ class ChatRooms:
         return [ChatEvent(r.event_id, r.time, r.actor, r.conversation_type, (r.actor,), r.room, r.message_id,
                           r.source) for r in rows]
 
-    def _hold(self, session: Session, ev: ChatEvent) -> None:
-        if session.scalars(select(HeldChatMessage.id).where(HeldChatMessage.event_id == ev.event_id)).first():
-            return
-        session.add(HeldChatMessage(event_id=ev.event_id, room=ev.room_id, time=ev.time, actor=ev.actor,
-                                    conversation_type=ev.conversation_type, message_id=ev.message_id,
-                                    source=ev.source))
-        session.flush()
+    def _hold(self, session: Session, events: list[ChatEvent]) -> None:
+        """Store messages to hold, skipping those already held (one look-up per chunk, not per message)."""
+        ids = list(dict.fromkeys(ev.event_id for ev in events))
+        stored: set[str] = set()
+        for i in range(0, len(ids), _CHUNK):
+            stored.update(session.scalars(select(HeldChatMessage.event_id)
+                                          .where(HeldChatMessage.event_id.in_(ids[i:i + _CHUNK]))))
+        for ev in events:
+            if ev.event_id in stored:
+                continue
+            stored.add(ev.event_id)
+            session.add(HeldChatMessage(event_id=ev.event_id, room=ev.room_id, time=ev.time, actor=ev.actor,
+                                        conversation_type=ev.conversation_type, message_id=ev.message_id,
+                                        source=ev.source))
 
     def _address(self, session: Session, name: str) -> str:
         """A Chat API member as an address: its email, or its Directory user id resolved by the roster."""

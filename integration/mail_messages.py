@@ -153,8 +153,7 @@ class MailMessages:
             row = MailMessage(key=key)
             session.add(row)
         row.time, row.held, row.sightings, row.updated_at = first, held, _dump(known.values()), now
-        session.flush()
-        self._empty = False
+        self._empty = False  # no flush per row: written at commit (keys are unique within a batch)
 
     def _remember(self, key: str, known: dict[str, MailEvent]) -> None:
         self._recent[key] = known

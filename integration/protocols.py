@@ -67,6 +67,10 @@ class ActivitySource(Protocol):
     Optional: ``stream_records: dict[str, tuple[str, ...]]`` maps each stream to the record type
     names it yields (e.g. ``{"reports.gmail": ("MailEvent",)}``), so that when a stream fails the
     audit marks exactly the rules it feeds as "not evaluated" (else guessed from the stream name).
+    Streams whose record types differ are read at the same time, from different threads
+    (integration/lanes.py): ``fetch`` must be safe to call concurrently for different streams.
+    Optional: ``stream_apis: dict[str, tuple[str, ...]]`` names the APIs each stream calls, so the
+    audit starts lanes on idle APIs first when not every lane may run at once.
     """
 
     name: str
