@@ -11,6 +11,8 @@ import functools
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,15 +87,34 @@ def database_url(tmp_path, request):
         shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
         yield f"sqlite:///{path}"
         return
+    with pg_schema() as url:
+        yield url
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A new, empty PostgreSQL schema on the test server, dropped afterwards: its URL."""
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(normalise_url(PG_URL), pool_pre_ping=True)  # survives the fault suite restarting PG
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{normalise_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{normalise_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def other_database(tmp_path):
+    """A second empty database beside the test's own (a SQLite file, or another PostgreSQL schema)."""
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'serial.db'}"
+        return
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -51,32 +51,31 @@ class ReportsReader:
         activities = self.client.resource("reports", "activities")
 
         def make(token: str | None):
-            kw: dict[str, Any] = {"userKey": "all", "applicationName": app, "startTime": rfc3339(start),
-                                  "endTime": rfc3339(end), "maxResults": max_results}
-            if event_name:
-                kw["eventName"] = event_name
-            if filters:
-                kw["filters"] = filters
-            if token or after:
-                kw["pageToken"] = token or after
-            if event_name or filters:
-                self.client.pacer.acquire(FILTERED, self.admin)
-            return activities.list(**kw)
+            return activities.list(**self._query(app, start, end, event_name, filters, max_results, token or after))
 
         for page in self.client.pages("reports", make, subject=self.admin, scopes=self.scopes):
             yield page.get("items", []) or []
 
-    def first_page(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
-                   filters: str = "") -> tuple[list[dict[str, Any]], str]:
-        """One page of [start, end) and its next page token ("" when it is the last)."""
+    def _query(self, app: str, start: datetime, end: datetime, event_name: str, filters: str,
+               max_results: int, token: str | None) -> dict[str, Any]:
+        """activities.list's arguments; a filtered query (eventName or filters) waits for its own,
+        smaller per-minute quota first."""
         kw: dict[str, Any] = {"userKey": "all", "applicationName": app, "startTime": rfc3339(start),
-                              "endTime": rfc3339(end), "maxResults": PAGE}
+                              "endTime": rfc3339(end), "maxResults": max_results}
         if event_name:
             kw["eventName"] = event_name
         if filters:
             kw["filters"] = filters
+        if token:
+            kw["pageToken"] = token
         if event_name or filters:
             self.client.pacer.acquire(FILTERED, self.admin)
+        return kw
+
+    def first_page(self, app: str, start: datetime, end: datetime, *, event_name: str = "",
+                   filters: str = "") -> tuple[list[dict[str, Any]], str]:
+        """One page of [start, end) and its next page token ("" when it is the last)."""
+        kw = self._query(app, start, end, event_name, filters, PAGE, "")
         page = self.client.execute("reports", self.client.resource("reports", "activities").list(**kw),
                                    subject=self.admin, scopes=self.scopes)
         return page.get("items", []) or [], str(page.get("nextPageToken") or "")

@@ -6,38 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from datetime import UTC, datetime
 
-import pytest
 from sources_env import compare
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from integration.audit import run_audit
 from integration.errors import SourceRefused
-from integration.store import normalise_url
 from integration.store.models_chat import ChatRoomMember, HeldChatMessage
 from integration.store.models_mail import MailMessage
 from integration.store.models_ops import Cursor
 
 PG_URL = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
-
-
-@pytest.fixture
-def other_database(tmp_path):
-    """A second empty database beside the test's own (a SQLite file, or another PostgreSQL schema)."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'serial.db'}"
-        return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(normalise_url(PG_URL), pool_pre_ping=True)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    yield f"{normalise_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def stored(env) -> dict:
