@@ -188,10 +188,12 @@ def _serve_web(ctx: Context, sock):
 
 
 def _wait_for_interrupt() -> None:
+    """Until Ctrl-C or SIGTERM. SIGINT gets its own handler: a process started in the background by a
+    non-interactive shell (a CI script, `cmd &`) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, so the demo would not stop."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        say("stopping")
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    say("stopping")
