@@ -10,16 +10,13 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from db_env import pg_schema
 
 from integration.crypto import Crypto
-from integration.store import Store, normalise_url
+from integration.store import Store
 from sandbox.school import SHAPES
 
 PG_URL = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
@@ -89,22 +86,6 @@ def database_url(tmp_path, request):
         return
     with pg_schema() as url:
         yield url
-
-
-@contextmanager
-def pg_schema() -> Iterator[str]:
-    """A new, empty PostgreSQL schema on the test server, dropped afterwards: its URL."""
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(normalise_url(PG_URL), pool_pre_ping=True)  # survives the fault suite restarting PG
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{normalise_url(PG_URL)}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -65,27 +65,14 @@ def build_school(tmp_path: Path, database_url: str, size: str = "tiny", seed: in
 def module_database(tmp_path_factory):
     """A database for a module's tests (like the ``database_url`` fixture, but shared by a module)."""
     import os
-    import uuid
 
-    from sqlalchemy import create_engine, text
+    from db_env import pg_schema
 
-    from integration.store import normalise_url
-
-    pg = os.environ.get("SAFECHANNELS_TEST_DATABASE_URL", "")
-    if not pg:
+    if not os.environ.get("SAFECHANNELS_TEST_DATABASE_URL"):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
         return
-    schema = "t_" + uuid.uuid4().hex[:12]
-    admin = create_engine(normalise_url(pg))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in pg else "?"
-    try:
-        yield f"{normalise_url(pg)}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 def app_for(school: School):
