@@ -51,12 +51,17 @@ def recipients(addresses: list[str]) -> list[str]:
     return list(seen)
 
 
-def _reopened(session: Session, finding_id: int, since: datetime) -> int:
-    """How many times the finding went back to ``new`` (recurred after resolution, exception expired);
-    0 unless the latest reopening is after ``since`` (the last time it was routed)."""
-    events = list(session.scalars(select(FindingEvent.at).where(
+def _reopenings(session: Session, finding_id: int) -> list[datetime]:
+    """When the finding went back to ``new`` (recurred after resolution, exception expired)."""
+    return list(session.scalars(select(FindingEvent.at).where(
         FindingEvent.finding_id == finding_id, FindingEvent.action == "status", FindingEvent.to_status == "new",
         FindingEvent.from_status.in_(REOPENED_FROM))))
+
+
+def _reopened(session: Session, finding_id: int, since: datetime) -> int:
+    """How many times the finding reopened; 0 unless the latest reopening is after ``since`` (the
+    last time it was routed)."""
+    events = _reopenings(session, finding_id)
     return len(events) if events and max(events) > since else 0
 
 
@@ -106,9 +111,7 @@ def queue_finding_alerts(session: Session, findings: list, settings: Settings, n
 def _key(session: Session, finding: Finding) -> str:
     """The finding's alert identity: its creation time too (SQLite reuses the highest id once retention
     deleted that finding) and how often it reopened (a recurrence is a new alert)."""
-    reopened = session.scalar(select(func.count()).select_from(FindingEvent).where(
-        FindingEvent.finding_id == finding.id, FindingEvent.action == "status", FindingEvent.to_status == "new",
-        FindingEvent.from_status.in_(REOPENED_FROM))) or 0
+    reopened = len(_reopenings(session, finding.id))
     return f"finding:{finding.id}:{int(finding.created_at.timestamp())}" + (f":r{reopened}" if reopened else "")
 
 
