@@ -26,3 +26,21 @@ def chrome(profile: Path, *, phone: bool = False, window: str = "1280,1600"):
     driver = webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
     driver.implicitly_wait(5)
     return driver
+
+
+def submit_and_wait(driver, action, *, timeout: float = 15) -> None:
+    """Run ``action`` (a click or a key press that submits a form) and wait for the page it loads.
+
+    Waiting for an element of the new page alone races the old one: the old page's notice still
+    matches until the browser swaps documents, and reading it then raises StaleElementReference
+    (seen in CI on PostgreSQL, where the POST takes longer). The old document going stale is the
+    one signal that the new page has replaced it.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    action()
+    WebDriverWait(driver, timeout).until(EC.staleness_of(old))
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script("return document.readyState") == "complete")

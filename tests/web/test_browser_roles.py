@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from a11y import FOCUS_JS, audit, tab_through
-from browser_env import HAVE_CHROMIUM, chrome
+from browser_env import HAVE_CHROMIUM, chrome, submit_and_wait
 from school_env import LiveServer, app_for, build_school, google_sign_in, module_database
 from sqlalchemy import select
 
@@ -109,7 +109,6 @@ def test_the_dsl_walks_triages_adds_an_exception_reminds_and_downloads(school, b
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     b = browser
     sign_in(b, school, school.dsl)
@@ -139,15 +138,15 @@ def test_the_dsl_walks_triages_adds_an_exception_reminds_and_downloads(school, b
     assert all(a <= b_ + 4 for a, b_ in zip(ys, ys[1:], strict=False)), f"Tab order jumps back up the page: {ys}"
     ActionChains(b).send_keys("Checking the sharing with the member of staff", Keys.TAB).perform()
     assert b.execute_script(FOCUS_JS)[1] == "to-reviewing"
-    ActionChains(b).send_keys(Keys.ENTER).perform()
-    WebDriverWait(b, 10).until(lambda d: "now reviewing" in d.find_element(By.CSS_SELECTOR, ".notice-success").text)
+    submit_and_wait(b, lambda: ActionChains(b).send_keys(Keys.ENTER).perform())
+    assert "now reviewing" in b.find_element(By.CSS_SELECTOR, ".notice-success").text
     b.find_element(By.ID, "approved_by").send_keys("Headteacher")
     b.find_element(By.ID, "reason").send_keys("Member of staff is the pupil's parent")
     b.execute_script("document.getElementById('expires').value = '2028-07-31'")
     b.find_element(By.ID, "exception-note").send_keys("Family link confirmed by the Head")
-    b.find_element(By.ID, "add-exception").click()
-    WebDriverWait(b, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".notice"))
-    assert "is suppressed" in b.find_element(By.CSS_SELECTOR, ".notice").text, b.find_element(By.CSS_SELECTOR, ".notice").text
+    submit_and_wait(b, b.find_element(By.ID, "add-exception").click)
+    notice = b.find_element(By.CSS_SELECTOR, ".notice").text
+    assert "is suppressed" in notice, notice
     with school.ctx.store.session() as s:
         before = s.scalar(select(OutboxEmail.id).order_by(OutboxEmail.id.desc()).limit(1))
     run_audit(school.ctx)  # the next audit honours it
@@ -159,8 +158,8 @@ def test_the_dsl_walks_triages_adds_an_exception_reminds_and_downloads(school, b
                                                             OutboxEmail.finding_id == f.id)))
 
     b.get(school.url + "/acks")
-    b.find_element(By.ID, "send-reminders").click()
-    WebDriverWait(b, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".notice-success, .notice-info"))
+    submit_and_wait(b, b.find_element(By.ID, "send-reminders").click)
+    assert b.find_elements(By.CSS_SELECTOR, ".notice-success, .notice-info")
 
     for link, header in (("findings-csv", "id,rule,what,severity"), ("acks-csv", "name,email,org_unit")):
         b.get(school.url + ("/findings" if link == "findings-csv" else "/acks"))
