@@ -16,6 +16,7 @@ from typing import Any, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from integration.errors import ConfigError
+from integration.tenancy import TENANT_KEYS, Tenant, Tenants, tenant_problems
 
 DEFAULT_CONFIG_PATH = Path("config/safechannels.toml")
 ENV_CONFIG = "SAFECHANNELS_CONFIG"
@@ -27,6 +28,24 @@ class School:
     name: str = "My School"
     domain: str = ""
     timezone: str = "Europe/London"
+    id: str = ""  # the school's id in --json and --school; empty = the domain's first label
+
+
+@dataclass
+class Trust:
+    """A multi-academy trust: one deployment for the schools listed as [[schools]]."""
+
+    name: str = ""
+    safeguarding_leads: list[str] = field(default_factory=list)  # see every school; alerted about findings in none
+    viewer_users: list[str] = field(default_factory=list)  # trust board: every school's reports
+
+
+@dataclass
+class Queue:
+    """Scale-out: where jobs are queued for several worker processes (empty = the one-process worker)."""
+
+    broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0
+    rate_limit_url: str = ""  # Google quotas shared by every worker; empty = broker_url when it is redis://, else per process
 
 
 @dataclass
@@ -168,6 +187,9 @@ class Settings:
     webhooks: Webhooks = field(default_factory=Webhooks)
     schedule: Schedule = field(default_factory=Schedule)
     moodle: Moodle = field(default_factory=Moodle)
+    trust: Trust = field(default_factory=Trust)
+    queue: Queue = field(default_factory=Queue)
+    schools: list[Tenant] = field(default_factory=list)  # [[schools]] as written; see `tenants` for the resolved list
     source_path: Path | None = None
 
     def resolve(self, path: str) -> Path:
@@ -178,9 +200,15 @@ class Settings:
     @property
     def approved_domains(self) -> list[str]:
         domains = [d.lower() for d in self.channels.approved_email_domains]
-        if self.school.domain and self.school.domain.lower() not in domains:
-            domains.append(self.school.domain.lower())
+        for d in [self.school.domain] + [t.domain for t in self.schools]:
+            if d and d.lower() not in domains:
+                domains.append(d.lower())
         return domains
+
+    @property
+    def tenants(self) -> Tenants:
+        """The schools this deployment serves: the [[schools]] list, or the one school of a single-school config."""
+        return Tenants.of(self)
 
     def __repr__(self) -> str:  # never print secrets
         return f"Settings(school={self.school.name!r}, domain={self.school.domain!r}, source={self.source_path})"
@@ -190,7 +218,7 @@ _SECTION_TYPES = {
     "school": School, "google": Google, "roster": Roster, "channels": Channels, "audit": Audit,
     "acknowledgement": Acknowledgement, "alerts": Alerts, "privacy": Privacy, "database": Database,
     "web": Web, "webhooks": Webhooks, "schedule": Schedule,
-    "moodle": Moodle,
+    "moodle": Moodle, "trust": Trust, "queue": Queue,
 }
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -221,7 +249,7 @@ RANGES: dict[tuple[str, str], tuple[int, int]] = {
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is list:
-        return f"a list of {_type_name(get_args(tp)[0])}s"
+        return f"a list of {_type_name(get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
     if origin is dict:
         return "a table of strings"
     return {str: "a string", int: "an integer", bool: "true or false", float: "a number"}.get(tp, str(tp))
@@ -297,6 +325,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
         raise ConfigError(f"{where}: cannot be read: {exc.strerror}") from None
 
     sections: dict[str, dict[str, Any]] = {}
+    schools_raw = data.pop("schools", [])
     for name, value in data.items():
         if name not in _SECTION_TYPES:
             problems.append(f"{where}: unknown section [{name}] (expected one of: {', '.join(_SECTION_TYPES)})")
@@ -338,13 +367,34 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> S
             kwargs[key] = value
         built[sec] = cls(**kwargs)
 
-    settings = Settings(**built, source_path=path.resolve())
+    schools = _schools(schools_raw, where, problems)
+    settings = Settings(**built, schools=schools, source_path=path.resolve())
     problems.extend(_semantic_problems(settings, where))
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in the configuration:\n  - " + "\n  - ".join(problems), problems
         )
     return settings
+
+
+def _schools(raw: Any, where: str, problems: list[str]) -> list[Tenant]:
+    """The [[schools]] array of tables, type-checked key by key like a section (environment overrides do
+    not reach it: a list of tables has no flat variable name)."""
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        problems.append(f"{where}: 'schools' must be an array of tables, written [[schools]]")
+        return []
+    out = []
+    for n, table in enumerate(raw, 1):
+        kwargs = {}
+        for key, value in table.items():
+            if key not in TENANT_KEYS:
+                problems.append(f"{where}: unknown key '{key}' in [[schools]] #{n} (known keys: {', '.join(TENANT_KEYS)})")
+            elif not _check_value(value, TENANT_KEYS[key]):
+                problems.append(f"{where}: [[schools]] #{n} {key} must be {_type_name(TENANT_KEYS[key])}, got {value!r}")
+            else:
+                kwargs[key] = value
+        out.append(Tenant(**kwargs))
+    return out
 
 
 def _read_text(path: Path) -> str:
@@ -373,7 +423,8 @@ def _range_problems(s: Settings, where: str) -> list[str]:
 
 # Keys naming people who receive email or sign in: school addresses only (no email leaves the school).
 _SCHOOL_ADDRESS_KEYS = (("alerts", "dsl_emails"), ("alerts", "deputy_emails"), ("acknowledgement", "escalate_to"),
-                        ("web", "dsl_users"), ("web", "admin_users"), ("web", "viewer_users"))
+                        ("web", "dsl_users"), ("web", "admin_users"), ("web", "viewer_users"),
+                        ("trust", "safeguarding_leads"), ("trust", "viewer_users"))
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -388,12 +439,15 @@ def control_characters(address: str) -> str:
 def _address_problems(s: Settings, where: str) -> list[str]:
     out = []
     domains = set(s.approved_domains)
-    for sec, key in _SCHOOL_ADDRESS_KEYS:
-        for address in getattr(getattr(s, sec), key):
+    keyed = [(f"[{sec}] {key}", getattr(getattr(s, sec), key)) for sec, key in _SCHOOL_ADDRESS_KEYS]
+    keyed += [(f"[[schools]] {t.id or n} {key}", getattr(t, key)) for n, t in enumerate(s.schools, 1)
+              for key in ("dsl_emails", "deputy_emails", "viewer_users")]
+    for label, addresses in keyed:
+        for address in addresses:
             if control_characters(address):
-                out.append(f"{where}: [{sec}] {key}: an address contains {control_characters(address)}")
+                out.append(f"{where}: {label}: an address contains {control_characters(address)}")
             elif address.count("@") != 1 or address.rpartition("@")[2].strip().lower() not in domains:
-                out.append(f"{where}: [{sec}] {key}: {address.rpartition('@')[2] or address!r} is not one of the "
+                out.append(f"{where}: {label}: {address.rpartition('@')[2] or address!r} is not one of the "
                            f"school's domains ({', '.join(sorted(domains))}): only school addresses receive "
                            "email or sign in")
     return out
@@ -401,7 +455,7 @@ def _address_problems(s: Settings, where: str) -> list[str]:
 
 def _semantic_problems(s: Settings, where: str) -> list[str]:
     """Checks beyond types: values that parse but cannot work."""
-    out: list[str] = _range_problems(s, where)
+    out: list[str] = _range_problems(s, where) + tenant_problems(s, where, _HHMM)
     if s.school.domain:
         out += _address_problems(s, where)
     if not s.school.domain or "." not in s.school.domain:

@@ -15,6 +15,7 @@ from integration.crypto import Crypto, write_new_key_file
 from integration.logs import event, set_school_domains
 from integration.settings import Settings
 from integration.store import Store
+from integration.tenancy_store import adopt
 
 log = logging.getLogger("safechannels.wiring")
 
@@ -40,6 +41,8 @@ class Context:
         store = Store(self.settings.database.url, self.crypto, base_dir=Path.cwd())
         if self._migrate:
             store.migrate()
+            with store.session() as s:
+                adopt(s, self.settings.tenants)
         return store
 
     @cached_property

@@ -25,8 +25,10 @@ class AckRound(Base):
     """One policy version's acknowledgement round. Closed (never deleted) when a newer version opens."""
 
     __tablename__ = "ack_rounds"
+    __table_args__ = (UniqueConstraint("school", "policy_version"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    policy_version: Mapped[str] = mapped_column(String(64), unique=True)
+    school: Mapped[str] = mapped_column(String(64), default="", index=True)  # "" = not yet placed (pre-0014)
+    policy_version: Mapped[str] = mapped_column(String(64))
     form_id: Mapped[str] = mapped_column(String(128), default="")
     form_source: Mapped[str] = mapped_column(String(16), default="configured")  # configured | created
     setup_state: Mapped[str] = mapped_column(String(16), default="ready")

@@ -27,6 +27,7 @@ class OutboxEmail(Base):
     key: Mapped[str] = mapped_column(String(255), unique=True)  # e.g. finding:12:dsl@school
     kind: Mapped[str] = mapped_column(String(32), default="other")  # alert | escalation | digest | ack | other
     finding_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    school: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # None = trust-wide
     recipients: Mapped[list] = mapped_column(JSON, default=list)
     cc: Mapped[list] = mapped_column(JSON, default=list)
     subject: Mapped[str] = mapped_column(String(500), default="")

@@ -24,6 +24,7 @@ class PersonalAddress(Base):
     address_hash: Mapped[str] = mapped_column(String(64), unique=True)
     address: Mapped[str] = mapped_column(Encrypted())
     owner_email: Mapped[str] = mapped_column(Email(), index=True)
+    school: Mapped[str | None] = mapped_column(String(64), nullable=True)  # whose register it came from
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -45,6 +46,7 @@ class ChannelException(ExceptionColumns, Base):
     __tablename__ = "channel_exceptions"
     __table_args__ = (UniqueConstraint("staff", "counterpart_hash"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # stable across re-imports
+    school: Mapped[str | None] = mapped_column(String(64), nullable=True)  # whose register it came from
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -87,6 +89,15 @@ class Finding(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FindingSchool(Base):
+    """A school a finding belongs to: every school of the people it relates (a teacher at school A
+    sharing with a pupil at school B is a finding at both). Scoping and alert routing read this."""
+
+    __tablename__ = "finding_schools"
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True)
+    school: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class FindingOccurrence(Base):

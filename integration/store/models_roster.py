@@ -38,6 +38,7 @@ class Person(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended | left | deleted
     aliases: Mapped[list] = mapped_column(JSON, default=list)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    school: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # tenancy.Tenants.school_for
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -101,6 +102,7 @@ class Course(Base):
     teacher_group_email: Mapped[str] = mapped_column(Email(), default="")
     course_group_email: Mapped[str] = mapped_column(Email(), default="")
     link: Mapped[str] = mapped_column(String(1024), default="")
+    school: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # its owner's school
 
 
 class Enrolment(Base):
