@@ -1,8 +1,7 @@
 """Routing: which finding goes to whom, and when. Runs inside the audit's transaction.
 
 high/medium -> email at once to every DSL of the finding's schools (audience.py); low -> the next
-daily digest. Each finding
-is routed once, ever (``alerted_findings`` is keyed by finding id; outbox keys are
+daily digest. Each finding is routed once, ever (``alerted_findings`` is keyed by finding id; outbox keys are
 ``finding:<id>:<created>[:r<n>]:<recipient>``), so calling this twice, or for a finding with new
 occurrences, queues nothing new: new occurrences surface as "updated" in the next digest.
 
@@ -10,8 +9,8 @@ Bursts (a school's first audit once sent 49 separate emails to one DSL): the aud
 high/medium findings as ``held`` batch by batch, in each batch's transaction, and releases them
 when the run ends (`release_held`). If those released, plus the ones emailed in the last
 ``[alerts] burst_window_minutes``, number more than ``burst_threshold``, they go as one email per
-DSL address listing them all (in a trust: counted and listed per DSL, over their schools' findings), each with its link (key ``burst:<first finding's key>:<recipient>``);
-otherwise one email each. A release claims its rows (``held`` -> ``immediate``) with one UPDATE, so
+DSL address listing them all, each with its link (key ``burst:<first finding's key>:<recipient>``);
+otherwise one email each. In a trust this is counted and listed per DSL, over their schools' findings. A release claims its rows (``held`` -> ``immediate``) with one UPDATE, so
 two releasers never email the same finding. Held rows an interrupted audit left behind are
 released by the next ``alerts`` job once older than the window: delayed, never lost.
 """
