@@ -13,6 +13,7 @@ import threading
 from werkzeug.serving import make_server
 
 from sandbox.config_writer import write_config
+from sandbox.quotas import parse_quota
 from sandbox.school import SHAPES, SIZES, generate, truth
 from sandbox.server import QuietHandler, SandboxServer
 
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-response-checks", action="store_true",
                         help="skip checking responses against the discovery documents (benchmarks: the simulated "
                              "Google should not be the bottleneck; requests are still checked)")
+    parser.add_argument("--user-quota", action="append", default=[], metavar="API=N",
+                        help="answer 429 RESOURCE_EXHAUSTED beyond N requests per 60 s per delegated user of API "
+                             "(repeatable; 'published' = Google's defaults); see sandbox/quotas.py")
     parser.add_argument("--write-config", metavar="DIR", default="")
     parser.add_argument("--workers", type=int, default=1,
                         help="serve from N forked processes (read-mostly benchmarks: the request log, forms, "
@@ -44,10 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("sandbox: --workers must be at least 1", file=sys.stderr)
         return 2
+    try:
+        quotas = {api: n for text in args.user_quota for api, n in parse_quota(text).items()}
+    except ValueError as exc:
+        print(f"sandbox: --user-quota: {exc}", file=sys.stderr)
+        return 2
     domain = generate(args.size, args.seed, args.shape)
     server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
                            fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
     server.state.check_responses = not args.no_response_checks
+    server.state.quotas.enforce(quotas)
     if args.workers > 1:
         return _serve_forked(args, server)
     try:
