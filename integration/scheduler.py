@@ -17,6 +17,10 @@
   The 2-second tick stores a heartbeat (``worker_heartbeats``) that ``/readyz`` checks; if no
   tick has succeeded for ``[schedule] stall_exit_seconds`` (2 minutes) the worker exits non-zero
   so the platform restarts it.
+- With ``[queue] broker_url`` set the same process only schedules: each due job is enqueued for the
+  ``queue-worker`` processes (:mod:`integration.taskqueue`), which run it through :func:`run_job`;
+  every tick it also enqueues again the kinds whose queue worker died mid-run
+  (:func:`interrupted_kinds`). Its heartbeat is ``scheduler@host:pid``, theirs ``queue@host:pid``.
 """
 
 from __future__ import annotations
