@@ -165,3 +165,16 @@ def test_a_school_whose_form_cannot_be_read_does_not_stop_the_others(trust, caps
     assert out.out == "" and "error: school riverside: Google Forms API: not found" in out.err
     invited = sorted(rc for rcpts, _m in env.smtp.box.messages for rc in rcpts)
     assert invited == sorted(env.addr(x) for x in ("kate.king", "ken.knight"))  # Kingsmead's went
+
+
+def test_doctor_checks_each_schools_form(trust):
+    from integration.acknowledgement import checks
+
+    env = trust
+    before = {c.name: c for c in checks(env.ctx)}
+    assert before["acknowledgement: form (kingsmead)"].ok and "no form yet" in before["acknowledgement: form (riverside)"].detail
+    run_acknowledgement(env.ctx, T0, send=False)
+    after = {c.name: c for c in checks(env.ctx)}
+    for school in ("kingsmead", "riverside"):
+        assert after[f"acknowledgement: form collects verified emails ({school})"].ok  # the service set VERIFIED
+        assert f"acknowledgement: respondents restricted to the school ({school})" in after
