@@ -27,6 +27,7 @@ from sandbox.model import Domain
 from sandbox.oidc import CERTS_PATH
 from sandbox.push import PushRecord, PushService
 from sandbox.push import register as register_push
+from sandbox.quotas import UserQuotas
 from sandbox.token import TOKEN_PATH, TokenStore, service_account, token_endpoint
 
 # One line per API module; a module that does not exist yet is skipped (parallel work).
@@ -68,6 +69,7 @@ class SandboxState:
         self.domain = domain
         self.latency_ms = latency_ms
         self.faults = FaultController(fault_rate, fault_seed)
+        self.quotas = UserQuotas(consumer=f"projects/{service_account(domain).project_id}")  # off until enforce()
         self.page_caps: dict[str, int] = dict(page_caps or {})
         self.strict = strict
         self.check_responses = True  # off only for benchmarks: the schema check is ~40 % of a big page's cost
@@ -179,6 +181,9 @@ def _dispatch(state: SandboxState, registry: Registry) -> Response:
         if entry.problems and state.strict:
             raise errors.bad_request("; ".join(entry.problems))
         req = _authenticate(state, registry, api, key, params, query, entry)
+        over_quota = state.quotas.check(api, req.subject_email)
+        if over_quota is not None:
+            raise over_quota
         fault = state.faults.check(api)
         if fault is not None:
             entry.fault = True

@@ -13,6 +13,9 @@ the quota in some 60-second windows. Every batch part counts (Google charges eac
 Some quotas are per project, not per user: Chat's "Membership reads per minute" (`spaces.members.get`,
 `spaces.members.list`) is 3,000 per 60 seconds per Google Cloud project (developers.google.com/workspace/
 chat/limits, "Per-project quotas"). Those are paced across every user the process acts as.
+
+This pacer is per process. Several workers share Google's quotas through `shared_quotas.SharedQuotaPacer`
+(the same windows in Redis), which falls back to this one when Redis is lost.
 """
 
 from __future__ import annotations
@@ -46,33 +49,41 @@ PER_PROJECT_PER_MINUTE: dict[str, int] = {
 }
 
 
+def default_limits(limits: dict[str, int] | None = None) -> dict[str, int]:
+    """Calls per window per paced API: `limits`, or both published tables above."""
+    return dict({**PER_USER_PER_MINUTE, **PER_PROJECT_PER_MINUTE} if limits is None else limits)
+
+
 class QuotaPacer:
     """`acquire(api, user, n)` returns once n more calls fit in the user's last-60-seconds window."""
 
     def __init__(self, limits: dict[str, int] | None = None, *, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, on_wait: Callable[[str, float], None] | None = None,
-                 per_project: frozenset[str] | set[str] | None = None):
+                 per_project: frozenset[str] | set[str] | None = None, window_s: float = WINDOW_S):
         """`limits`: calls per minute per API (default: both tables above); `per_project`: the APIs whose
-        limit is one window for all users (default: those of PER_PROJECT_PER_MINUTE)."""
-        self.limits = dict({**PER_USER_PER_MINUTE, **PER_PROJECT_PER_MINUTE} if limits is None else limits)
+        limit is one window for all users (default: those of PER_PROJECT_PER_MINUTE); `window_s`: the
+        window's length (Google's is 60 s; tests shorten it)."""
+        self.limits = default_limits(limits)
         self.per_project = frozenset(PER_PROJECT_PER_MINUTE if per_project is None else per_project)
         self.clock, self.sleep, self.on_wait = clock, sleep, on_wait
+        self.window_s = window_s
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         self._totals: dict[tuple[str, str], int] = {}
         self._offset = 0.0
 
-    def acquire(self, api: str, user: str, n: int = 1) -> None:
+    def acquire(self, api: str, user: str, n: int = 1) -> float:
+        """Wait until n more calls fit; return when they were admitted (on `clock`, for measuring)."""
         limit = self.limits.get(api)
         if not limit:
-            return
+            return self.clock() + self._offset
         n = min(n, limit)  # a batch bigger than a minute's quota still goes, alone in its window
         key = (api, "" if api in self.per_project else user.lower())
         while True:
             with self._lock:
-                wait = self._try(key, limit, n)
+                wait, stamp = self._try(key, limit, n)
             if wait <= 0:
-                return
+                return stamp
             if self.on_wait is not None:
                 self.on_wait(api, wait)
             before = self.clock()
@@ -82,29 +93,38 @@ class QuotaPacer:
                 with self._lock:
                     self._offset += short
 
-    def _try(self, key: tuple[str, str], limit: int, n: int) -> float:
-        """Record n calls now and return 0, or return how long until enough of the window expires."""
+    def _try(self, key: tuple[str, str], limit: int, n: int) -> tuple[float, float]:
+        """Record n calls now and return (0, now), or return how long until enough of the window expires."""
         now = self.clock() + self._offset
         window = self._windows.setdefault(key, deque())
         total = self._totals.get(key, 0)
-        while window and window[0][0] <= now - WINDOW_S:
+        while window and window[0][0] <= now - self.window_s:
             total -= window.popleft()[1]
         if total + n <= limit:
             window.append((now, n))
             self._totals[key] = total + n
-            return 0.0
+            return 0.0, now
         self._totals[key] = total
         freed, needed = 0, total + n - limit
         for stamp, count in window:
             freed += count
             if freed >= needed:
-                return max(stamp + WINDOW_S - now, 0.001)
-        return WINDOW_S  # unreachable: n <= limit
+                return max(stamp + self.window_s - now, 0.001), now
+        return self.window_s, now  # unreachable: n <= limit
+
+
+def shared_quota_url(settings) -> str:
+    """The Redis whose windows every worker shares: [queue] rate_limit_url, else a redis:// broker_url,
+    else '' (each process paces itself)."""
+    q = settings.queue
+    if q.rate_limit_url:
+        return q.rate_limit_url
+    return q.broker_url if q.broker_url.startswith(("redis://", "rediss://", "unix://")) else ""
 
 
 def quota_floor_s(calls: dict[str, int], limits: dict[str, int] | None = None) -> float:
     """The least time `calls` (per API, one user) can take inside the quotas: a full window for
     every whole quota beyond the first."""
-    limits = {**PER_USER_PER_MINUTE, **PER_PROJECT_PER_MINUTE} if limits is None else limits
+    limits = default_limits(limits)
     windows = [-(-calls[api] // limit) - 1 for api, limit in limits.items() if calls.get(api)]
     return max([0, *windows]) * WINDOW_S

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import httplib2
@@ -30,11 +30,14 @@ from googleapiclient.http import HttpRequest
 from connectors.google.auth import CredentialCache, KeyFile
 from connectors.google.batching import LeanBatchHttpRequest
 from connectors.google.errors import classify
-from connectors.google.quotas import QuotaPacer
+from connectors.google.quotas import WINDOW_S, QuotaPacer, shared_quota_url
 from connectors.google.reach import Reachability
 from integration.errors import SourceError, TransientError
 from integration.logs import event
 from integration.protocols import CallStats
+
+if TYPE_CHECKING:
+    from connectors.google.shared_quotas import SharedQuotaPacer
 
 log = logging.getLogger("safechannels.google")
 
@@ -105,9 +108,12 @@ class GoogleClient:
 
     def __init__(self, key: KeyFile, *, api_base_url: str = "", max_attempts: int = 7,
                  backoff_base: float = 1.0, backoff_max: float = 32.0, sleep: Callable[[float], None] = time.sleep,
-                 quotas: dict[str, int] | None = None):
+                 quotas: dict[str, int] | None = None, rate_limit_url: str = "", quota_window_s: float = WINDOW_S):
         """`quotas`: calls per minute for each paced API, per impersonated user or (Chat) per project
-        (default: Google's published quotas, see `quotas.py`); `{}` paces nothing."""
+        (default: Google's published quotas, see `quotas.py`); `{}` paces nothing. `rate_limit_url`: a
+        Redis whose windows every process shares (`shared_quotas.py`; raises Unreachable naming its
+        host:port when nothing answers there); empty = this process paces itself. `quota_window_s`:
+        Google's window is 60 s; tests shorten it."""
         self.key = key
         self.base_url = api_base_url.rstrip("/")
         self.max_attempts = max_attempts
@@ -120,7 +126,14 @@ class GoogleClient:
         self._creds = CredentialCache(key)
         self._gates = {name: threading.BoundedSemaphore(info.in_flight) for name, info in APIS.items()}
         self._rng = random.Random()
-        self.pacer = QuotaPacer(quotas, sleep=sleep, on_wait=self._paced)
+        self.pacer: QuotaPacer | SharedQuotaPacer
+        if rate_limit_url and quotas != {}:
+            from connectors.google.shared_quotas import shared_pacer  # redis-py costs ~150 ms to import
+
+            self.pacer = shared_pacer(rate_limit_url, key.info.get("project_id") or key.client_email, self.base_url,
+                                      quotas, on_wait=self._paced, window_s=quota_window_s)
+        else:
+            self.pacer = QuotaPacer(quotas, sleep=sleep, on_wait=self._paced, window_s=quota_window_s)
         self._paced_apis: set[str] = set()
         self.reach = Reachability()  # an endpoint nobody answers fails fast, named, instead of being retried
 
@@ -128,7 +141,7 @@ class GoogleClient:
     def from_settings(cls, settings) -> GoogleClient:
         key = KeyFile(settings.resolve(settings.google.service_account_file))
         return cls(key, api_base_url=settings.google.api_base_url,
-                   backoff_base=settings.google.retry_base_ms / 1000)
+                   backoff_base=settings.google.retry_base_ms / 1000, rate_limit_url=shared_quota_url(settings))
 
     # ---------------------------------------------------------------- plumbing
 
@@ -176,7 +189,8 @@ class GoogleClient:
         level = logging.DEBUG if api in self._paced_apis else logging.INFO
         self._paced_apis.add(api)
         scope = "per-project" if api in self.pacer.per_project else "per-user"
-        event(log, "google.paced", level, api=api, wait=round(wait, 2), reason=f"{scope} quota per minute")
+        shared = ", shared by every worker" if getattr(self.pacer, "shared", False) else ""
+        event(log, "google.paced", level, api=api, wait=round(wait, 2), reason=f"{scope} quota per minute{shared}")
 
     def _count(self, api: str, n: int = 1) -> None:
         with self._stats_lock:

@@ -1,11 +1,14 @@
-"""Policy acknowledgement through a Google Form, one round per policy version.
+"""Policy acknowledgement through a Google Form, one round per school and policy version.
 
-- ``run_acknowledgement(ctx, now=None, *, send=True, mailer=None)`` — the scheduler's job: opens
-  the round for ``[acknowledgement] policy_version`` (closing the previous one, whose history is
-  kept), creates its form once if no ``form_id`` is configured, reads new responses, and (``send``)
-  queues the due request / new-starter / reminder / escalation emails in the alerts outbox and
-  delivers them. Returns an `AckRunResult` whose ``status`` is the `acks --json` document.
-- ``report(ctx, now=None)`` — the compliance report (JSON-able dict); ``compliance_csv(report)``.
+- ``run_acknowledgement(ctx, now=None, *, send=True, mailer=None, school=None)`` — the scheduler's
+  job: for each school (a single-school config has one; a trust's ``[[schools]]``, or ``school``
+  alone) opens the round for its policy version (closing that school's previous one, whose history
+  is kept), creates its form once if no ``form_id`` is configured, reads new responses, and
+  (``send``) queues the due request / new-starter / reminder / escalation emails in the alerts
+  outbox; then delivers them. Returns an `AckRunResult`: ``doc`` is the (first) school's `acks
+  --json` document, ``docs`` every school's, ``runs`` every school's result.
+- ``report(ctx, now=None, school=None)`` — a school's compliance report (JSON-able dict);
+  ``reports`` every school's; ``compliance_csv(report or reports)``.
 - ``checks(ctx)`` — `doctor` lines: delegation for Forms, the form readable and collecting emails,
   and the setting the API cannot make (respondents restricted to the school domain).
 
@@ -18,7 +21,7 @@ queued for someone who has left is cancelled, not sent (leavers.py; the outbox r
 from __future__ import annotations
 
 from integration.acknowledgement.report import compliance_csv
-from integration.acknowledgement.run import AckRunResult, report, run_acknowledgement
+from integration.acknowledgement.run import AckRunResult, report, reports, run_acknowledgement
 from integration.protocols import Check
 
 FORM_CHECKS = ("forms: delegation", "acknowledgement: form")
@@ -70,4 +73,4 @@ def _checks(ctx) -> list[Check]:
     return out
 
 
-__all__ = ["AckRunResult", "checks", "compliance_csv", "report", "run_acknowledgement"]
+__all__ = ["AckRunResult", "checks", "compliance_csv", "report", "reports", "run_acknowledgement"]

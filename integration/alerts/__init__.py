@@ -7,9 +7,11 @@ twice, and a failing transport only delays it.
 API for other modules:
 
 - ``queue_finding_alerts(session, findings, settings, now, hold=False) -> int`` — the audit engine
-  calls it in the transaction that creates findings. high/medium: an email to every ``[alerts]
-  dsl_emails`` address now, or one email listing them when more than ``burst_threshold`` arrive
-  within ``burst_window_minutes``; low: the next daily digest. Idempotent per finding. ``hold``
+  calls it in the transaction that creates findings. high/medium: an email now to every DSL of the
+  finding's schools (``[alerts] dsl_emails`` for a single school; each ``[[schools]]`` dsl_emails in
+  a trust, ``[trust] safeguarding_leads`` for a finding in no school: audience.py), or one email per
+  DSL listing their findings when more than ``burst_threshold`` arrive within
+  ``burst_window_minutes``; low: the next daily digest (per DSL, their schools' findings only). Idempotent per finding. ``hold``
   (the audit, batch by batch) keeps high/medium until ``release_held(session, settings, now)`` at
   the end of the run, so a run's findings are counted together.
 - ``queue_email(session, email, key, *, now=None, kind="other", domain="") -> bool`` — queue any

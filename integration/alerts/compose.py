@@ -121,29 +121,32 @@ FOOTER = ("Sent by SafeChannels. This email holds metadata only; open the findin
           "and record your triage. Do not forward it outside the safeguarding team.")
 
 
-def finding_email(session: Session, f: Finding, settings: Settings) -> OutgoingEmail:
+def finding_email(session: Session, f: Finding, settings: Settings, where: str = "") -> OutgoingEmail:
+    """``where``: the school(s) named in the email (default ``[school] name``)."""
     subject = f"[SafeChannels] {f.severity.capitalize()}: {rule_title(f.rule)} — ref {finding_ref(f.id)}"
     intro = (f"A {f.severity} channel-safeguarding finding needs your attention at "
-             f"{settings.school.name}.")
+             f"{where or settings.school.name}.")
     text, body_html = _render(intro, [("", finding_lines(session, f, settings), finding_url(settings, f.id))], FOOTER)
     return OutgoingEmail(to=[], subject=subject, text=text, html=body_html)
 
 
-def escalation_email(session: Session, f: Finding, settings: Settings, hours: int) -> OutgoingEmail:
+def escalation_email(session: Session, f: Finding, settings: Settings, hours: int, where: str = "") -> OutgoingEmail:
     subject = (f"[SafeChannels] Escalation: {f.severity} alert not triaged in {hours} h — "
                f"{rule_title(f.rule)} — ref {finding_ref(f.id)}")
-    intro = (f"This {f.severity} finding was sent to the Designated Safeguarding Lead more than {hours} hours "
+    at = f" at {where}" if where else ""
+    intro = (f"This {f.severity} finding{at} was sent to the Designated Safeguarding Lead more than {hours} hours "
              f"ago and has not been opened or triaged yet. As a deputy, please review it.")
     text, body_html = _render(intro, [("", finding_lines(session, f, settings), finding_url(settings, f.id))], FOOTER)
     return OutgoingEmail(to=[], subject=subject, text=text, html=body_html)
 
 
 def digest_email(session: Session, new: list[Finding], updated: list[tuple[Finding, int]], settings: Settings,
-                 now: datetime) -> OutgoingEmail:
-    """``updated`` pairs each finding with the occurrence count the DSL was last told."""
+                 now: datetime, where: str = "") -> OutgoingEmail:
+    """``updated`` pairs each finding with the occurrence count the DSL was last told; ``where`` names
+    the recipient's school(s) (default ``[school] name``)."""
     day = now.astimezone(ZoneInfo(settings.school.timezone)).strftime("%a %d %b %Y")
     subject = f"[SafeChannels] Daily digest {day}: {len(new)} new, {len(updated)} updated"
-    intro = (f"Channel-safeguarding digest for {settings.school.name}: {len(new)} new lower-severity "
+    intro = (f"Channel-safeguarding digest for {where or settings.school.name}: {len(new)} new lower-severity "
              f"finding(s) and {len(updated)} finding(s) with new occurrences since the last digest.")
     sections: list[tuple[str, list[Line], str]] = []
     for f in new:
@@ -181,13 +184,14 @@ def _burst_lines(session: Session, f: Finding, settings: Settings) -> list[Line]
     return lines + [ln for ln in _evidence_lines(f.evidence or {}) if ln.label in ("File", "Message subject")][:1]
 
 
-def burst_email(session: Session, findings: list[Finding], settings: Settings, window_minutes: int) -> OutgoingEmail:
+def burst_email(session: Session, findings: list[Finding], settings: Settings, window_minutes: int,
+                where: str = "") -> OutgoingEmail:
     """One email listing a burst of high/medium findings (e.g. a school's first audit), each with its link."""
     ordered = burst_order(findings)
     counts = {sev: sum(f.severity == sev for f in ordered) for sev in ("high", "medium")}
     split = ", ".join(f"{n} {sev}" for sev, n in counts.items() if n)
     subject = f"[SafeChannels] {len(ordered)} findings need your attention ({split})"
-    intro = (f"{len(ordered)} new channel-safeguarding findings ({split}) were raised at {settings.school.name} "
+    intro = (f"{len(ordered)} new channel-safeguarding findings ({split}) were raised at {where or settings.school.name} "
              f"within {window_minutes} minutes (a first audit, or a busy day). Rather than one email each, they are "
              f"listed here, highest severity first; each links to its page, where you record your triage.")
     listed = ordered[:BURST_LISTED]

@@ -5,6 +5,9 @@ is composed once and every finding appears in exactly one digest as "new".
 Scheduled digests are keyed by the school-local date: due once ``now`` (in the school's
 timezone, DST included) passes ``[alerts] digest_time``; a second worker or a re-run the same
 day finds the ``digests`` row and does nothing. ``force`` (``alerts --digest``) sends now.
+
+One digest run for the trust, one email per DSL listing only the findings of that DSL's schools
+(the trust's safeguarding leads: findings in no school); a DSL with nothing to hear of gets none.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integration.alerts import compose
+from integration.alerts import audience, compose
 from integration.alerts.outbox import queue_email
-from integration.alerts.routing import recipients
 from integration.logs import event
 from integration.settings import Settings
 from integration.store.models_alerts import AlertedFinding, Digest
@@ -104,12 +106,21 @@ def run_digest(session: Session, settings: Settings, now: datetime, *, force: bo
     digest.new_count, digest.updated_count = len(new), len(told)
     outcome = DigestOutcome(run_key=run_key, new=len(new), updated=len(told))
     if new or told:
-        email = compose.digest_email(session, new, told, settings, now)
-        for addr in recipients(settings.alerts.dsl_emails):
-            email.to = [addr]
-            queue_email(session, email, f"digest:{run_key}:{addr}", now=now, kind="digest",
-                        domain=settings.school.domain, school_domains=settings.approved_domains)
-            outcome.recipients.append(addr)
+        tenants = settings.tenants
+        schools = audience.schools_of(session, tenants, [f.id for f in new] + [f.id for f, _n in told])
+        for box in audience.mailboxes(settings, tenants):  # each DSL: their schools' findings only
+            mine_new = [f for f in new if box.concerns(schools[f.id])]
+            mine_told = [(f, n) for f, n in told if box.concerns(schools[f.id])]
+            if not (mine_new or mine_told):
+                continue
+            mine_schools = sorted({s for f in mine_new + [f for f, _n in mine_told] for s in schools[f.id]})
+            email = compose.digest_email(session, mine_new, mine_told, settings, now,
+                                         audience.school_names(tenants, settings, mine_schools))
+            email.to = [box.address]
+            queue_email(session, email, f"digest:{run_key}:{box.address}", now=now, kind="digest",
+                        domain=settings.school.domain, school_domains=settings.approved_domains,
+                        school=audience.outbox_school(mine_schools))
+            outcome.recipients.append(box.address)
     session.flush()
     event(log, "alerts.digest", run=run_key, new=outcome.new, updated=outcome.updated,
           recipients=len(outcome.recipients))

@@ -1,5 +1,5 @@
 """Escalation: a high alert nobody has opened or triaged within ``escalate_after_hours`` goes to
-the deputies, once.
+the deputies of the finding's schools, once.
 
 "Opened or triaged" = the finding is no longer ``new``, or the triage log holds a view or a
 status change for it. The clock starts when the alert was queued (not when it was sent):
@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from integration.alerts import compose
+from integration.alerts import audience, compose
 from integration.alerts.outbox import queue_email
-from integration.alerts.routing import recipients
 from integration.logs import event
 from integration.settings import Settings
 from integration.store.models_alerts import AlertedFinding
@@ -44,20 +43,32 @@ def run_escalation(session: Session, settings: Settings, now: datetime) -> int:
     due = due_for_escalation(session, settings, now)
     if not due:
         return 0
-    deputies = recipients(settings.alerts.deputy_emails)
-    if not deputies:
-        event(log, "alerts.escalation_unconfigured", logging.WARNING, findings=len(due),
-              advice="set [alerts] deputy_emails so untriaged high alerts reach a deputy DSL")
-        return 0
+    tenants = settings.tenants
+    schools = audience.schools_of(session, tenants, [f.id for _a, f in due])
     hours = settings.alerts.escalate_after_hours
+    escalated, unheard, told = 0, 0, set()
     for alerted, finding in due:
-        email = compose.escalation_email(session, finding, settings, hours)
+        deputies = audience.deputies(tenants, schools[finding.id])
+        if not deputies:  # stays due: escalated once a deputy is configured
+            unheard += bool(schools[finding.id])  # in no school: the trust's leads, alerted, have no deputies
+            continue
+        where = audience.school_names(tenants, settings, schools[finding.id]) if tenants.is_trust else ""
+        email = compose.escalation_email(session, finding, settings, hours, where)
         for addr in deputies:
             email.to = [addr]
             key = f"escalation:{finding.id}:{int(finding.created_at.timestamp())}:{addr}"  # see routing's key
-            queue_email(session, email, key, now=now, kind="escalation",
-                        finding_id=finding.id, domain=settings.school.domain, school_domains=settings.approved_domains)
+            queue_email(session, email, key, now=now, kind="escalation", finding_id=finding.id,
+                        domain=settings.school.domain, school_domains=settings.approved_domains,
+                        school=audience.outbox_school(schools[finding.id]))
+            told.add(addr)
         alerted.escalated_at = now
+        escalated += 1
+    if unheard:
+        event(log, "alerts.escalation_unconfigured", logging.WARNING, findings=unheard,
+              advice=("set deputy_emails of the findings' schools ([[schools]])" if tenants.is_trust else
+                      "set [alerts] deputy_emails so untriaged high alerts reach a deputy DSL"))
+    if not escalated:
+        return 0
     session.flush()
-    event(log, "alerts.escalated", findings=len(due), deputies=len(deputies))
-    return len(due)
+    event(log, "alerts.escalated", findings=escalated, deputies=len(told))
+    return escalated

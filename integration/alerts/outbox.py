@@ -34,13 +34,14 @@ def message_id_for(key: str, domain: str) -> str:
 
 def queue_email(session: Session, email: OutgoingEmail, key: str, *, now: datetime | None = None,
                 kind: str = "other", finding_id: int | None = None, domain: str = "",
-                due_at: datetime | None = None, school_domains: Iterable[str] = ()) -> bool:
+                due_at: datetime | None = None, school_domains: Iterable[str] = (), school: str | None = None) -> bool:
     """Queue one email in ``session``'s transaction; True if queued, False if ``key`` was already queued.
 
     ``key`` is the email's identity for ever (e.g. ``ack:2025-10:reminder:alice@school:2026-11-20``):
     queueing the same key again is a no-op, even after the first one was sent. Every email passes
     `guard.school_only` for ``domain`` and ``school_domains``: recipients outside them are refused
-    (OutsideSchool), other outside addresses in it are masked.
+    (OutsideSchool), other outside addresses in it are masked. ``school`` is the one school the email
+    concerns (None: several, or trust-wide).
     """
     if not key or len(key) > MAX_KEY:
         raise ValueError(f"outbox key must be 1..{MAX_KEY} characters, got {len(key)}")
@@ -51,7 +52,7 @@ def queue_email(session: Session, email: OutgoingEmail, key: str, *, now: dateti
     if session.scalar(select(OutboxEmail.id).where(OutboxEmail.key == key)) is not None:
         return False
     row = OutboxEmail(
-        key=key, kind=kind, finding_id=finding_id, recipients=[a.strip() for a in email.to],
+        key=key, kind=kind, finding_id=finding_id, school=school, recipients=[a.strip() for a in email.to],
         cc=list(email.cc), subject=email.subject, body_text=email.text, body_html=email.html,
         headers=dict(email.headers), message_id=email.message_id or message_id_for(key, domain),
         status="pending", attempts=0, last_error="", due_at=due_at or now,

@@ -1,7 +1,7 @@
 """Routing: which finding goes to whom, and when. Runs inside the audit's transaction.
 
-high/medium -> email to every DSL address at once; low -> the next daily digest. Each finding
-is routed once, ever (``alerted_findings`` is keyed by finding id; outbox keys are
+high/medium -> email at once to every DSL of the finding's schools (audience.py); low -> the next
+daily digest. Each finding is routed once, ever (``alerted_findings`` is keyed by finding id; outbox keys are
 ``finding:<id>:<created>[:r<n>]:<recipient>``), so calling this twice, or for a finding with new
 occurrences, queues nothing new: new occurrences surface as "updated" in the next digest.
 
@@ -10,7 +10,7 @@ high/medium findings as ``held`` batch by batch, in each batch's transaction, an
 when the run ends (`release_held`). If those released, plus the ones emailed in the last
 ``[alerts] burst_window_minutes``, number more than ``burst_threshold``, they go as one email per
 DSL address listing them all, each with its link (key ``burst:<first finding's key>:<recipient>``);
-otherwise one email each. A release claims its rows (``held`` -> ``immediate``) with one UPDATE, so
+otherwise one email each. In a trust this is counted and listed per DSL, over their schools' findings. A release claims its rows (``held`` -> ``immediate``) with one UPDATE, so
 two releasers never email the same finding. Held rows an interrupted audit left behind are
 released by the next ``alerts`` job once older than the window: delayed, never lost.
 """
@@ -20,15 +20,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from integration.alerts import compose
+from integration.alerts import audience, compose
+from integration.alerts.audience import NO_SCHOOL, Mailbox
 from integration.alerts.outbox import queue_email
 from integration.logs import event
 from integration.settings import Settings
 from integration.store.models_alerts import AlertedFinding
-from integration.store.models_audit import Finding, FindingEvent
+from integration.store.models_audit import Finding, FindingEvent, FindingSchool
 
 log = logging.getLogger("safechannels.alerts")
 
@@ -41,14 +42,7 @@ def route_for(severity: str) -> str:
     return "immediate" if severity in IMMEDIATE else "digest"
 
 
-def recipients(addresses: list[str]) -> list[str]:
-    """Configured addresses, trimmed, lower-cased, de-duplicated, order kept."""
-    seen: dict[str, None] = {}
-    for a in addresses:
-        a = a.strip().lower()
-        if a:
-            seen.setdefault(a, None)
-    return list(seen)
+recipients = audience.clean  # kept for callers of the old name
 
 
 def _reopenings(session: Session, finding_id: int) -> list[datetime]:
@@ -115,25 +109,35 @@ def _key(session: Session, finding: Finding) -> str:
     return f"finding:{finding.id}:{int(finding.created_at.timestamp())}" + (f":r{reopened}" if reopened else "")
 
 
-def recent_immediate(session: Session, settings: Settings, now: datetime, exclude: list[int]) -> int:
-    """High/medium findings emailed within the burst window, other than ``exclude``."""
+def recent_immediate(session: Session, settings: Settings, now: datetime, exclude: list[int],
+                     mailbox: Mailbox | None = None) -> int:
+    """High/medium findings emailed within the burst window, other than ``exclude`` (in a trust: those
+    ``mailbox`` was told of, i.e. of its schools, or in no school for the trust's leads)."""
     since = now - timedelta(minutes=settings.alerts.burst_window_minutes)
-    return session.scalar(select(func.count()).select_from(AlertedFinding).where(
+    q = select(func.count()).select_from(AlertedFinding).where(
         AlertedFinding.route == "immediate", AlertedFinding.queued_at > since,
-        AlertedFinding.finding_id.not_in(exclude))) or 0
+        AlertedFinding.finding_id.not_in(exclude))
+    if mailbox is not None and settings.tenants.is_trust:
+        placed = exists().where(FindingSchool.finding_id == AlertedFinding.finding_id)
+        mine = exists().where(FindingSchool.finding_id == AlertedFinding.finding_id,
+                              FindingSchool.school.in_(mailbox.schools - {NO_SCHOOL}))
+        q = q.where(or_(mine, ~placed) if NO_SCHOOL in mailbox.schools else mine)
+    return session.scalar(q) or 0
 
 
-def is_burst(session: Session, batch: list[Finding], settings: Settings, now: datetime, exclude: list[int]) -> bool:
+def is_burst(session: Session, batch: list[Finding], settings: Settings, now: datetime, exclude: list[int],
+             mailbox: Mailbox | None = None) -> bool:
     """More than ``burst_threshold`` within the window, counting this batch; one finding is never a burst."""
     if len(batch) < 2:
         return False
-    return recent_immediate(session, settings, now, exclude) + len(batch) > settings.alerts.burst_threshold
+    return recent_immediate(session, settings, now, exclude, mailbox) + len(batch) > settings.alerts.burst_threshold
 
 
 def release_held(session: Session, settings: Settings, now: datetime, *, only: list[int] | None = None,
                  older_than: datetime | None = None) -> int:
-    """Email the held high/medium findings (``only`` these; or those routed before ``older_than``):
-    one email each, or one burst email. Returns how many findings were released."""
+    """Email the held high/medium findings (``only`` these; or those routed before ``older_than``) to
+    the DSLs of each finding's schools: one email each, or one burst email per DSL listing that DSL's
+    findings (a DSL of one school never sees another school's). Returns how many findings were released."""
     claim = update(AlertedFinding).where(AlertedFinding.route == "held")
     if only is not None:
         claim = claim.where(AlertedFinding.finding_id.in_(only))
@@ -144,26 +148,39 @@ def release_held(session: Session, settings: Settings, now: datetime, *, only: l
         return 0
     batch = list(session.scalars(select(Finding).where(Finding.id.in_(claimed), Finding.status.in_(ALERTABLE_STATUSES))
                                  .order_by(Finding.id)))  # one the DSL already triaged needs no email
-    dsl = recipients(settings.alerts.dsl_emails)
-    if not dsl:
-        event(log, "alerts.no_dsl_configured", logging.WARNING, findings=len(batch),
-              advice="set [alerts] dsl_emails; the findings are on the dashboard")
-        return len(claimed)
+    tenants = settings.tenants
+    schools = audience.schools_of(session, tenants, [f.id for f in batch])
+    unheard = [f.id for f in batch if not audience.dsls(settings, tenants, schools[f.id])]
+    if unheard:
+        event(log, "alerts.no_dsl_configured", logging.WARNING, findings=len(unheard),
+              advice=("set dsl_emails of the findings' schools ([[schools]]), and [trust] safeguarding_leads for "
+                      "findings in no school" if tenants.is_trust else "set [alerts] dsl_emails")
+              + "; the findings are on the dashboard")
     domains = dict(domain=settings.school.domain, school_domains=settings.approved_domains)
-    if is_burst(session, batch, settings, now, claimed):
-        email = compose.burst_email(session, batch, settings, settings.alerts.burst_window_minutes)
-        key = _key(session, batch[0])
-        for addr in dsl:
-            email.to = [addr]
-            queue_email(session, email, f"burst:{key}:{addr}", now=now, kind="alert", **domains)
-        event(log, "alerts.burst", findings=len(batch), recipients=len(dsl))
-        return len(claimed)
+    one_by_one: set[str] = set()
+    for box in audience.mailboxes(settings, tenants):
+        mine = [f for f in batch if box.concerns(schools[f.id])]
+        if not is_burst(session, mine, settings, now, claimed, box):
+            one_by_one.add(box.address)
+            continue
+        mine_schools = sorted({s for f in mine for s in schools[f.id]})
+        email = compose.burst_email(session, mine, settings, settings.alerts.burst_window_minutes,
+                                    audience.school_names(tenants, settings, mine_schools))
+        email.to = [box.address]
+        queue_email(session, email, f"burst:{_key(session, mine[0])}:{box.address}", now=now, kind="alert",
+                    school=audience.outbox_school(mine_schools), **domains)
+        event(log, "alerts.burst", findings=len(mine), recipients=1)
     for finding in batch:
-        email = compose.finding_email(session, finding, settings)
+        dsl = [a for a in audience.dsls(settings, tenants, schools[finding.id]) if a in one_by_one]
+        if not dsl:
+            continue
+        email = compose.finding_email(session, finding, settings,
+                                      audience.school_names(tenants, settings, schools[finding.id]))
         key = _key(session, finding)
         for addr in dsl:
             email.to = [addr]
-            queue_email(session, email, f"{key}:{addr}", now=now, kind="alert", finding_id=finding.id, **domains)
+            queue_email(session, email, f"{key}:{addr}", now=now, kind="alert", finding_id=finding.id,
+                        school=audience.outbox_school(schools[finding.id]), **domains)
     return len(claimed)
 
 
