@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, flash, redirect, render_template
 from sqlalchemy.orm import Session
 
+from integration.acknowledgement.matching import standing
 from integration.acknowledgement.notices import queue_reminders_now
 from integration.acknowledgement.report import reminders_sent
 from integration.csv_safe import to_csv
@@ -67,13 +68,13 @@ def remind():
         flash("Choose a school first: reminders are sent for one school's round at a time.", "error")
         return redirect(scope.url("acks.acks_page"))
     with svc.store.session() as s:
-        rnd = school_acks.tenant_round(s, svc.settings, tenant)
+        rnd = school_acks.tenant_round(s, tenant)
         if rnd is None:
             flash("There is no acknowledgement round yet: the worker opens one at its next acknowledgement run.",
                   "error")
             return redirect(scope.url("acks.acks_page"))
-        st = school_acks.tenant_standing(s, svc.settings, tenant, rnd)
-        queued = queue_reminders_now(s, st, school_acks.for_tenant(svc.settings, tenant), now)
+        st = standing(s, rnd, svc.settings)
+        queued = queue_reminders_now(s, st, svc.settings, now)
         if queued.total:
             request_job(s, "alerts", reason="acknowledgement reminders sent from the web", debounce_key="web-remind",
                         now=now)
@@ -102,10 +103,10 @@ def acks_csv():
 def acks_rows(session: Session, settings: Settings, now: datetime, tenant: Tenant | None = None) -> list[list]:
     """One row per expected person of the school's current round (none before a round opens)."""
     tenant = tenant or settings.tenants.schools[0]
-    rnd = school_acks.tenant_round(session, settings, tenant)
+    rnd = school_acks.tenant_round(session, tenant)
     if rnd is None:
         return []
-    st, sent = school_acks.tenant_standing(session, settings, tenant, rnd), reminders_sent(session, rnd.id)
+    st, sent = standing(session, rnd, settings), reminders_sent(session, rnd.id)
     rows = []
     for m in sorted(st.members, key=lambda m: (m.org_unit, m.name.lower())):
         overdue = (now - m.due).days if not m.acknowledged_at and now >= m.due else 0

@@ -31,20 +31,20 @@ class AckStatus:
 
 def ack_status(session: Session, settings: Settings, person: Person | None, now: datetime) -> AckStatus:
     """The person's standing in their own school's round (a single school: its one round)."""
-    from integration.acknowledgement.matching import not_expected_reason
+    from integration.acknowledgement.matching import not_expected_reason, standing
 
     tenants = settings.tenants
     tenant = tenants.get(person.school or "") if person is not None and tenants.is_trust else tenants.schools[0]
     if tenant is None:
         return AckStatus("not_expected", settings.acknowledgement.policy_version, reason="in no school")
     version = tenant.policy_version
-    rnd = school_acks.tenant_round(session, settings, tenant)
+    rnd = school_acks.tenant_round(session, tenant)
     if rnd is None:
         return AckStatus("no_round", version)
-    reason = not_expected_reason(person, school_acks.for_tenant(settings, tenant))
+    reason = not_expected_reason(person, settings)
     if reason or person is None:
         return AckStatus("not_expected", version, reason=reason)
-    member = next((m for m in school_acks.tenant_standing(session, settings, tenant, rnd).members
+    member = next((m for m in standing(session, rnd, settings).members
                    if m.person_id == person.id), None)
     if member is None:
         return AckStatus("not_expected", version, reason="not in this round")

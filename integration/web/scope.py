@@ -19,9 +19,10 @@ from flask import abort, request, url_for
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
+from integration import finding_places
 from integration.settings import Settings
 from integration.store.models_audit import Finding, FindingSchool
-from integration.store.models_roster import Person, PersonAlias
+from integration.store.models_roster import Person
 from integration.tenancy import Tenant
 
 Schools = frozenset[str] | None  # None = every school (and what belongs to none)
@@ -205,31 +206,7 @@ def people_clause(schools: Schools) -> ColumnElement[bool] | None:
 
 
 def finding_school_fields(session: Session, findings: list[Finding]) -> dict[int, dict]:
-    """Finding id -> {"school", "schools"}: the school of its staff member, else of its pupil, else
-    null; and every school it belongs to, sorted (the contract's fields in --json and the API)."""
-    ids = [f.id for f in findings]
-    if not ids:
-        return {}
-    schools: dict[int, list[str]] = {i: [] for i in ids}
-    for i in range(0, len(ids), 400):
-        for fid, school in session.execute(select(FindingSchool.finding_id, FindingSchool.school)
-                                           .where(FindingSchool.finding_id.in_(ids[i:i + 400]))):
-            schools[fid].append(school)
-    addresses = sorted({a.lower() for f in findings for a in (f.staff, f.pupil) if a})
-    home: dict[str, str | None] = {}
-    for i in range(0, len(addresses), 400):
-        part = addresses[i:i + 400]
-        for email, school in session.execute(select(Person.email, Person.school).where(Person.email.in_(part))):
-            home[email.lower()] = school
-        for alias, school in session.execute(select(PersonAlias.address, Person.school)
-                                             .join(Person, Person.id == PersonAlias.person_id)
-                                             .where(PersonAlias.address.in_(part))):
-            home.setdefault(alias.lower(), school)
-    tenants = _settings().tenants
-    only = None if tenants.is_trust else tenants.schools[0].id  # one school: every finding is its own
-    out = {}
-    for f in findings:
-        own = home.get((f.staff or "").lower()) or home.get((f.pupil or "").lower())
-        out[f.id] = {"school": only or own, "schools": [only] if only else sorted(schools[f.id])}
-    return out
-
+    """Finding id -> {"school", "schools"} (the contract's fields, as `integration.finding_places`
+    reads them), in two queries for a whole listing, while the session is open."""
+    return {fid: {"school": p.school, "schools": list(p.schools)}
+            for fid, p in finding_places.placements(session, findings).items()}

@@ -362,8 +362,11 @@ def test_a_single_school_config_is_unchanged_and_takes_its_own_id(client, store)
     from web_env import DSL
 
     fid = add_finding(store)
+    with store.session() as s:
+        set_finding_schools(s, fid, ["northfield"])  # as the audit places it (and adopt() at start)
+    add_finding(store, rule="mail.out_of_hours")  # one not placed yet: still the one school's
     sign_in(client, DSL)
-    assert client.get(f"/api/findings/{fid}").json["schools"] == ["northfield"]  # adopted at start
-    assert client.get("/api/findings?school=northfield").json["total"] == 1
+    assert client.get(f"/api/findings/{fid}").json["schools"] == ["northfield"]
+    assert client.get("/api/findings?school=northfield").json["total"] == 2
     assert client.get("/api/findings?school=brook").status_code == 404
     assert client.get("/api/me").json["schools"] == ["northfield"]
