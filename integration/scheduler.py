@@ -225,7 +225,7 @@ def beat(store, worker: str, started_at: datetime, now: datetime) -> None:
     with store.session() as s:
         row = s.get(WorkerHeartbeat, worker)
         if row is None:
-            host, _, pid = worker.partition(":")
+            host, _, pid = _process(worker).partition(":")
             s.add(WorkerHeartbeat(worker=worker, host=host, pid=int(pid or 0), started_at=started_at, beat_at=now))
         else:
             row.beat_at = now

@@ -231,7 +231,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # computable (timedelta overflows near 10**9 days) and catch a slipped digit.
 RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("roster", "former_pupil_retention_days"): (0, 36500),
-    ("queue", "visibility_timeout_seconds"): (30, 7 * 86400),  # redelivery of a killed queue worker's job
+    ("queue", "visibility_timeout_seconds"): (1200, 7 * 86400),  # > a 15-minute retry wait, held unacknowledged
     ("audit", "initial_lookback_days"): (1, 180),
     ("audit", "state_reread_hours"): (0, 24 * 31),  # 0 = every audit; at most monthly: state must be re-checked
     ("audit", "mail_hold_hours"): (0, 72),  # 0 = judge a lone receipt at the end of the run

@@ -90,6 +90,7 @@ def reference(sandbox, tmp_path_factory):
         svc.close()
         relay.stop()
     assert found and emails
+    assert {schools for *_, schools in found} >= {("lower",), ("upper",)}  # the trust: findings of both schools
     return found, emails
 
 
