@@ -28,7 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "acks": ("acks", "policy acknowledgement status (--remind sends due reminders)"),
     "alerts": ("alerts", "deliver every alert that is due now (--digest: the digest too)"),
     "serve": ("serve", "run the web app and webhooks"),
-    "worker": ("worker", "run the scheduler"),
+    "worker": ("worker", "run the scheduler (with [queue] broker_url: it enqueues the jobs)"),
+    "queue-worker": ("queue_worker", "run queued jobs ([queue] broker_url); start one or more"),
     "rotate-key": ("rotate_key", "re-encrypt stored secrets and personal addresses with the newest key"),
 }
 

@@ -45,6 +45,7 @@ from integration.rules import RuleSet, check_record, rule_set
 from integration.rules.base import Candidate, ChannelPolicy, Rule, RuleContext
 from integration.rules.oauth import SocialApps
 from integration.store.models_ops import Cursor, Run
+from integration.store.models_roster import Person
 
 log = logging.getLogger("safechannels.audit")
 
@@ -99,6 +100,7 @@ class _Run:
     def __init__(self, ctx, rules: RuleSet, rctx: RuleContext, now: datetime, full: bool):
         self.ctx, self.rules, self.rctx, self.now, self.full = ctx, rules, rctx, now, full
         self.settings = ctx.settings
+        self.tenants = ctx.settings.tenants  # findings are placed in their people's schools as recorded
         self.store = ctx.store
         self.result = AuditResult()
         self.created: set[int] = set()
@@ -258,7 +260,7 @@ class _Run:
                     released = self.mail.release(s, self.now, release_mail) if release_mail else []
                     records += released
                     prepared = [p for record in records for p in self._evaluate(source, stream, record)]
-                    outcome = findings.record(s, prepared, self.now)
+                    outcome = findings.record(s, prepared, self.now, tenants=self.tenants)
                     alerts.queue_finding_alerts(s, outcome.alertable, self.settings, self.now, hold=True)
                     if batch.cursor is not None:
                         self._save_cursor(s, source, batch.stream or stream, batch.partition, batch.cursor, self.now)
@@ -312,8 +314,17 @@ def build_rule_context(session, settings, crypto, now: datetime) -> RuleContext:
     today = now.astimezone(ZoneInfo(settings.school.timezone)).date()
     apps_file = settings.audit.social_apps_file
     social = SocialApps.load(settings.resolve(apps_file) if apps_file else None)
-    return RuleContext(identity, ChannelPolicy.from_settings(settings), social,
+    return RuleContext(identity, ChannelPolicy.from_settings(settings, _schools_of_people(session, settings)), social,
                        ExceptionIndex.load(session, identity, today))
+
+
+def _schools_of_people(session, settings) -> dict[str, str]:
+    """person email -> school id, read only when a school keeps working hours of its own."""
+    tenants = settings.tenants
+    if not tenants.is_trust or all(t.working_hours == settings.channels.working_hours for t in tenants.schools):
+        return {}
+    rows = session.execute(select(Person.email, Person.school).where(Person.school.is_not(None)))
+    return {email.lower(): school for email, school in rows}
 
 
 def run_audit(ctx, *, full: bool = False, now: datetime | None = None, max_lanes: int = lanes.MAX_LANES) -> AuditResult:

@@ -12,13 +12,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from integration import finding_places
 from integration.errors import InputError
 from integration.rules.base import KEY_FIELDS, Candidate
 from integration.settings import Settings
-from integration.store.models_audit import FINDING_STATUSES, Finding, FindingEvent, FindingOccurrence
+from integration.store.models_audit import (
+    FINDING_STATUSES,
+    Finding,
+    FindingEvent,
+    FindingOccurrence,
+    FindingSchool,
+)
 from integration.store.models_privacy import FindingTombstone
+from integration.tenancy import Tenants
 
 CLOSED = ("resolved", "false_positive")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -105,8 +113,9 @@ def _event_key(p: Prepared) -> str:
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordOutcome:
-    """Upsert findings and their occurrences for one batch, in the caller's transaction."""
+def record(session: Session, prepared: list[Prepared], now: datetime, tenants: Tenants | None = None) -> RecordOutcome:
+    """Upsert findings and their occurrences for one batch, in the caller's transaction; with ``tenants``
+    the batch's findings are placed in their people's schools too (integration/finding_places.py)."""
     out = RecordOutcome()
     if not prepared:
         return out
@@ -152,9 +161,11 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
             tuple_(FindingOccurrence.finding_id, FindingOccurrence.event_key).in_(chunk)))
         known.update((r[0], r[1]) for r in rows)
     touched: dict[str, Finding] = {}
+    moved: dict[str, Finding] = {}
     for p in prepared:
         if _reattribute(findings[p.fingerprint], p.candidate, now):
             touched.setdefault(p.fingerprint, findings[p.fingerprint])
+            moved.setdefault(p.fingerprint, findings[p.fingerprint])
     for (fid, key), p in pairs.items():
         if (fid, key) in known:
             continue
@@ -163,6 +174,10 @@ def record(session: Session, prepared: list[Prepared], now: datetime) -> RecordO
         _apply_occurrence(session, f, p, now, out, fresh=p.fingerprint in fresh)
         touched[p.fingerprint] = f
     out.updated.extend(f for fp, f in touched.items() if fp not in fresh)
+    if tenants is not None:
+        finding_places.place(session, tenants, fresh=[findings[fp] for fp in fresh],
+                             moved=[f for fp, f in moved.items() if fp not in fresh],
+                             recurring=[f for fp, f in touched.items() if fp not in fresh and fp not in moved])
     return out
 
 
@@ -288,7 +303,9 @@ def history(session: Session, finding_id: int) -> list[FindingEvent]:
 # ---------------------------------------------------------------------------- listing and retention
 
 
-def list_findings(session: Session, status: str | None = None, rule: str | None = None) -> list[Finding]:
+def list_findings(session: Session, status: str | None = None, rule: str | None = None,
+                  school: str | None = None) -> list[Finding]:
+    """Findings by id; ``school``: only those belonging to that school (one of their schools)."""
     if status is not None and status not in FINDING_STATUSES:
         raise InputError(f"unknown status {status!r} (one of: {', '.join(FINDING_STATUSES)})")
     query = select(Finding).order_by(Finding.id)
@@ -296,6 +313,9 @@ def list_findings(session: Session, status: str | None = None, rule: str | None 
         query = query.where(Finding.status == status)
     if rule:
         query = query.where(Finding.rule == rule)
+    if school:
+        query = query.where(select(FindingSchool.finding_id).where(FindingSchool.finding_id == Finding.id,
+                                                                  FindingSchool.school == school).exists())
     return list(session.scalars(query))
 
 
@@ -303,12 +323,26 @@ def _iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def as_json(f: Finding) -> dict:
-    """The operator contract's finding document (counterpart shown: the caller is authorised)."""
+def as_json(f: Finding, placement: finding_places.Placement | None = None) -> dict:
+    """The operator contract's finding document (counterpart shown: the caller is authorised).
+
+    ``placement``: its schools, as ``finding_places.placements`` reads them for a whole listing; when
+    not given they are read for this one finding."""
+    if placement is None:
+        session = object_session(f)
+        placement = (finding_places.placements(session, [f])[f.id] if session is not None and f.id is not None
+                     else finding_places.Placement(None, []))
     return {"id": f.id, "rule": f.rule, "severity": f.severity, "status": f.status, "staff": f.staff,
             "pupil": f.pupil, "guardian": f.guardian, "counterpart": f.counterpart, "confidence": f.confidence,
             "source": f.source, "evidence": f.evidence or {}, "first_seen": _iso(f.first_seen),
-            "last_seen": _iso(f.last_seen), "occurrences": f.occurrences}
+            "last_seen": _iso(f.last_seen), "occurrences": f.occurrences, "school": placement.school,
+            "schools": list(placement.schools)}
+
+
+def listing(session: Session, rows: list[Finding]) -> list[dict]:
+    """The documents of a listing, their schools read in one go (not two queries per finding)."""
+    places = finding_places.placements(session, rows)
+    return [as_json(f, places[f.id]) for f in rows]
 
 
 def _bury(session: Session, rows, now: datetime) -> None:

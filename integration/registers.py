@@ -5,6 +5,15 @@ row is reported with file, line and problem and the rest still load, because one
 in a 2,000-line MIS export must not switch the register off. A re-import replaces the
 register's rows in the caller's transaction, so it is idempotent and removals stick.
 
+Per school (issue 13): a trust's schools each keep their own registers (``[[schools]]``
+personal_address_register / exceptions_register), imported apart (``register_imports`` key
+``personal:<school>`` / ``exceptions:<school>``) into rows carrying the school; a trust's
+``[channels]`` registers are trust-wide (rows with no school), as are a single school's, which are
+read exactly as before. Matching stays trust-wide: a pupil's personal address is personal at every
+school, and an exception covers its staff member wherever the finding is. An address (or a staff
+member and counterpart) already in another school's register is a row problem naming that school,
+so a register with it is imported again on every audit and takes the row once the other drops it.
+
 A file that is broken as a whole — not UTF-8, a wrong header, an unbalanced quote (which
 would swallow every later row into one field), a field over the csv limit — is refused:
 the previously loaded register stays in force and the refusal names the file and the line
@@ -87,10 +96,41 @@ def _address_problem(label: str, address: str) -> str | None:
     return None
 
 
-def _read(path: Path, register: str, approved: set[str]) -> tuple[bytes, list[tuple[int, list[str]]]]:
+def config_label(register: str, school: str | None = None) -> str:
+    """The config key a register file comes from, for messages: ``[channels] …`` or ``[[schools]] <id> …``."""
+    return f"[[schools]] {school} {CONFIG_KEYS[register]}" if school else f"[channels] {CONFIG_KEYS[register]}"
+
+
+def import_key(register: str, school: str | None = None) -> str:
+    """The ``register_imports`` key: the register's name, and for a school's own register its id
+    (``exceptions:kingsmead``), kept within the column's 32 characters."""
+    if not school:
+        return register
+    short = "personal" if register == PERSONAL else "exceptions"
+    key = f"{short}:{school}"
+    if len(key) > 32:
+        key = f"{key[:23]}~{hashlib.sha256(school.encode()).hexdigest()[:8]}"
+    return key
+
+
+def _others(session: Session, model: type, school: str | None) -> dict:
+    """Rows of every other school's register: their key -> the school (None = the trust-wide one)."""
+    if model is PersonalAddress:
+        rows = session.execute(select(PersonalAddress.address_hash, PersonalAddress.school))
+        return {h: sc for h, sc in rows if sc != school}
+    rows = session.execute(select(ChannelException.staff, ChannelException.counterpart_hash, ChannelException.school))
+    return {(st, h): sc for st, h, sc in rows if sc != school}
+
+
+def _elsewhere(school: str | None) -> str:
+    return f"school {school}'s register" if school else "the trust-wide register ([channels])"
+
+
+def _read(path: Path, register: str, approved: set[str],
+          school: str | None = None) -> tuple[bytes, list[tuple[int, list[str]]]]:
     """The file's bytes and its data rows with their first line numbers; a file broken as a whole
     -> ConfigError naming the file and line (personal addresses in it masked: it may be stored)."""
-    key = f"[channels] {CONFIG_KEYS[register]}"
+    key = config_label(register, school)
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -141,11 +181,13 @@ def _fields(row: list[str], n: int) -> list[str] | str:
 
 
 def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[str],
-                    now: datetime) -> ImportReport:
-    """Replace the personal-address register with the file's valid rows."""
-    raw, rows = _read(path, PERSONAL, approved)
-    report = ImportReport(PERSONAL, str(path))
+                    now: datetime, school: str | None = None) -> ImportReport:
+    """Replace the personal-address register (``school``'s, else the trust-wide / single school's)
+    with the file's valid rows."""
+    raw, rows = _read(path, PERSONAL, approved, school)
+    report = ImportReport(import_key(PERSONAL, school), str(path))
     addresses, _ = _school_accounts(session)
+    others = _others(session, PersonalAddress, school)
     seen: dict[str, int] = {}
     valid: list[PersonalAddress] = []
     for line, row in rows:
@@ -164,13 +206,15 @@ def import_personal(session: Session, path: Path, crypto: Crypto, approved: set[
                 problem = f"unknown owner {owner!r} (not a school account in the roster; run 'sync' first?)"
             elif digest in seen:
                 problem = f"duplicate address (first on line {seen[digest]})"
+            elif digest in others:
+                problem = f"address already in {_elsewhere(others[digest])} (it counts at every school)"
             else:
                 seen[digest] = line
-                valid.append(PersonalAddress(address_hash=digest, address=address,
+                valid.append(PersonalAddress(address_hash=digest, address=address, school=school,
                                              owner_email=addresses[owner], imported_at=now))
         if problem:
             report.problems.append(f"{path.name}:{line}: {problem}")
-    return _replace(PersonalAddress, valid, session, report, raw, now)
+    return _replace(PersonalAddress, valid, session, report, raw, now, school)
 
 
 def new_exception_id() -> str:
@@ -179,11 +223,13 @@ def new_exception_id() -> str:
 
 
 def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetime,
-                      approved: set[str] = frozenset()) -> ImportReport:
-    """Replace the exceptions register with the file's valid rows."""
-    raw, rows = _read(path, EXCEPTIONS, set(approved))
-    report = ImportReport(EXCEPTIONS, str(path))
+                      approved: set[str] = frozenset(), school: str | None = None) -> ImportReport:
+    """Replace the exceptions register (``school``'s, else the trust-wide / single school's) with the
+    file's valid rows."""
+    raw, rows = _read(path, EXCEPTIONS, set(approved), school)
+    report = ImportReport(import_key(EXCEPTIONS, school), str(path))
     addresses, roles = _school_accounts(session)
+    others = _others(session, ChannelException, school)
     # a re-import keeps each exception's id, so suppressed findings keep naming the same exception
     ids = {(e.staff, e.counterpart_hash): e.id for e in session.scalars(select(ChannelException))}
     seen: dict[tuple[str, str], int] = {}
@@ -212,21 +258,30 @@ def import_exceptions(session: Session, path: Path, crypto: Crypto, now: datetim
                 if until is not None and (primary, digest) in seen:
                     problem = f"duplicate exception for this staff member and counterpart " \
                               f"(first on line {seen[(primary, digest)]})"
+                elif until is not None and (primary, digest) in others:
+                    problem = (f"this staff member and counterpart already have an exception in "
+                               f"{_elsewhere(others[(primary, digest)])} (it applies at every school)")
                 elif until is not None:
                     seen[(primary, digest)] = line
                     valid.append(ChannelException(
                         id=ids.get((primary, digest)) or new_exception_id(), staff=primary, counterpart=counterpart,
+                        school=school,
                         counterpart_hash=digest, reason=reason, approved_by=approved_by, expires=until,
                         imported_at=now))
         if problem:
             report.problems.append(f"{path.name}:{line}: {problem}")
-    return _replace(ChannelException, valid, session, report, raw, now)
+    return _replace(ChannelException, valid, session, report, raw, now, school)
+
+
+def _scope(model: type, school: str | None):
+    return model.school.is_(None) if school is None else model.school == school
 
 
 def _replace(model: type, valid: list, session: Session, report: ImportReport, raw: bytes,
-             now: datetime) -> ImportReport:
-    """A register is imported wholesale: its rows become exactly the valid rows of the file."""
-    session.execute(delete(model))
+             now: datetime, school: str | None = None) -> ImportReport:
+    """A register is imported wholesale: its rows (``school``'s) become exactly the valid rows of the file."""
+    session.execute(delete(model).where(_scope(model, school)))
+    session.flush()
     session.add_all(valid)
     report.loaded = len(valid)
     _record(session, report, raw, now)
@@ -241,44 +296,75 @@ def _record(session: Session, report: ImportReport, raw: bytes, now: datetime) -
     session.flush()
 
 
+def _sources(settings: Settings) -> list[tuple[str, str | None, str]]:
+    """(register, school, configured path) of every register: the ``[channels]`` ones (the single
+    school's, or a trust's trust-wide ones), then each trust school's own."""
+    out: list[tuple[str, str | None, str]] = [(r, None, getattr(settings.channels, key)) for r, key in CONFIG_KEYS.items()]
+    tenants = settings.tenants
+    if tenants.is_trust:
+        out += [(r, t.id, getattr(t, key)) for t in tenants.schools for r, key in CONFIG_KEYS.items()]
+    return out
+
+
+def _model(register: str) -> type:
+    return PersonalAddress if register == PERSONAL else ChannelException
+
+
+def _clear_gone(session: Session, settings: Settings) -> None:
+    """The registers of schools no longer in the config go, with their rows."""
+    known = {import_key(r, school) for r, school, _p in _sources(settings)}
+    for row in list(session.scalars(select(RegisterImport))):
+        if row.register in known or ":" not in row.register:
+            continue
+        register = PERSONAL if row.register.startswith("personal:") else EXCEPTIONS
+        model = _model(register)
+        for school in set(session.scalars(select(model.school).where(model.school.is_not(None)).distinct())):
+            if import_key(register, school) == row.register:
+                session.execute(delete(model).where(model.school == school))
+        session.delete(row)
+        event(log, "register.cleared", register=row.register)
+
+
 def sync_registers(session: Session, settings: Settings, crypto: Crypto, now: datetime) -> list[ImportReport]:
     """Import each configured register whose file changed (or had problems last time)."""
     reports = []
-    for register, key in CONFIG_KEYS.items():
-        configured = getattr(settings.channels, key)
-        previous = session.get(RegisterImport, register)
+    _clear_gone(session, settings)
+    for register, school, configured in _sources(settings):
+        name = import_key(register, school)
+        label = config_label(register, school)
+        previous = session.get(RegisterImport, name)
         if not configured:
             if previous is not None:  # the register was switched off: its rows go with it
-                session.execute(delete(PersonalAddress if register == PERSONAL else ChannelException))
+                session.execute(delete(_model(register)).where(_scope(_model(register), school)))
                 session.delete(previous)
-                event(log, "register.cleared", register=register)
+                event(log, "register.cleared", register=name)
             continue
         path = settings.resolve(configured)
         try:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
-            raise ConfigError(f"{path}: [channels] {key} cannot be read ({exc.strerror})") from None
+            raise ConfigError(f"{path}: {label} cannot be read ({exc.strerror})") from None
         if previous is not None and previous.sha256 == digest and previous.path == str(path) \
                 and not previous.problems:
-            reports.append(ImportReport(register, str(path), previous.rows, unchanged=True))
+            reports.append(ImportReport(name, str(path), previous.rows, unchanged=True))
             continue
         approved = set(settings.approved_domains)
         try:
             with session.begin_nested():  # a refused file changes nothing: the previous register stays
                 if register == PERSONAL:
-                    report = import_personal(session, path, crypto, approved, now)
+                    report = import_personal(session, path, crypto, approved, now, school)
                 else:
-                    report = import_exceptions(session, path, crypto, now, approved)
+                    report = import_exceptions(session, path, crypto, now, approved, school)
         except ConfigError as exc:
-            report = ImportReport(register, str(path), previous.rows if previous else 0, refused=str(exc))
-            event(log, "register.refused", logging.ERROR, register=register, error=str(exc),
+            report = ImportReport(name, str(path), previous.rows if previous else 0, refused=str(exc))
+            event(log, "register.refused", logging.ERROR, register=name, error=str(exc),
                   kept_rows=report.loaded)
             reports.append(report)
             continue
         if report.problems and report.problems != (previous.problems if previous else None):
-            event(log, "register.bad_rows", logging.WARNING, register=register, count=len(report.problems),
+            event(log, "register.bad_rows", logging.WARNING, register=name, count=len(report.problems),
                   first=report.problems[:FIRST_PROBLEMS])
-        event(log, "register.imported", register=register, loaded=report.loaded, problems=len(report.problems))
+        event(log, "register.imported", register=name, loaded=report.loaded, problems=len(report.problems))
         reports.append(report)
     return reports
 

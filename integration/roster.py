@@ -47,6 +47,7 @@ from integration.records import RosterSnapshot
 from integration.roster_apply import Applier, Counts
 from integration.store.models_ops import Run
 from integration.store.models_roster import Course, Enrolment, Guardian, GuardianLink, Person
+from integration.tenancy import Tenants
 
 log = logging.getLogger("safechannels.roster")
 
@@ -134,7 +135,8 @@ def _sync(ctx, *, full: bool, now: datetime | None, progress: Callable[[str], No
     try:
         with store.session() as s:
             applier = Applier(s, store.crypto, settings.roster, now,
-                              platforms={p.lower() for p in settings.channels.learning_platforms})
+                              platforms={p.lower() for p in settings.channels.learning_platforms},
+                              tenants=settings.tenants)
             counts: Counts = applier.apply(snaps)
             result = SyncResult(**summarise(s), added=counts.added, updated=counts.updated, removed=counts.removed,
                                 api_calls=calls, status="partial" if errors else "ok", errors=errors, fixes=fixes)
@@ -179,15 +181,21 @@ def summarise(s) -> dict[str, int]:
             "former_pupils": roles.get("former_pupil", 0), "guardians": len(guardians), "courses": len(courses)}
 
 
-def list_roster(store, role: str | None = None) -> list[dict]:
+def list_roster(store, role: str | None = None, school: str | None = None,
+                tenants: Tenants | None = None) -> list[dict]:
     """`roster --json`: everyone stored (staff, pupils, former pupils, other, then guardians).
 
     ``courses`` holds course *names* (what an admin recognises; ids are in the store) sorted.
     Guardians are included with role ``guardian``: the roster is an admin tool and the admin
     already sees these addresses in Classroom; their email is decrypted only for this listing.
     Deleted accounts that are not former pupils are left out.
+
+    ``school`` is a person's school id (null: in no school, e.g. a trust's central staff). A guardian
+    has no school of their own: theirs is their linked pupils' (the first in config order when the
+    pupils are at two schools), and ``school=ID`` keeps only people at ID and guardians of its pupils.
     """
     out: list[dict] = []
+    order = {sid: n for n, sid in enumerate(tenants.ids)} if tenants is not None else {}
     with store.session() as s:
         names = dict(s.execute(select(Course.id, Course.name)).all())
         by_person: dict[int, list[str]] = {}
@@ -197,14 +205,23 @@ def list_roster(store, role: str | None = None) -> list[dict]:
             q = select(Person).order_by(Person.role, Person.email)
             if role:
                 q = q.where(Person.role == role)
+            if school:
+                q = q.where(Person.school == school)
             for p in s.scalars(q):
                 if p.status == "deleted" and p.role != "former_pupil":
                     continue
                 out.append({"email": p.email, "name": p.name, "role": p.role, "org_unit": p.org_unit,
-                            "courses": sorted(set(by_person.get(p.id, [])))})
+                            "school": p.school, "courses": sorted(set(by_person.get(p.id, [])))})
         if role in (None, "guardian"):
-            linked = {gid for (gid,) in s.execute(select(GuardianLink.guardian_id).distinct())}
-            rows = [g for g in s.scalars(select(Guardian)) if g.id in linked]
+            pupils_at: dict[int, set[str]] = {}
+            for gid, pupil_school in s.execute(select(GuardianLink.guardian_id, Person.school)
+                                               .join(Person, Person.id == GuardianLink.pupil_id)):
+                pupils_at.setdefault(gid, set()).update([pupil_school] if pupil_school else [])
+            rows = [g for g in s.scalars(select(Guardian)) if g.id in pupils_at]
             for g in sorted(rows, key=lambda g: g.email):
-                out.append({"email": g.email, "name": g.name, "role": "guardian", "org_unit": "", "courses": []})
+                schools = sorted(pupils_at[g.id], key=lambda sid: (order.get(sid, len(order)), sid))
+                if school and school not in schools:
+                    continue
+                out.append({"email": g.email, "name": g.name, "role": "guardian", "org_unit": "",
+                            "school": school or (schools[0] if schools else None), "courses": []})
     return out

@@ -7,6 +7,7 @@ their own. Runs inside the caller's session: everything it writes commits or rol
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from integration.store.models_roster import (
     Person,
     PersonAlias,
 )
+from integration.tenancy import Tenants
 
 log = logging.getLogger("safechannels.roster")
 
@@ -40,6 +42,7 @@ class PersonIds:
     google_id: str
     aliases: list
     status: str
+    school: str | None
 
 
 @dataclass
@@ -108,11 +111,14 @@ def _complete(parts: list[tuple[str, RosterSnapshot]], coll: str) -> bool:
 
 
 class Applier:
-    def __init__(self, s: Session, crypto: Crypto | None, cfg, now: datetime, platforms: set[str] | None = None):
+    def __init__(self, s: Session, crypto: Crypto | None, cfg, now: datetime, platforms: set[str] | None = None,
+                 tenants: Tenants | None = None):
         """`platforms`: the configured learning platforms; courses and guardian links of any other
-        platform (one taken out of `[channels] learning_platforms`) are retired. None keeps all."""
+        platform (one taken out of `[channels] learning_platforms`) are retired. None keeps all.
+        `tenants`: the schools people and courses are placed in (None leaves placement as stored)."""
         self.s, self.crypto, self.cfg, self.now = s, crypto, cfg, now
         self.platforms = platforms
+        self.tenants = tenants
         self.retention = timedelta(days=cfg.former_pupil_retention_days)
         self.counts = Counts()
 
@@ -141,7 +147,7 @@ class Applier:
             self._gone([p for p in people if p.id not in seen])
         s.flush()
         ids = [PersonIds(*row) for row in s.execute(select(Person.id, Person.email, Person.google_id, Person.aliases,
-                                                              Person.status))]
+                                                              Person.status, Person.school))]
         self._aliases(ids)
         person_of = _person_index(ids)
         for platform, sn in parts:
@@ -150,6 +156,8 @@ class Applier:
                 self._guardians(platform, sn, person_of)
         if self.platforms is not None:
             self._retire_platforms(courses)
+        if self.tenants is not None:
+            self._place_courses(courses, {p.id: p.school for p in ids}, person_of)
         self._orphan_guardians()
         return self.counts
 
@@ -234,11 +242,16 @@ class Applier:
             values = {"email": u.email, "google_id": u.google_id, "name": u.name or u.email.split("@")[0],
                       "role": role, "org_unit": u.org_unit, "status": status, "aliases": list(u.aliases),
                       "is_admin": u.is_admin, "left_at": left_at}
+            if self.tenants is not None:  # every sync: a move to another school's OU re-places them
+                values["school"] = self.tenants.school_for(u.email, u.org_unit)
             if prev is None:
                 new_rows.append({**values, "first_seen": self.now, "updated_at": self.now})
                 continue
             seen.add(prev.id)
             if all(getattr(prev, k) == v for k, v in values.items()):
+                continue
+            if prev.school is None and all(getattr(prev, k) == v for k, v in values.items() if k != "school"):
+                prev.school = values["school"]  # first placement of a row from before tenancy: not a roster change
                 continue
             leaving = prev.role in ("staff", "pupil") and role in ("former_pupil", "other")
             for k, v in values.items():
@@ -323,6 +336,26 @@ class Applier:
         self.s.execute(delete(Enrolment).where(Enrolment.course_pk == row.id))
         self.s.delete(row)
         self.counts.removed += 1
+
+    def _place_courses(self, courses: dict, school_of: dict[int, str | None], person_of: dict[str, int]) -> None:
+        """A course is its owner's school's; with no placed owner (a Moodle course, an owner who left),
+        the school most of its teachers are at, else most of its students. Derived on every sync from
+        what is stored now, so it follows its people; not counted as a change (people and rosters are)."""
+        by_course: dict[int, dict[str, Counter]] = {}
+        for pk, pid, role in self.s.execute(select(Enrolment.course_pk, Enrolment.person_id, Enrolment.role)):
+            school = school_of.get(pid)
+            if school:
+                by_course.setdefault(pk, {}).setdefault(role, Counter())[school] += 1
+        for row in courses.values():
+            owner = person_of.get(row.owner_id) if row.owner_id else None
+            school = school_of.get(owner) if owner is not None else None
+            roles = by_course.get(row.id, {})
+            for role in ("teacher", "student"):
+                if school is None and roles.get(role):
+                    school = min(roles[role].items(), key=lambda kv: (-kv[1], kv[0]))[0]  # ties: by id
+            if row.school != school:
+                row.school = school
+        self.s.flush()
 
     def _retire_platforms(self, courses: dict) -> None:
         """A platform no longer configured vouches for nothing: its courses, their enrolments and its

@@ -17,6 +17,10 @@
   The 2-second tick stores a heartbeat (``worker_heartbeats``) that ``/readyz`` checks; if no
   tick has succeeded for ``[schedule] stall_exit_seconds`` (2 minutes) the worker exits non-zero
   so the platform restarts it.
+- With ``[queue] broker_url`` set the same process only schedules: each due job is enqueued for the
+  ``queue-worker`` processes (:mod:`integration.taskqueue`), which run it through :func:`run_job`;
+  every tick it also enqueues again the kinds whose queue worker died mid-run
+  (:func:`interrupted_kinds`). Its heartbeat is ``scheduler@host:pid``, theirs ``queue@host:pid``.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ FINISH_PATIENCE = 120.0  # seconds a finished run keeps trying to record its out
 @dataclass
 class RunOutcome:
     kind: str
-    status: str  # ok | partial | failed | skipped
+    status: str  # ok | partial | failed | skipped | queued (handed to the queue workers)
     run_id: int | None = None
     summary: dict = field(default_factory=dict)
     error: str = ""
@@ -188,18 +192,26 @@ def run_job(ctx, kind: str, *, now: datetime | None = None, min_gap: timedelta =
 
 def recover_interrupted(store, now: datetime) -> int:
     """At start-up: close runs whose worker died (lease expired, still ``running``). Returns how many."""
-    closed = 0
+    return len(interrupted_kinds(store, now))
+
+
+def interrupted_kinds(store, now: datetime) -> list[str]:
+    """Close the runs whose worker died (its lease ran out, or its process is gone from this host)
+    and free their leases; the kinds whose run was closed. The queue scheduler enqueues them again
+    at once instead of waiting for the broker's visibility timeout."""
+    kinds: list[str] = []
     with store.session() as s:
         for lock in s.scalars(select(JobLock).where(JobLock.run_id.is_not(None), JobLock.lease_until.is_not(None))):
             if not lease_over(lock.lease_until, lock.owner, now):
                 continue
             res = s.execute(update(Run).where(Run.id == lock.run_id, Run.status == "running").values(
                 status="failed", finished_at=now, error=_interrupted(lock.owner)))
-            closed += res.rowcount or 0
+            if res.rowcount:
+                kinds.append(lock.kind)
             lock.owner, lock.lease_until, lock.run_id = "", None, None
-    if closed:
-        event(log, "worker.recovered_interrupted", logging.WARNING, runs=closed)
-    return closed
+    if kinds:
+        event(log, "worker.recovered_interrupted", logging.WARNING, runs=len(kinds), jobs=",".join(kinds))
+    return kinds
 
 
 def _aware(value: datetime) -> datetime:
@@ -213,33 +225,58 @@ def beat(store, worker: str, started_at: datetime, now: datetime) -> None:
     with store.session() as s:
         row = s.get(WorkerHeartbeat, worker)
         if row is None:
-            host, _, pid = worker.partition(":")
+            host, _, pid = _process(worker).partition(":")
             s.add(WorkerHeartbeat(worker=worker, host=host, pid=int(pid or 0), started_at=started_at, beat_at=now))
         else:
             row.beat_at = now
+
+
+SCHEDULER_ROLE = "scheduler@"  # the worker that only enqueues ([queue] broker_url set)
+QUEUE_ROLE = "queue@"  # a queue worker (`queue-worker`); the one-process worker's rows have no role
+
+
+def _process(worker: str) -> str:
+    """``host:pid`` of a heartbeat row's worker, whatever its role prefix."""
+    for role in (SCHEDULER_ROLE, QUEUE_ROLE):
+        if worker.startswith(role):
+            return worker[len(role):]
+    return worker
 
 
 def forget_dead_workers(store) -> None:
     """Heartbeats of worker processes on this host that no longer exist (killed) are dropped at start."""
     with store.session() as s:
         for row in s.scalars(select(WorkerHeartbeat).where(WorkerHeartbeat.host == HOST)):
-            if holder_gone(row.worker):
+            if holder_gone(_process(row.worker)):
                 s.delete(row)
 
 
 NO_WORKER = "no worker running: no heartbeat yet (start `python -m integration worker`)"
+NO_QUEUE_WORKER = ("no queue worker running: jobs are enqueued but nothing runs them "
+                   "(start `python -m integration queue-worker`)")
 
 
 def heartbeat_problem(session, now: datetime) -> str:
-    """'' while a worker is scheduling jobs; else what /readyz says. No heartbeat at all (no worker
-    started yet, or the last one stopped) is not ready either: nothing would audit or alert."""
-    newest = session.scalar(select(WorkerHeartbeat.beat_at).order_by(WorkerHeartbeat.beat_at.desc()).limit(1))
-    if newest is None:
+    """'' while a worker is scheduling jobs (and, when it only enqueues them, a queue worker is
+    running them); else what /readyz says. No heartbeat at all (no worker started yet, or the last
+    one stopped) is not ready either: nothing would audit or alert."""
+    rows = session.execute(select(WorkerHeartbeat.worker, WorkerHeartbeat.beat_at)).all()
+    schedulers = sorted(((_aware(at), w) for w, at in rows if not w.startswith(QUEUE_ROLE)), reverse=True)
+    if not schedulers:
         return NO_WORKER
-    age = (now - _aware(newest)).total_seconds()
-    if age <= STALE_AFTER.total_seconds():
+    newest, worker = schedulers[0]
+    age = (now - newest).total_seconds()
+    if age > STALE_AFTER.total_seconds():
+        return f"worker not scheduling jobs: its last heartbeat was {round(age)} s ago"
+    if not worker.startswith(SCHEDULER_ROLE):
         return ""
-    return f"worker not scheduling jobs: its last heartbeat was {round(age)} s ago"
+    queue = [_aware(at) for w, at in rows if w.startswith(QUEUE_ROLE)]
+    if not queue:
+        return NO_QUEUE_WORKER
+    age = (now - max(queue)).total_seconds()
+    if age > STALE_AFTER.total_seconds():
+        return f"no queue worker running jobs: the last queue worker's heartbeat was {round(age)} s ago"
+    return ""
 
 
 def cron_specs(settings) -> dict[str, dict]:
@@ -280,6 +317,7 @@ def trigger_for(spec: dict, timezone: str):
 
 _WORKER: Worker | None = None
 POLL_SECONDS = 2.0
+REQUEST_RESEND = 600.0  # seconds: a requested run enqueued but never started is enqueued again
 
 
 def scheduled(kind: str) -> None:
@@ -298,8 +336,12 @@ class Worker:
     """
 
     def __init__(self, ctx, *, poll_seconds: float = POLL_SECONDS, quiet: timedelta = timedelta(seconds=3),
-                 max_wait: timedelta = timedelta(seconds=30)):
+                 max_wait: timedelta = timedelta(seconds=30), dispatcher=None):
         self.ctx = ctx
+        # With a dispatcher ([queue] broker_url set) every due job is put on the queue for the queue
+        # workers, never run here: this process only schedules, recovers and beats.
+        self.dispatcher = dispatcher
+        self._sent: dict[str, tuple[int, float]] = {}  # kind -> (request id enqueued up to, monotonic time)
         self.poll_seconds = poll_seconds
         self.quiet, self.max_wait = quiet, max_wait  # debounce of requested jobs
         self.scheduler = None
@@ -308,7 +350,7 @@ class Worker:
         self._retry_at: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._stopping = False
-        self.worker_id = f"{HOST}:{os.getpid()}"
+        self.worker_id = f"{SCHEDULER_ROLE if dispatcher is not None else ''}{HOST}:{os.getpid()}"
         self.started_at = datetime.now(UTC)
         self._tick_ok = time.monotonic()  # the last tick that reached the database
         self.stall_exit = float(getattr(ctx.settings.schedule, "stall_exit_seconds", STALL_EXIT))
@@ -316,6 +358,8 @@ class Worker:
         self._db_down = False
 
     def run(self, kind: str, *, min_gap: timedelta = timedelta(0), on_start=None) -> RunOutcome:
+        if self.dispatcher is not None:
+            return self._enqueue(kind, min_gap=min_gap)
         try:
             outcome = run_job(self.ctx, kind, min_gap=min_gap, on_start=on_start)
         except SQLAlchemyError as exc:  # the database is locked or restarting: try again shortly
@@ -331,6 +375,33 @@ class Worker:
             elif outcome.status != "skipped":
                 self._retry_at.pop(kind, None)
         return outcome
+
+    def _enqueue(self, kind: str, *, min_gap: timedelta = timedelta(0), picked_up_to: int | None = None,
+                 reason: str = "") -> RunOutcome:
+        """Queue mode: hand the run to the queue workers; a broker that does not take it is tried
+        again in DB_RETRY seconds (the run itself, and its ``runs`` row, happen in a queue worker)."""
+        try:
+            self.dispatcher.enqueue(kind, min_gap=min_gap, picked_up_to=picked_up_to, reason=reason)
+        except Exception as exc:  # noqa: BLE001 - whatever kept it off the queue, it is tried again
+            event(log, "worker.enqueue_failed", logging.WARNING, job=kind, broker=self.dispatcher.endpoint,
+                  error=f"{type(exc).__name__}: {exc}")
+            with self._lock:
+                self._retry_at[kind] = datetime.now(UTC) + timedelta(seconds=DB_RETRY)
+            return RunOutcome(kind, "skipped", error="broker unavailable")
+        with self._lock:
+            self._retry_at.pop(kind, None)
+        return RunOutcome(kind, "queued")
+
+    def _enqueue_requested(self, kind: str, max_id: int, lease_held: bool) -> None:
+        """Requests settled for ``kind``: enqueue one run covering them, once. Not while a run of the
+        kind holds the lease (the queued task would only be skipped), and again only if the run did
+        not pick them up within REQUEST_RESEND (its message was lost with a broker that lost data)."""
+        sent = self._sent.get(kind)
+        if lease_held or (sent is not None and sent[0] >= max_id
+                          and time.monotonic() - sent[1] < REQUEST_RESEND):
+            return
+        if self._enqueue(kind, picked_up_to=max_id, reason="requested").status == "queued":
+            self._sent[kind] = (max_id, time.monotonic())
 
     def submit(self, kind: str, on_start=None) -> bool:
         """Run ``kind`` once, now, unless a one-off run of it is already in flight here."""
@@ -349,6 +420,9 @@ class Worker:
                 self._beat_at = time.monotonic()
             with self.ctx.store.session() as s:
                 ready = jobs_mod.ready_requests(s, now, quiet=self.quiet, max_wait=self.max_wait)
+                held = ({k for k, in s.execute(select(JobLock.kind).where(JobLock.run_id.is_not(None)))}
+                        if self.dispatcher is not None and ready else set())
+            interrupted = interrupted_kinds(self.ctx.store, now) if self.dispatcher is not None else []
         except SQLAlchemyError as exc:
             self._database_unavailable(exc)
             return
@@ -356,8 +430,13 @@ class Worker:
         if self._db_down:
             self._db_down = False
             event(log, "worker.database_back")
+        for kind in interrupted:  # a queue worker died mid-run: run it again now, not after the visibility timeout
+            self.submit(kind)
         for kind, max_id in ready:
-            self.submit(kind, on_start=self._picker(kind, max_id))
+            if self.dispatcher is not None:
+                self._enqueue_requested(kind, max_id, kind in held)
+            else:
+                self.submit(kind, on_start=self._picker(kind, max_id))
         with self._lock:
             due = [k for k, at in self._retry_at.items() if at <= now]
         for kind in due:
@@ -397,7 +476,7 @@ class Worker:
         settings = self.ctx.settings
         specs = cron_specs(settings)
         tz = settings.school.timezone
-        recover_interrupted(self.ctx.store, datetime.now(UTC))
+        interrupted = interrupted_kinds(self.ctx.store, datetime.now(UTC))
         forget_dead_workers(self.ctx.store)
         self.scheduler = _steady(BackgroundScheduler, self)(
             jobstores={"default": SQLAlchemyJobStore(engine=self.ctx.store.engine, tablename="apscheduler_jobs"),
@@ -422,7 +501,11 @@ class Worker:
         self.scheduler.resume()
         for kind in ("alerts", "digest"):  # catch up at once: both are idempotent and cheap when idle
             self.submit(kind)
-        event(log, "worker.started", jobs=",".join(sorted(specs)), timezone=tz)
+        if self.dispatcher is not None:  # a queue worker's run interrupted while no scheduler ran
+            for kind in interrupted:
+                self.submit(kind)
+        event(log, "worker.started", jobs=",".join(sorted(specs)), timezone=tz,
+              mode="enqueue" if self.dispatcher is not None else "run")
 
     def stop(self, wait: bool = True) -> None:
         """Graceful: no new runs; running jobs finish (a kill instead leaves a lease that expires).
@@ -433,6 +516,8 @@ class Worker:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=wait)
         self._pool.shutdown(wait=wait)
+        if self.dispatcher is not None:
+            self.dispatcher.close()
         _WORKER = None
         if wait:  # stopped, not stalled: its heartbeat goes (/readyz says no worker runs until another starts)
             try:

@@ -46,6 +46,8 @@ class Queue:
 
     broker_url: str = ""  # e.g. redis://127.0.0.1:6379/0
     rate_limit_url: str = ""  # Google quotas shared by every worker; empty = broker_url when it is redis://, else per process
+    queue_name: str = "safechannels"  # the queue (and Redis key prefix): installations sharing a broker never mix
+    visibility_timeout_seconds: int = 7200  # a killed queue worker's jobs are redelivered after this; > the longest job
 
 
 @dataclass
@@ -229,6 +231,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # computable (timedelta overflows near 10**9 days) and catch a slipped digit.
 RANGES: dict[tuple[str, str], tuple[int, int]] = {
     ("roster", "former_pupil_retention_days"): (0, 36500),
+    ("queue", "visibility_timeout_seconds"): (1200, 7 * 86400),  # > a 15-minute retry wait, held unacknowledged
     ("audit", "initial_lookback_days"): (1, 180),
     ("audit", "state_reread_hours"): (0, 24 * 31),  # 0 = every audit; at most monthly: state must be re-checked
     ("audit", "mail_hold_hours"): (0, 72),  # 0 = judge a lone receipt at the end of the run

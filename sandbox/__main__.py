@@ -22,6 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=list(SIZES), default="demo")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--domains", type=int, default=1,
+                        help="with --size trust: N (2-20) schools, each in its own domain of the one customer "
+                             "(default 1: twenty schools as OU trees in one domain)")
     parser.add_argument("--shape", choices=list(SHAPES), default="classic",
                         help="school layout: classic (/Staff, /Pupils) or academy (departments, tutor groups, "
                              "sixth form, roles by group); see sandbox/school.py")
@@ -48,12 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("sandbox: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.domains != 1 and (args.size != "trust" or not 2 <= args.domains <= 20):
+        print(f"sandbox: --domains {args.domains}: only a trust (--size trust) has several domains, 2 to 20",
+              file=sys.stderr)
+        return 2
     try:
         quotas = {api: n for text in args.user_quota for api, n in parse_quota(text).items()}
     except ValueError as exc:
         print(f"sandbox: --user-quota: {exc}", file=sys.stderr)
         return 2
-    domain = generate(args.size, args.seed, args.shape)
+    domain = generate(args.size, args.seed, args.shape, domains=args.domains)
     server = SandboxServer(domain, args.port, host=args.host, latency_ms=args.latency_ms,
                            fault_rate=args.fault_rate, seed=args.seed, strict=args.strict)
     server.state.check_responses = not args.no_response_checks
@@ -93,7 +100,7 @@ def _serve_forked(args: argparse.Namespace, server: SandboxServer) -> int:
 def _announce(args: argparse.Namespace, server: SandboxServer) -> None:
     domain = server.domain
     counts = {k: v for k, v in truth(domain).items() if k != "roles"}
-    print(f"sandbox: {domain.name} ({domain.domain}, {args.size}, {args.shape}, seed {args.seed}) at {server.url}")
+    print(f"sandbox: {domain.name} ({', '.join(domain.domains)}, {args.size}, {args.shape}, seed {args.seed}) at {server.url}")
     print(f"sandbox: token endpoint {server.token_uri}; admin {domain.admin_email}; {counts}")
     if args.write_config:
         toml_path = write_config(domain, server.url, args.write_config)

@@ -104,7 +104,7 @@ class Activity:
         self.guardians_of: dict[str, list[tuple[str, str]]] = {}
         for g in dom.guardians:
             pupil = by_id.get(g.student_id)
-            if pupil and "@" + dom.domain not in g.email:
+            if pupil and not dom.is_internal(g.email):
                 self.guardians_of.setdefault(pupil.primary_email, []).append((g.email, g.full_name))
         self.person_names = {_norm(u.full_name) for e, u in users.items()
                              if self.roles.get(e) in ("staff", "pupil", "former_pupil")}
@@ -341,7 +341,7 @@ class Activity:
             g = r.choice(self.course_groups[owner])
             perms.append(Perm(perm_id(g), "group", "reader", g, "", "Class group"))
         elif roll < 0.95:
-            perms.append(Perm("domain-" + h(owner)[:8], "domain", "reader", "", self.dom.domain))
+            perms.append(Perm("domain-" + h(owner)[:8], "domain", "reader", "", owner.rpartition("@")[2]))
         elif not media:
             if roll < 0.975:
                 perms.append(Perm("anyoneWithLink", "anyone", "reader"))

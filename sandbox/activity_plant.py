@@ -7,6 +7,11 @@ rule; each decoy looks like a breach but is the approved channel, an excluded ca
 the exceptions register that `sandbox.config_writer` writes. Attribution follows that
 register: an address it lists is ``known``; one it leaves out is found only through the
 display name (``suspected``).
+
+In a trust, each plant draws its people from one school, the schools taking turns plant by plant, so
+every school has breaches and decoys of its own; `_cross_school` then plants a few that relate people
+of two schools (a teacher at one academy sharing with a pupil at another, a guardian with children
+at two schools), which the trust-wide roster must catch.
 """
 
 from __future__ import annotations
@@ -69,20 +74,47 @@ class Planter:
         self.exc = exception_rows(dom)
         for row in self.exc:
             self.used.update(x.lower() for x in row[:2])
+        self.school_of = {e: u.school for e, u in act.users.items()}  # trust: each person's school (by name)
+        self.schools = list(dom.schools) if len(dom.schools) > 1 else []
+        self.turn = 0  # whose turn it is: the school the next plant draws from
+        self.by_school: dict[int, dict[str, list[str]]] = {}  # see `of_school`
+
+    @property
+    def here(self) -> str:
+        """The school the current plant's people come from ("" outside a trust)."""
+        return self.schools[self.turn % len(self.schools)] if self.schools else ""
 
     # ------------------------------------------------------------------ people
 
-    def pick(self, pool: list[str], *, registered: bool | None = None, named: bool = False) -> str:
+    def pick(self, pool: list[str], *, registered: bool | None = None, named: bool = False, school: str = "") -> str:
         """A person not used by another plant (reused only in small schools), with a registered personal
-        address when asked, or a unique full name; `NoOne` when nobody in the pool qualifies."""
-        fits = [p for p in pool if (not named or p in self.unique_name)
-                and (registered is None or self.personal(p, registered))]
+        address when asked, or a unique full name; `NoOne` when nobody in the pool qualifies. In a trust,
+        from `school` (default: the current plant's, `here`) while anyone there qualifies."""
+        def qualify(people: list[str]) -> list[str]:
+            return [p for p in people if (not named or p in self.unique_name)
+                    and (registered is None or self.personal(p, registered))]
+
+        school = school or self.here
+        fits = qualify(self.of_school(pool, school)) if school else []
+        fits = fits or qualify(pool)
         cands = [p for p in fits if p not in self.used] or fits
         if not cands:
             raise NoOne
         who = self.rng.choice(cands)
         self.used.add(who)
         return who
+
+    def of_school(self, pool: list[str], school: str) -> list[str]:
+        """The people of `pool` at `school`, in pool order (the whole staff and pupil lists indexed once:
+        a trust's 27,000 pupils are filtered for every plant otherwise)."""
+        if not any(pool is whole for whole in (self.a.staff, self.a.pupils, self.a.former)):
+            return [p for p in pool if self.school_of.get(p) == school]
+        index = self.by_school.get(id(pool))
+        if index is None:
+            index = self.by_school[id(pool)] = {}
+            for person in pool:
+                index.setdefault(self.school_of.get(person, ""), []).append(person)
+        return index.get(school, [])
 
     def personal(self, person: str, registered: bool) -> str:
         for addr in self.a.dom.personal_addresses.get(person, []):
@@ -138,9 +170,11 @@ class Planter:
         self.a.truth.append({"rule": rule, "staff": staff, "pupil": pupil, "guardian": guardian,
                              "counterpart": counterpart, "object": obj, "status": status, "confidence": confidence,
                              **({"needs": needs} if needs else {}), **({"lags": True} if lags else {})})
+        self.turn += 1
 
     def decoy(self, rule: str, why: str, **people) -> None:
         self.a.decoys.append({"rule": rule, "why": why, **people})
+        self.turn += 1
 
     def mail(self, when: datetime, sender: str, to: list[str], cc: list[str] = (), names=(), *,
              reply_to: str = "", references: tuple[str, ...] = (), sent_lag_s: int = 0) -> str:
@@ -223,7 +257,7 @@ def plant(act: Activity) -> None:
         return
     for fn in (_mail_personal, _mail_guardian, _forwarding, _out_of_hours, _drive_personal, _drive_shared,
                _drive_media, _drive_direct, _chat_meet, _oauth, _after_the_schools_day, _whole_messages,
-               _group_mail, _shared_drive_files, _replies_days_later):
+               _group_mail, _shared_drive_files, _replies_days_later, _cross_school):
         try:
             fn(p)
         except NoOne:
@@ -443,7 +477,7 @@ def _drive_media(p: Planter) -> None:
     fid = p.file(s, [Perm("anyone", "anyone", "reader", discover=True)], mime="image/png")
     p.truth(rule, staff=s, counterpart="anyone", obj=fid)
     s = p.pick(a.staff)
-    p.file(s, [Perm("domain-" + h(s)[:8], "domain", "reader", "", a.dom.domain)], mime="image/jpeg")
+    p.file(s, [Perm("domain-" + h(s)[:8], "domain", "reader", "", s.rpartition("@")[2])], mime="image/jpeg")
     p.decoy(rule, "image shared inside the school domain", staff=s)
     s = p.pick(a.staff)
     p.file(s, [Perm("anyoneWithLink", "anyone", "reader")], mime="application/pdf")
@@ -633,3 +667,40 @@ def _replies_days_later(p: Planter) -> None:
                      sent_lag_s=REPORTS_LAG_S)
         p.decoy(ooh, "a reply copying the pupil's parent is not one-to-one, though its receipt (read before the "
                      "sender's event) names the teacher alone", staff=s2, pupil=kid, obj=mid)
+
+
+def _cross_school(p: Planter) -> None:
+    """Breaches relating people of two schools of a trust (issue 13: "a teacher at school A sharing with a
+    pupil at school B is a finding at both"): direct shares with a pupil of another school, mail to such
+    a pupil's personal address, a direct message, and a teacher's personal address copied on mail to a
+    guardian with children at two schools. Nothing outside a trust."""
+    a, n = p.a, len(p.schools)
+    if n < 2:
+        return
+    pairs = [(p.schools[i % n], p.schools[(i + 1) % n]) for i in range(0, 8, 2)]
+    for here, there in pairs[:2]:
+        s = p.pick(a.staff, school=here)
+        taught = set(a.taught.get(s, []))
+        pu = p.pick([x for x in a.pupils if x not in taught], school=there)
+        p.truth("drive.direct_share_outside_course", staff=s, pupil=pu, obj=p.file(s, [p.user_perm(pu, role="reader")]))
+    here, there = pairs[2]
+    s, pu = p.pick(a.staff, school=here), p.pick(a.pupils, registered=True, school=there)
+    addr = p.personal(pu, True)
+    p.truth("mail.staff_to_pupil_personal", staff=s, pupil=pu, counterpart=addr, obj=p.mail(p.when(), s, [addr]))
+    here, there = pairs[3]
+    s, pu = p.pick(a.staff, school=here), p.pick(a.pupils, school=there)
+    when = p.chat_day_when(days_left=4)
+    p.chat(when, s, [pu])
+    p.chat(when + timedelta(hours=1), pu, [s])
+    p.truth("chat.staff_pupil_direct", staff=s, pupil=pu)
+    schools_of: dict[str, set[str]] = {}
+    for kid, guardians in a.guardians_of.items():
+        for g, _name in guardians:
+            schools_of.setdefault(g, set()).add(p.school_of.get(kid, ""))
+    families = sorted(g for g, schools in schools_of.items() if len(schools - {""}) > 1)
+    if families:
+        g = families[p.rng.randrange(len(families))]
+        s = p.pick(a.staff, registered=True, school=sorted(schools_of[g])[-1])
+        own = p.personal(s, True)
+        p.truth("mail.staff_personal_to_guardian", staff=s, guardian=g, counterpart=own,
+                obj=p.mail(p.when(), s, [g], [own]))  # the school mailbox copying the staff member's own address

@@ -5,6 +5,10 @@ that points every Google call (token endpoint included) at the sandbox, with ros
 OUs matching the generated school, and registers that exercise both matching paths:
 some personal addresses are registered, some deliberately left out so display-name
 matching is needed; one exception is current and one has expired.
+
+A trust's config adds ``[trust]`` (its central safeguarding lead and chair of trustees) and one
+``[[schools]]`` per school (`trust_settings`), each with its own DSL, deputy and governor: OU-based
+in a one-domain trust, domain-based in a multi-domain one (``--domains N``).
 """
 
 from __future__ import annotations
@@ -43,22 +47,25 @@ def write_config(domain: Domain, base_url: str, directory: str | Path) -> Path:
     return toml_path
 
 
+POLICY_VERSION = "2025-10"
+
+
 def settings_for(domain: Domain, base_url: str, out: Path, key_path: Path, register_path: Path,
                  exceptions_path: Path) -> dict[str, Any]:
     dsl = domain.dsl_email or domain.admin_email
-    return {
+    config = {
         "school": {"name": domain.name, "domain": domain.domain, "timezone": "Europe/London"},
         "google": {"service_account_file": str(key_path), "admin_subject": domain.admin_email,
                    "customer": "my_customer", "api_base_url": base_url},
         "roster": {"staff_org_units": list(domain.staff_org_units), "pupil_org_units": list(domain.pupil_org_units),
                    "staff_groups": list(domain.staff_groups), "pupil_groups": list(domain.pupil_groups),
                    "former_pupil_retention_days": 730},
-        "channels": {"approved_email_domains": [domain.domain], "learning_platforms": ["classroom"],
+        "channels": {"approved_email_domains": list(domain.domains), "learning_platforms": ["classroom"],
                      "chat_approved": False, "meet_approved": False,
                      "personal_address_register": str(register_path), "exceptions_register": str(exceptions_path),
                      "working_hours": domain.working_hours},
         "audit": {"mail_source": "auto", "initial_lookback_days": 30, "rules_disabled": []},
-        "acknowledgement": {"policy_version": "2025-10", "form_id": "", "form_owner": dsl, "deadline_days": 14,
+        "acknowledgement": {"policy_version": POLICY_VERSION, "form_id": "", "form_owner": dsl, "deadline_days": 14,
                             "reminder_days": [3, 7, 12], "escalate_to": []},
         "alerts": {"dsl_emails": [dsl], "deputy_emails": [], "escalate_after_hours": 24, "transport": "outbox",
                    "smtp_url": "smtp://127.0.0.1:25", "from_address": domain.alerts_sender or dsl,
@@ -72,6 +79,26 @@ def settings_for(domain: Domain, base_url: str, out: Path, key_path: Path, regis
         "webhooks": {"pubsub_audience": "", "pubsub_service_account": push_service_account(domain),
                      "google_certs_url": base_url.rstrip("/") + CERTS_PATH},
     }
+    if len(domain.school_units) > 1:
+        config.update(trust_settings(domain))
+        # findings in no school (and the trust-wide web roles) belong to the trust's central lead
+        config["alerts"]["dsl_emails"] = [domain.trust_lead_email]
+        config["web"]["dsl_users"] = [domain.trust_lead_email]
+        config["web"]["viewer_users"] = []
+    return config
+
+
+def trust_settings(domain: Domain) -> dict[str, Any]:
+    """``[trust]`` and ``[[schools]]`` (the keys of `integration.tenancy.Tenant`) for a generated trust."""
+    schools = []
+    for unit in domain.school_units:
+        place: dict[str, Any] = {"domain": unit.domain} if unit.domain else {"org_units": [unit.org_unit]}
+        schools.append({"id": unit.id, "name": unit.name, **place, "dsl_emails": [unit.dsl_email],
+                        "deputy_emails": [unit.deputy_email], "viewer_users": [unit.governor_email],
+                        "working_hours": unit.working_hours, "policy_version": POLICY_VERSION, "form_id": ""})
+    return {"trust": {"name": domain.name, "safeguarding_leads": [domain.trust_lead_email],
+                      "viewer_users": [domain.trust_viewer_email]},
+            "schools": schools}
 
 
 def viewer_email(domain: Domain) -> str:

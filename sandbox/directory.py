@@ -120,8 +120,14 @@ def _check_customer(req: ApiRequest, customer: str | None, domain_name: str | No
         raise bad_request("Bad Request", "badRequest")
     if customer is not None and customer not in ("my_customer", dom.customer_id):
         raise bad_request("Bad Request", "badRequest")
-    if domain_name is not None and domain_name.lower() != dom.domain:
+    if domain_name is not None and domain_name.lower() not in dom.domains:
         raise ApiError(403, "Not Authorized to access this resource/api", "forbidden")
+
+
+def _in_domain(email: str, domain_name: str | None) -> bool:
+    """users.list / groups.list ``domain``: "get users from only one domain" (Directory reference); with
+    ``customer`` instead, every domain of the customer."""
+    return domain_name is None or email.rpartition("@")[2].lower() == domain_name.lower()
 
 
 def orgunit_json(ou: OrgUnit) -> dict[str, Any]:
@@ -161,9 +167,12 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
         _check_customer(req, req.arg("customer"), req.arg("domain"))
         query = req.arg("query", "") or ""
         preds = user_filter(query)
+        only = req.arg("domain")
+        if only is not None:
+            preds = [*preds, lambda u: _in_domain(u.primary_email, only)]
         deleted = req.flag("showDeleted")
         order, descending = req.arg("orderBy", "email") or "email", req.arg("sortOrder") == "DESCENDING"
-        users = domain.view(("directory.users", query, deleted, order, descending),
+        users = domain.view(("directory.users", query, only, deleted, order, descending),
                             lambda: _sorted_users(domain, preds, deleted, order, descending))
         page, token = paginate(req, users, "users")
         projection = req.arg("projection", "basic") or "basic"
@@ -193,6 +202,8 @@ def register(api: Registry, domain: Domain) -> None:  # noqa: C901 - one closure
             _check_customer(req, req.arg("customer"), req.arg("domain"))
         with domain.lock:
             groups = sorted(domain.groups, key=lambda g: g.email)
+            only = req.arg("domain") if user_key is None else None
+            groups = [g for g in groups if _in_domain(g.email, only)]
             if user_key is not None:
                 user = req.user(user_key)
                 groups = [g for g in groups if any(m.id == user.id for m in g.members)]

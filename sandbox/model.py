@@ -183,8 +183,28 @@ class OAuthToken:
 
 
 @dataclass
+class SchoolUnit:
+    """One school of a trust as the sandbox built it: what its written ``[[schools]]`` entry says.
+
+    A school is either an OU tree in the trust's domain (`org_unit`) or a whole domain of the
+    customer (`domain`, a two-domain trust); its own DSL, deputy and governor are real accounts."""
+
+    id: str
+    name: str
+    org_unit: str = ""  # the school's root OU ("/Schools/Kingsmead Academy"); "" for a domain-based school
+    domain: str = ""  # its own domain in the customer ("" = the trust's primary domain)
+    dsl_email: str = ""
+    deputy_email: str = ""
+    governor_email: str = ""
+    working_hours: str = ""
+
+
+@dataclass
 class Domain:
-    """One simulated Google Workspace customer (a school or a whole trust)."""
+    """One simulated Google Workspace customer (a school or a whole trust).
+
+    `domain` is the customer's primary domain; `secondary_domains` are its other domains (a trust
+    whose schools each keep their own domain), all listed by Directory with ``customer=my_customer``."""
 
     domain: str
     customer_id: str
@@ -205,11 +225,15 @@ class Domain:
     staff_groups: list[str] = field(default_factory=list)
     pupil_groups: list[str] = field(default_factory=list)
     schools: list[str] = field(default_factory=list)
+    school_units: list[SchoolUnit] = field(default_factory=list)  # trust only: one per school, in order
+    secondary_domains: list[str] = field(default_factory=list)
     shape: str = "classic"  # sandbox.school.SHAPES
     working_hours: str = "07:00-21:00"  # the school's day, written into [channels] working_hours
     form_groups: dict[str, str] = field(default_factory=dict)  # class-mail group email -> tutor (academy shape)
     dsl_email: str = ""
     alerts_sender: str = ""
+    trust_lead_email: str = ""  # trust only: the central safeguarding lead (in no school)
+    trust_viewer_email: str = ""  # trust only: the chair of trustees (every school's reports)
     delegated_scopes: set[str] = field(default_factory=lambda: set(SERVICE_SCOPES))
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -226,6 +250,15 @@ class Domain:
     _views_stamp: Any = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ look-ups
+
+    @property
+    def domains(self) -> list[str]:
+        """Every domain of the customer, primary first."""
+        return [self.domain, *self.secondary_domains]
+
+    def is_internal(self, address: str) -> bool:
+        """True for an address in one of the customer's domains (what Google counts as inside the organisation)."""
+        return address.rpartition("@")[2].lower() in self.domains
 
     def state(self, key: str, factory: Callable[[], T]) -> T:
         """Per-API state for modules this file does not know (drive, gmail ...), created on first use."""

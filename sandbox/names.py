@@ -43,6 +43,19 @@ ACADEMY_NAMES = [
     "Greyfriars Academy", "Lantern Academy", "Harrowden Academy", "Millbrook Academy", "Coedwig Academy",
 ]
 
+# Ten more of each, drawn only by a 20-school trust (single schools keep sampling the first ten, so
+# their generated names and domains are unchanged).
+MORE_SCHOOL_NAMES = [
+    "Fairfield Primary School", "Highcliffe School", "Larkrise Community School", "Moorside Academy",
+    "Penrith Vale School", "Queen's Park High School", "Ravensbourne School", "St Bede's Catholic College",
+    "Tŷ Gwyn School", "Whitecross Academy",
+]
+
+MORE_ACADEMY_NAMES = [
+    "Ashgrove Academy", "Bramley Fields Academy", "Cliffside Academy", "Dunmore Academy", "Elmstead Academy",
+    "Foxhollow Academy", "Gorse Hill Academy", "Hawthorn Academy", "Inglewood Academy", "Juniper Vale Academy",
+]
+
 PERSONAL_DOMAINS = ["gmail.com", "outlook.com", "hotmail.co.uk", "yahoo.co.uk", "btinternet.com", "icloud.com",
                     "sky.com", "live.co.uk"]
 
@@ -61,6 +74,12 @@ def ascii_slug(text: str) -> str:
     """Lower-case ASCII letters only: 'Zoë' -> 'zoe', "O'Brien" -> 'obrien', 'Smith-Jones' -> 'smithjones'."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed.lower() if "a" <= ch <= "z")
+
+
+def school_id(name: str) -> str:
+    """A school's id in the written config ("St Aidan's College" -> "st-aidans-college")."""
+    words = [ascii_slug(w) for w in name.replace("-", " ").split()]
+    return "-".join(w for w in words if w)[:64] or "school"
 
 
 def school_slug(name: str) -> str:

@@ -212,7 +212,14 @@ def _base(act: Activity, app: str, when: datetime, key: str, actor: str) -> dict
             "id": {"time": stamp(when), "uniqueQualifier": str(int(h(app, key)[:15], 16) - 2**59),
                    "applicationName": app, "customerId": act.dom.customer_id},
             "etag": f'"{h("etag", key)[:27]}"', "actor": who, "ipAddress": "10.0.0.1",
-            "ownerDomain": act.dom.domain}
+            "ownerDomain": _owner_domain(act, actor)}
+
+
+def _owner_domain(act: Activity, actor: str) -> str:
+    """The domain the event affects: the actor's own domain when it is one of the customer's (a
+    multi-domain trust), else the primary domain."""
+    own = actor.rpartition("@")[2].lower()
+    return own if own in act.dom.secondary_domains else act.dom.domain
 
 
 def _render(act: Activity, app: str, row: Any) -> dict[str, Any]:
@@ -233,7 +240,7 @@ def _gmail(act: Activity, m: Mail) -> dict[str, Any]:
     usec = str(int(m.time.timestamp() * 1_000_000))
     roll = int(h("shape", m.mailbox, m.id)[:2], 16)
     source = m.sender
-    if kind != "1" and m.sender.endswith("@" + act.dom.domain) and roll % 8 == 1:
+    if kind != "1" and act.dom.is_internal(m.sender) and roll % 8 == 1:
         source = ""  # the sender's own event names it
     if roll < 26:  # about one in ten: the flattened shape
         params = [{"name": "event_info.mail_event_type", "intValue": kind},
@@ -271,8 +278,8 @@ def _drive(act: Activity, e: DriveEvent) -> dict[str, Any]:
     shared_drive_id but no owner, doc_type from the appendix's list ("unknown" for the rest)."""
     f, p = e.file, e.perm
     item = _base(act, "drive", e.time, f"{f.id}:{p.id}", e.actor)
-    external = p.type == "anyone" or bool(p.email and not p.email.endswith("@" + act.dom.domain)) or bool(
-        p.type == "domain" and p.domain != act.dom.domain)
+    external = p.type == "anyone" or bool(p.email and not act.dom.is_internal(p.email)) or bool(
+        p.type == "domain" and p.domain not in act.dom.domains)
     common: list[dict[str, Any]] = [
         {"name": "primary_event", "boolValue": not e.inherited}, {"name": "billable", "boolValue": True},
         {"name": "doc_id", "value": f.id}, {"name": "doc_type", "value": DOC_TYPES.get(f.mime, "unknown")},

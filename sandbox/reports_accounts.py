@@ -157,7 +157,7 @@ def accounts_day(act: Activity, day: int) -> list[AccountEvent]:
         with act.dom.lock:
             forwarding = dict(act.forwarding)
         for box, fwd in forwarding.items():
-            if fwd.enabled and fwd.address and not fwd.address.endswith("@" + act.dom.domain):
+            if fwd.enabled and fwd.address and not act.dom.is_internal(fwd.address):
                 when = _forwarded(act, box)
                 if act.day_of(when) == day:
                     out.append(AccountEvent(when, box, "email_forwarding_change", "email_forwarding_out_of_domain",

@@ -4,9 +4,19 @@
 random, no clock), so the same size and seed always give the same school.
 
 Sizes: ``tiny`` (5 staff / 20 pupils / 4 classes), ``demo`` (60 / 600 / 60),
-``school`` (150 / 1,500 / 300) and ``trust``: ten school-sized schools in ONE Google
-customer and domain, each under ``/Schools/<School>/Staff`` and ``/Schools/<School>/Pupils``
-(``Domain.staff_org_units`` / ``pupil_org_units`` list them; the written config uses them).
+``school`` (150 / 1,500 / 300) and ``trust``: twenty schools of 135 / 1,350 / 270 (≈30,500
+accounts) in ONE Google customer and domain, each with its own OU tree ``/Schools/<School>``
+(``Staff``, ``Pupils``, ``Visitors``, ``Other``; an academy trust ``/Academies/<Academy>``).
+``Domain.staff_org_units`` / ``pupil_org_units`` list the role OUs and ``Domain.school_units``
+each school (its root OU, DSL, deputy, governor), which the written ``[[schools]]`` use.
+A few families cross schools: a guardian with children at two academies of the trust.
+
+``generate("trust", seed, domains=N)`` (``python -m sandbox --size trust --domains N``) is
+a trust whose N schools each keep their own domain (``kingsmead.sch.uk`` ...) as secondary
+domains of ONE customer, beside the trust's primary domain that holds its central accounts
+(admin, alerts sender, safeguarding lead): how Google models one organisation with several
+domains, so one service account and admin subject read it all (see `sandbox.directory`'s
+``domain`` parameter). Its schools are placed by domain.
 
 Shapes (``generate(size, seed, shape=...)``), structurally different so nothing in the service
 may assume one school's layout:
@@ -54,6 +64,7 @@ from sandbox.model import (
     Member,
     OAuthToken,
     OrgUnit,
+    SchoolUnit,
     User,
     in_org_units,
 )
@@ -62,10 +73,13 @@ from sandbox.names import (
     APPS,
     FAMILY,
     GIVEN,
+    MORE_ACADEMY_NAMES,
+    MORE_SCHOOL_NAMES,
     PERSONAL_DOMAINS,
     SCHOOL_NAMES,
     SUBJECTS,
     ascii_slug,
+    school_id,
     school_slug,
 )
 
@@ -86,8 +100,9 @@ SIZES: dict[str, Size] = {
     "tiny": Size(5, 20, 4, 1, (7, 8)),
     "demo": Size(60, 600, 60, 1, (7, 8, 9, 10, 11, 12, 13)),
     "school": Size(150, 1500, 300, 1, (7, 8, 9, 10, 11, 12, 13)),
-    "trust": Size(150, 1500, 300, 10, (7, 8, 9, 10, 11, 12, 13)),
+    "trust": Size(135, 1350, 270, 20, (7, 8, 9, 10, 11, 12, 13)),
 }
+CROSS_SCHOOL_FAMILIES = 6  # guardians linked to children at two schools of a trust
 SHAPES = ("classic", "academy")
 WORKING_HOURS = {"classic": "07:00-21:00", "academy": "07:30-18:30"}
 SIXTH_FORM = (12, 13)
@@ -96,16 +111,24 @@ FORM_LETTERS = "KLMNPRSTW"  # tutor groups are named after the year and a letter
 ACADEMIC_YEAR = 2026  # the generated school year is 2026-27
 
 
-def generate(size: str = "demo", seed: int = 1, shape: str = "classic") -> Domain:
-    """A whole simulated customer; identical for identical (size, seed, shape)."""
+def generate(size: str = "demo", seed: int = 1, shape: str = "classic", domains: int = 1) -> Domain:
+    """A whole simulated customer; identical for identical (size, seed, shape, domains).
+    `domains` > 1 (trust only): that many schools, each in its own domain of the one customer."""
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+    if domains != 1 and (size != "trust" or not 2 <= domains <= 20):
+        raise ValueError(f"domains={domains}: a trust (size trust) has 2 to 20 domains; other sizes have one")
     spec = SIZES[size]
+    if domains > 1:
+        spec = Size(spec.staff, spec.pupils, spec.classes, domains, spec.years)
     academy = shape == "academy"
-    rng = random.Random(f"{size}:{seed}" + (":academy" if academy else ""))
-    names = rng.sample(ACADEMY_NAMES if academy else SCHOOL_NAMES, spec.schools)
+    rng = random.Random(f"{size}:{seed}" + (":academy" if academy else "") + (f":domains{domains}" if domains > 1 else ""))
+    pool = ACADEMY_NAMES if academy else SCHOOL_NAMES
+    if spec.schools > len(pool):
+        pool = pool + (MORE_ACADEMY_NAMES if academy else MORE_SCHOOL_NAMES)
+    names = rng.sample(pool, spec.schools)
     if spec.schools == 1:
         stem = ascii_slug(names[0].split()[0])
         dom_name = f"{stem}-academy.org.uk" if academy else stem + ".sch.uk"
@@ -122,13 +145,36 @@ def generate(size: str = "demo", seed: int = 1, shape: str = "classic") -> Domai
     service_ou = "/Academy Services" if academy else "/Other/Service"
     dom.alerts_sender = gen.person("Safeguarding", "Alerts", service_ou, "other",
                                    email=f"safeguarding-alerts@{dom_name}").primary_email
-    for name in names:
+    school_domains = _school_domains(names, academy) if domains > 1 else [dom_name] * len(names)
+    dom.secondary_domains = school_domains if domains > 1 else []
+    for name, mail_domain in zip(names, school_domains, strict=True):
+        gen.mail_domain = mail_domain
         if academy:
             gen.academy(name, _academy_spec(spec), "/Academy" if spec.schools == 1 else f"/Academies/{name}")
         else:
             gen.school(name, spec, "" if spec.schools == 1 else f"/Schools/{name}")
+        if domains > 1:
+            dom.school_units[-1].org_unit, dom.school_units[-1].domain = "", mail_domain
+    gen.mail_domain = dom_name
+    if spec.schools > 1:
+        gen.trust_office()
+        gen.cross_school_families()
     gen.finish()
     return dom
+
+
+def _school_domains(names: list[str], academy: bool) -> list[str]:
+    """One domain per school of a multi-domain trust ("kingsmead.sch.uk", "oakwell-academy.org.uk")."""
+    out: list[str] = []
+    for name in names:
+        words = [w for w in (ascii_slug(x) for x in name.replace("-", " ").split()) if w]
+        stem = words[0] if len(words[0]) > 3 or len(words) == 1 else words[0] + words[1]
+        candidate, n = (f"{stem}-academy.org.uk" if academy else f"{stem}.sch.uk"), 1
+        while candidate in out:
+            n += 1
+            candidate = f"{stem}{n}-academy.org.uk" if academy else f"{stem}{n}.sch.uk"
+        out.append(candidate)
+    return out
 
 
 def _academy_spec(spec: Size) -> Size:
@@ -146,6 +192,7 @@ class _Generator:
         self.ids: set[str] = set()
         self.personal: set[str] = set()
         self.guardian_ids: dict[str, str] = {}
+        self.mail_domain = dom.domain  # the domain the school being built gives its accounts and groups
 
     def numeric_id(self, digits: int = 21) -> str:
         while True:
@@ -156,10 +203,10 @@ class _Generator:
 
     def unique_email(self, local: str) -> str:
         local = local or "user"
-        candidate, n = f"{local}@{self.dom.domain}", 1
+        candidate, n = f"{local}@{self.mail_domain}", 1
         while candidate in self.emails:
             n += 1
-            candidate = f"{local}{n}@{self.dom.domain}"
+            candidate = f"{local}{n}@{self.mail_domain}"
         self.emails.add(candidate)
         return candidate
 
@@ -205,10 +252,14 @@ class _Generator:
             (teaching if sub == "Teaching" else support).append(user)
         if not dom.dsl_email:
             dom.dsl_email = (support or teaching)[0].primary_email
-        visitors = [self.person(*self.name(), "/Visitors", "staff", school=name) for _ in range(1 if spec.staff < 10 else 2)]
+        visitors = [self.person(*self.name(), f"{prefix}/Visitors" if prefix else "/Visitors", "staff", school=name)
+                    for _ in range(1 if spec.staff < 10 else 2)]
+        others = []
         for title in ("Governor", "Contractor"):
             given, family = self.name()
-            self.person(given or title, family, "/Other", "other", school=name)
+            others.append(self.person(given or title, family, f"{prefix}/Other" if prefix else "/Other", "other",
+                                      school=name))
+        self.unit(name, prefix or "/", support or teaching, others[0])
         pupils_by_year: dict[int, list[User]] = {}
         per_year = spec.pupils // len(spec.years)
         for idx, year in enumerate(spec.years):
@@ -235,12 +286,12 @@ class _Generator:
     def groups(self, tag: str, staff: list[User], pupils_by_year: dict[int, list[User]]) -> None:
         pre = f"{tag}-" if tag else ""
         dom = self.dom
-        staff_group = Group(self.numeric_id(20), f"{pre}staff@{dom.domain}", f"{pre}All staff".strip("-"),
+        staff_group = Group(self.numeric_id(20), f"{pre}staff@{self.mail_domain}", f"{pre}All staff".strip("-"),
                             members=[Member(u.primary_email, u.id) for u in staff])
-        pupils_group = Group(self.numeric_id(20), f"{pre}pupils@{dom.domain}", f"{pre}All pupils".strip("-"))
+        pupils_group = Group(self.numeric_id(20), f"{pre}pupils@{self.mail_domain}", f"{pre}All pupils".strip("-"))
         dom.groups += [staff_group, pupils_group]
         for year, pupils in pupils_by_year.items():
-            year_group = Group(self.numeric_id(20), f"{pre}year{year}@{dom.domain}", f"{pre}Year {year}".strip("-"),
+            year_group = Group(self.numeric_id(20), f"{pre}year{year}@{self.mail_domain}", f"{pre}Year {year}".strip("-"),
                                members=[Member(u.primary_email, u.id) for u in pupils])
             dom.groups.append(year_group)
             pupils_group.members.append(Member(year_group.email, year_group.id, type="GROUP"))
@@ -262,7 +313,7 @@ class _Generator:
                             section=f"{created_year}-{(created_year + 1) % 100:02d}", owner_id=teacher.id,
                             course_state=state, creation_time=self.stamp(created_year, 9, 1 + i % 28),
                             enrollment_code=format(rng.getrandbits(28), "07x"), school=school,
-                            teacher_ids=[teacher.id], _domain=self.dom.domain)
+                            teacher_ids=[teacher.id], _domain=self.mail_domain)
             course.update_time = course.creation_time
             if rng.random() < 0.2 and len(teaching) > 1:
                 co = rng.choice(teaching)
@@ -333,12 +384,16 @@ class _Generator:
             (teaching if is_teacher else support).append(user)
         if not dom.dsl_email:
             dom.dsl_email = (support or teaching)[-1].primary_email
-        peripatetic = [self.person(*self.name(), "/Peripatetic", "staff", school=name)
+        own = "" if prefix == "/Academy" else prefix  # a trust's academy keeps even these OUs in its own tree
+        peripatetic = [self.person(*self.name(), f"{own}/Peripatetic", "staff", school=name)
                        for _ in range(1 if spec.staff < 10 else 3)]
-        supply = [self.person(*self.name(), "/Supply", "staff", school=name) for _ in range(1 if spec.staff < 10 else 2)]
+        supply = [self.person(*self.name(), f"{own}/Supply", "staff", school=name)
+                  for _ in range(1 if spec.staff < 10 else 2)]
+        others = []
         for title in ("Trustee", "Catering"):
             given, family = self.name()
-            self.person(given or title, family, f"/External/{title}", "other", school=name)
+            others.append(self.person(given or title, family, f"{own}/External/{title}", "other", school=name))
+        self.unit(name, prefix, list(reversed(support or teaching)), others[0])
         pupils_by_year: dict[int, list[User]] = {}
         forms: dict[str, list[User]] = {}
         per_year = spec.pupils // len(spec.years)
@@ -373,7 +428,7 @@ class _Generator:
         dom = self.dom
 
         def group(local: str, title: str, members: list[Member]) -> Group:
-            g = Group(self.numeric_id(20), f"{pre}{local}@{dom.domain}", f"{pre}{title}".strip("-"), members=members)
+            g = Group(self.numeric_id(20), f"{pre}{local}@{self.mail_domain}", f"{pre}{title}".strip("-"), members=members)
             dom.groups.append(g)
             return g
 
@@ -394,6 +449,42 @@ class _Generator:
             dom.form_groups[g.email] = tutor.primary_email
             parent = sixth if int(form[:-1]) in SIXTH_FORM else students
             parent.members.append(Member(g.email, g.id, type="GROUP"))
+
+    def unit(self, name: str, root: str, safeguarding: list[User], governor: User) -> None:
+        """Record the school (`SchoolUnit`): its DSL is the first of `safeguarding`, its deputy the second."""
+        deputy = safeguarding[1] if len(safeguarding) > 1 else safeguarding[0]
+        self.dom.school_units.append(SchoolUnit(
+            school_id(name), name, org_unit=root, dsl_email=safeguarding[0].primary_email,
+            deputy_email=deputy.primary_email, governor_email=governor.primary_email,
+            working_hours=self.dom.working_hours))
+
+    def trust_office(self) -> None:
+        """The trust's central team (in no school): the trust-wide safeguarding lead and the chair of trustees."""
+        dom, ou = self.dom, "/Trust Office"
+        dom.trust_lead_email = self.person("Morgan", "Ellery", ou, "other", local="safeguarding.lead").primary_email
+        dom.trust_viewer_email = self.person("Alex", "Fairburn", ou, "other", local="chair.trustees").primary_email
+
+    def cross_school_families(self) -> None:
+        """A few guardians of a pupil at one school who also have a child at the next school of the trust."""
+        dom, rng = self.dom, self.rng
+        pupils: dict[str, list[User]] = {}
+        for u in dom.users:
+            if u.role_truth == "pupil":
+                pupils.setdefault(u.school, []).append(u)
+        by_pupil: dict[str, list[Guardian]] = {}
+        staff_emails = {u.primary_email for u in dom.users if u.role_truth == "staff"}
+        for g in dom.guardians:
+            if g.email not in staff_emails:
+                by_pupil.setdefault(g.student_id, []).append(g)
+        names = dom.schools
+        for i in range(min(CROSS_SCHOOL_FAMILIES, len(names))):
+            here, there = names[i % len(names)], names[(i + 1) % len(names)]
+            with_guardians = [p for p in pupils.get(here, []) if p.id in by_pupil]
+            if not with_guardians or not pupils.get(there):
+                continue
+            g = by_pupil[rng.choice(with_guardians).id][0]
+            child = rng.choice(pupils[there])
+            dom.guardians.append(Guardian(g.guardian_id, child.id, g.email, g.given_name, g.family_name))
 
     def personal_address(self, given: str, family: str) -> str:
         rng = self.rng

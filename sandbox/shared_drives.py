@@ -85,7 +85,7 @@ def _background_share(act, r: random.Random, mime: str, staff: list[str]) -> tup
     if roll < 0.05 or mime == FOLDER:
         return (act._school_share(r, staff[0]),)
     if roll < 0.08:
-        return (Perm("domain-" + h(staff[0])[:8], "domain", "reader", "", act.dom.domain),)
+        return (Perm("domain-" + h(staff[0])[:8], "domain", "reader", "", staff[0].rpartition("@")[2]),)
     if roll < 0.1 and act.course_groups.get(staff[0]):
         g = r.choice(act.course_groups[staff[0]])
         return (Perm(perm_id(g), "group", "reader", g, "", "Class group"),)
@@ -191,7 +191,7 @@ def plant(p) -> None:
                      drive=media))
     item([Perm("anyoneWithLink", "anyone", "reader")], mime="application/pdf", actor=video_sharer, drive=media)
     p.decoy("drive.public_media", "a public PDF in a shared drive is not media", staff=video_sharer)
-    item([Perm("domain-" + h(media)[:8], "domain", "reader", "", a.dom.domain)], mime="image/jpeg",
+    item([Perm("domain-" + h(media)[:8], "domain", "reader", "", video_sharer.rpartition("@")[2])], mime="image/jpeg",
          actor=video_sharer, drive=media)
     p.decoy("drive.public_media", "a shared-drive image shared inside the school domain", staff=video_sharer)
     item([p.user_perm(colleague, role="commenter")], actor=sharer)

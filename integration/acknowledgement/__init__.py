@@ -1,11 +1,14 @@
-"""Policy acknowledgement through a Google Form, one round per policy version.
+"""Policy acknowledgement through a Google Form, one round per school and policy version.
 
-- ``run_acknowledgement(ctx, now=None, *, send=True, mailer=None)`` — the scheduler's job: opens
-  the round for ``[acknowledgement] policy_version`` (closing the previous one, whose history is
-  kept), creates its form once if no ``form_id`` is configured, reads new responses, and (``send``)
-  queues the due request / new-starter / reminder / escalation emails in the alerts outbox and
-  delivers them. Returns an `AckRunResult` whose ``status`` is the `acks --json` document.
-- ``report(ctx, now=None)`` — the compliance report (JSON-able dict); ``compliance_csv(report)``.
+- ``run_acknowledgement(ctx, now=None, *, send=True, mailer=None, school=None)`` — the scheduler's
+  job: for each school (a single-school config has one; a trust's ``[[schools]]``, or ``school``
+  alone) opens the round for its policy version (closing that school's previous one, whose history
+  is kept), creates its form once if no ``form_id`` is configured, reads new responses, and
+  (``send``) queues the due request / new-starter / reminder / escalation emails in the alerts
+  outbox; then delivers them. Returns an `AckRunResult`: ``doc`` is the (first) school's `acks
+  --json` document, ``docs`` every school's, ``runs`` every school's result.
+- ``report(ctx, now=None, school=None)`` — a school's compliance report (JSON-able dict);
+  ``reports`` every school's; ``compliance_csv(report or reports)``.
 - ``checks(ctx)`` — `doctor` lines: delegation for Forms, the form readable and collecting emails,
   and the setting the API cannot make (respondents restricted to the school domain).
 
@@ -18,7 +21,7 @@ queued for someone who has left is cancelled, not sent (leavers.py; the outbox r
 from __future__ import annotations
 
 from integration.acknowledgement.report import compliance_csv
-from integration.acknowledgement.run import AckRunResult, report, run_acknowledgement
+from integration.acknowledgement.run import AckRunResult, report, reports, run_acknowledgement
 from integration.protocols import Check
 
 FORM_CHECKS = ("forms: delegation", "acknowledgement: form")
@@ -40,34 +43,40 @@ def checks(ctx, google_down: str = "") -> list[Check]:
 
 
 def _checks(ctx) -> list[Check]:
+    source = ctx.acknowledgement_source()
+    out: list[Check] = list(source.check()) if hasattr(source, "check") else []
+    tenants = ctx.settings.tenants
+    for tenant in tenants.schools:  # a trust: each school's form, named
+        out += _form_checks(ctx, source, tenant, f" ({tenant.id})" if tenants.is_trust else "")
+    return out
+
+
+def _form_checks(ctx, source, tenant, suffix: str) -> list[Check]:
     from integration.acknowledgement.rounds import current_round, manual_steps
     from integration.errors import SourceError, Unreachable
 
-    source = ctx.acknowledgement_source()
-    out: list[Check] = list(source.check()) if hasattr(source, "check") else []
     a = ctx.settings.acknowledgement
-    form_id = a.form_id
+    form_id = tenant.form_id
     if not form_id:
         with ctx.store.session() as s:
-            rnd = current_round(s, a.policy_version)
+            rnd = current_round(s, tenant.policy_version, tenant.id)
             form_id = rnd.form_id if rnd else ""
     if not form_id:
-        out.append(Check("acknowledgement: form", True, "no form yet: 'acks' will create one as "
-                         f"{a.form_owner or ctx.settings.google.admin_subject}"))
-        return out
+        return [Check(f"acknowledgement: form{suffix}", True, "no form yet: 'acks' will create one as "
+                      f"{a.form_owner or ctx.settings.google.admin_subject}")]
     try:
         info = source.get_form(form_id)
     except Unreachable:
         raise
     except SourceError as exc:
-        return out + [Check("acknowledgement: form", False, str(exc), getattr(exc, "fix", ""))]
-    out.append(Check("acknowledgement: form collects verified emails", info.email_collection_type == "VERIFIED",
-                     f"form {form_id}: emailCollectionType {info.email_collection_type or 'not set'}",
-                     "" if info.email_collection_type == "VERIFIED" else
-                     "Google Forms → the form → Settings → Responses → 'Collect email addresses' → 'Verified'"))
-    out.append(Check("acknowledgement: respondents restricted to the school", True,
-                     "cannot be read through the Forms API: check it by hand", manual_steps(ctx.settings)[0]))
-    return out
+        return [Check(f"acknowledgement: form{suffix}", False, str(exc), getattr(exc, "fix", ""))]
+    ok = info.email_collection_type == "VERIFIED"
+    return [Check(f"acknowledgement: form collects verified emails{suffix}", ok,
+                  f"form {form_id}: emailCollectionType {info.email_collection_type or 'not set'}",
+                  "" if ok else "Google Forms → the form → Settings → Responses → 'Collect email addresses' → "
+                  "'Verified'"),
+            Check(f"acknowledgement: respondents restricted to the school{suffix}", True,
+                  "cannot be read through the Forms API: check it by hand", manual_steps(ctx.settings)[0])]
 
 
-__all__ = ["AckRunResult", "checks", "compliance_csv", "report", "run_acknowledgement"]
+__all__ = ["AckRunResult", "checks", "compliance_csv", "report", "reports", "run_acknowledgement"]

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from integration.acknowledgement.matching import Member
+from integration.acknowledgement.schools import school_name
 from integration.protocols import OutgoingEmail
 from integration.settings import Settings
 from integration.store.models_acks import AckRound
@@ -27,7 +28,7 @@ def _html(paragraphs: list[str], link: str, label: str) -> str:
 
 def request_email(kind: str, member: Member, rnd: AckRound, settings: Settings, day: int = 0) -> OutgoingEmail:
     """kind: invite | new_starter | reminder."""
-    school, version = settings.school.name, rnd.policy_version
+    school, version = school_name(settings, rnd), rnd.policy_version
     policy_url = settings.acknowledgement.policy_url
     due = _date(member.due, settings)
     if kind == "reminder":
@@ -54,7 +55,7 @@ def request_email(kind: str, member: Member, rnd: AckRound, settings: Settings, 
 
 def escalation_email(recipient: str, overdue: list[Member], rnd: AckRound, settings: Settings,
                      now: datetime, day: int) -> OutgoingEmail:
-    school, version = settings.school.name, rnd.policy_version
+    school, version = school_name(settings, rnd), rnd.policy_version
     lines = [f"- {m.name} <{m.email}> ({m.org_unit}), {(now - m.due).days} day(s) overdue"
              for m in sorted(overdue, key=lambda m: (m.org_unit, m.name.lower()))]
     paragraphs = [

@@ -8,7 +8,9 @@ every report re-derives the truth from the raw responses and the roster.
 Expected ("the population"): active people with role ``staff``, plus people with role
 ``other`` (governors, volunteers, contractors) under ``[acknowledgement] include_org_units``.
 Leavers (status not active, or role no longer staff) drop out of it and are no longer chased;
-their responses stay in the history.
+their responses stay in the history. In a trust a round expects its own school's people only
+(``people.school``, set by the roster sync); responses are matched against the whole trust's
+roster, so a colleague of another school answering this school's form is "not_expected", not "unknown".
 """
 
 from __future__ import annotations
@@ -107,7 +109,10 @@ def is_expected(person: Person, settings: Settings) -> bool:
 def population(session: Session, rnd: AckRound, settings: Settings) -> list[Member]:
     deadline = timedelta(days=settings.acknowledgement.deadline_days)
     members = []
-    for p in session.scalars(select(Person).order_by(Person.email)):
+    people = select(Person).order_by(Person.email)
+    if settings.tenants.is_trust:  # a single school expects everyone, placed or not
+        people = people.where(Person.school == rnd.school)
+    for p in session.scalars(people):
         if not is_expected(p, settings):
             continue
         new_starter = p.first_seen is not None and p.first_seen > rnd.opened_at

@@ -7,11 +7,13 @@ or the day a new starter first appeared in the roster):
 - reminder: on each ``reminder_days`` day until they acknowledge. A run that missed several
   reminder days sends only the latest one (one email, not a burst); day 0 is the invite itself;
 - escalation: once the round is ``deadline_days`` old and anyone is past their own deadline, one
-  email per ``escalate_to`` + ``[alerts] dsl_emails`` address listing the overdue, then again
-  every 7 days while anyone is overdue (a weekly nudge; the list is what changes).
+  email per ``escalate_to`` + the school's DSL address (``[alerts] dsl_emails``; in a trust the
+  school's ``dsl_emails``) listing the school's overdue, then again every 7 days while anyone is
+  overdue (a weekly nudge; the list is what changes).
 
 Each email is recorded in ``ack_notices`` (unique per round, recipient, kind, day) in the same
-transaction as its outbox row (outbox key ``ack:<version>:<kind>:<day>:<recipient>``), so a
+transaction as its outbox row (outbox key ``ack:<version>:<kind>:<day>:<recipient>``; in a trust
+``ack:<school>:<version>:…``, as two schools may share a version and an ``escalate_to``), so a
 re-run — or two workers at once — never queues the same email twice.
 """
 
@@ -27,6 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from integration.acknowledgement.emails import escalation_email, request_email
 from integration.acknowledgement.matching import Standing
+from integration.acknowledgement.schools import escalation_recipients as school_escalation_recipients
+from integration.acknowledgement.schools import tenant_for
 from integration.alerts.outbox import queue_email
 from integration.logs import event
 from integration.protocols import OutgoingEmail
@@ -52,20 +56,17 @@ class Queued:
 FIRST_REQUESTS = ("invite", "new_starter")
 
 
-def outbox_key(version: str, kind: str, day: int, recipient: str) -> str:
-    key = f"ack:{version}:{kind}:{day}:{recipient}"
+def outbox_key(version: str, kind: str, day: int, recipient: str, school: str = "") -> str:
+    """``school``: a trust school's id (a single school's keys have none, as before issue 13)."""
+    key = f"ack:{school + ':' if school else ''}{version}:{kind}:{day}:{recipient}"
     if len(key) > 255:  # very long addresses or versions: keep it unique and within the column
         key = f"ack:{hashlib.sha256(key.encode()).hexdigest()}"
     return key
 
 
-def escalation_recipients(settings: Settings) -> list[str]:
-    seen: dict[str, None] = {}
-    for a in settings.acknowledgement.escalate_to + settings.alerts.dsl_emails:
-        a = a.strip().lower()
-        if a:
-            seen.setdefault(a, None)
-    return list(seen)
+def escalation_recipients(settings: Settings, school: str = "") -> list[str]:
+    """Who hears of ``school``'s overdue staff (default: the single school's)."""
+    return school_escalation_recipients(settings, tenant_for(settings, school))
 
 
 def days_since(start: datetime, now: datetime) -> int:
@@ -77,17 +78,18 @@ def due_reminder_day(reminder_days: list[int], elapsed: int) -> int | None:
     return max(due) if due else None
 
 
-def _queue(session, settings: Settings, round_id: int, version: str, kind: str, day: int, recipient: str,
+def _queue(session, settings: Settings, rnd, kind: str, day: int, recipient: str,
            person_id: int | None, email: OutgoingEmail, now: datetime) -> bool:
-    key = outbox_key(version, kind, day, recipient)
+    key = outbox_key(rnd.policy_version, kind, day, recipient, rnd.school if settings.tenants.is_trust else "")
     try:
         with session.begin_nested():
-            session.add(AckNotice(round_id=round_id, recipient=recipient, person_id=person_id, kind=kind, day=day,
+            session.add(AckNotice(round_id=rnd.id, recipient=recipient, person_id=person_id, kind=kind, day=day,
                                   outbox_key=key, queued_at=now))
             session.flush()
     except IntegrityError:
         return False  # another run queued it first
-    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain, school_domains=settings.approved_domains)
+    queue_email(session, email, key, now=now, kind="ack", domain=settings.school.domain,
+                school_domains=settings.approved_domains, school=rnd.school or None)
     return True
 
 
@@ -112,7 +114,7 @@ def _first_request(session, settings: Settings, rnd, m, withdrawn: dict[str, int
     kind = "new_starter" if m.new_starter else "invite"
     # someone whose first request was cancelled (they had left) and who is back is asked again
     day = withdrawn[m.email] + 1 if m.email in withdrawn else 0
-    if _queue(session, settings, rnd.id, rnd.policy_version, kind, day, m.email, m.person_id,
+    if _queue(session, settings, rnd, kind, day, m.email, m.person_id,
               request_email(kind, m, rnd, settings), now):
         out.counts[kind] += 1
 
@@ -130,7 +132,7 @@ def queue_invitations(session, st: Standing, settings: Settings, now: datetime) 
         if m.email not in asked:
             _first_request(session, settings, st.round, m, withdrawn, now, out)
     if out.total:
-        event(log, "acks.emails_queued", policy_version=st.round.policy_version, **out.counts)
+        event(log, "acks.emails_queued", school=st.round.school, policy_version=st.round.policy_version, **out.counts)
     return out
 
 
@@ -148,20 +150,20 @@ def queue_due(session, st: Standing, settings: Settings, now: datetime) -> Queue
             continue  # never a reminder in the same run as the first request
         day = due_reminder_day(a.reminder_days, days_since(m.anchor, now))
         if day is not None and (m.email, "reminder", day) not in sent and _queue(
-                session, settings, rnd.id, rnd.policy_version, "reminder", day, m.email, m.person_id,
+                session, settings, rnd, "reminder", day, m.email, m.person_id,
                 request_email("reminder", m, rnd, settings, day), now):
             out.counts["reminder"] += 1
     overdue = st.overdue(now)
     elapsed = days_since(rnd.opened_at, now)
     if overdue and elapsed >= a.deadline_days:
         day = a.deadline_days + (elapsed - a.deadline_days) // WEEK * WEEK
-        for r in escalation_recipients(settings):
+        for r in escalation_recipients(settings, rnd.school):
             if (r, "escalation", day) not in sent and _queue(
-                    session, settings, rnd.id, rnd.policy_version, "escalation", day, r, None,
+                    session, settings, rnd, "escalation", day, r, None,
                     escalation_email(r, overdue, rnd, settings, now, day), now):
                 out.counts["escalation"] += 1
     if out.total:
-        event(log, "acks.emails_queued", policy_version=rnd.policy_version, **out.counts)
+        event(log, "acks.emails_queued", school=rnd.school, policy_version=rnd.policy_version, **out.counts)
     return out
 
 
@@ -185,8 +187,8 @@ def queue_reminders_now(session, st: Standing, settings: Settings, now: datetime
             continue
         day = days_since(m.anchor, now)
         if (m.email, "reminder", day) not in sent and _queue(
-                session, settings, rnd.id, rnd.policy_version, "reminder", day, m.email, m.person_id,
+                session, settings, rnd, "reminder", day, m.email, m.person_id,
                 request_email("reminder", m, rnd, settings, day), now):
             out.counts["reminder"] += 1
-    event(log, "acks.reminders_now", policy_version=rnd.policy_version, **out.counts)
+    event(log, "acks.reminders_now", school=rnd.school, policy_version=rnd.policy_version, **out.counts)
     return out

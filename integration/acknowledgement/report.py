@@ -1,6 +1,7 @@
 """What `acks` prints: the operator's status (contract JSON) and the governors' compliance report.
 
-The status is exactly ``{"policy_version","form_id","acknowledged","outstanding","staff":[...]}``.
+The status is exactly ``{"school","policy_version","form_id","acknowledged","outstanding","staff":[...]}``
+(``school``: the round's school id; issue 13).
 The compliance report groups the expected people by org unit and role (acknowledged %,
 outstanding names, days overdue) and lists every response that did not count, with why.
 Addresses outside the school's domains are masked in the report: it is read by governors.
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 
 from integration.acknowledgement.matching import COUNTED, Standing
 from integration.acknowledgement.rounds import Problem, manual_steps
+from integration.acknowledgement.schools import school_name
 from integration.csv_safe import to_csv
 from integration.logs import redact
 from integration.settings import Settings
@@ -35,6 +37,7 @@ def status_json(session, st: Standing) -> dict:
     """The operator contract of `acks --json`."""
     sent = reminders_sent(session, st.round.id)
     return {
+        "school": st.round.school or None,
         "policy_version": st.round.policy_version,
         "form_id": st.round.form_id,
         "acknowledged": len(st.acknowledged),
@@ -72,8 +75,11 @@ def compliance_report(session, st: Standing, settings: Settings, now: datetime,
     history = [{"policy_version": r.policy_version, "form_id": r.form_id, "opened_at": _iso(r.opened_at),
                 "closed_at": _iso(r.closed_at), **{k: v for k, v in (r.final_summary or {}).items()
                                                    if k in ("acknowledged", "outstanding")}}
-               for r in session.scalars(select(AckRound).order_by(AckRound.opened_at))]
+               for r in session.scalars(select(AckRound).where(AckRound.school.in_((rnd.school, "")))
+                                        .order_by(AckRound.opened_at))]
     return {
+        "school": rnd.school or None,
+        "school_name": school_name(settings, rnd),
         "policy_version": rnd.policy_version,
         "form_id": rnd.form_id,
         "responder_uri": rnd.responder_uri,
@@ -101,11 +107,19 @@ CSV_COLUMNS = ("policy_version", "org_unit", "role", "expected", "acknowledged",
                "outstanding", "outstanding_names", "max_days_overdue")
 
 
-def compliance_csv(report: dict) -> str:
-    """One row per org unit and role; outstanding names with their days overdue in one cell.
+def compliance_csv(report: dict | list[dict]) -> str:
+    """One row per org unit and role; outstanding names with their days overdue in one cell. A trust's
+    reports (a list, one per school) are one CSV with a leading ``school`` column.
 
     Names come from the Directory, so every cell goes through `csv_safe` (no live formulas).
     """
+    if isinstance(report, list):
+        rows = [[r["school"] or "", *row] for r in report for row in _csv_rows(r)]
+        return to_csv(("school", *CSV_COLUMNS), rows)
+    return to_csv(CSV_COLUMNS, _csv_rows(report))
+
+
+def _csv_rows(report: dict) -> list[list]:
     rows = []
     for g in report["groups"]:
         names = "; ".join(f"{o['name']} ({o['days_overdue']} days overdue)" if o["days_overdue"] else o["name"]
@@ -116,4 +130,4 @@ def compliance_csv(report: dict) -> str:
     t = report["totals"]
     rows.append([report["policy_version"], "(all)", "(all)", t["expected"], t["acknowledged"],
                  "" if t["percent"] is None else t["percent"], t["outstanding"], "", ""])
-    return to_csv(CSV_COLUMNS, rows)
+    return rows

@@ -1,4 +1,7 @@
-"""Rounds: one per policy version, each with its form — configured, or created once.
+"""Rounds: one per (school, policy version), each with its form — configured, or created once.
+
+A single-school config has one school; a trust's schools each have their own round, with the
+school's ``policy_version`` and ``form_id`` (inherited from ``[acknowledgement]`` when not set).
 
 Why the setup states: creating the form is two API calls (create, then one atomic
 batchUpdate). The round row exists before the first call and the new form id is stored
@@ -19,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integration.acknowledgement.matching import standing
+from integration.acknowledgement.schools import school_name
 from integration.errors import ConfigError, TransientError
 from integration.logs import event
 from integration.protocols import AcknowledgementSource
@@ -26,6 +30,7 @@ from integration.records import FormInfo
 from integration.settings import Settings
 from integration.store import Store
 from integration.store.models_acks import AckRound
+from integration.tenancy import Tenant
 
 log = logging.getLogger("safechannels.acks")
 
@@ -44,14 +49,17 @@ class Problem:
         return {"problem": self.problem, "fix": self.fix, "blocking": self.blocking}
 
 
-def form_texts(settings: Settings) -> tuple[str, str, str, str]:
-    """(title, description, policy_url, question) of the form the service creates."""
-    a, school = settings.acknowledgement, settings.school
-    title = f"{school.name}: policy acknowledgement, version {a.policy_version}"
-    description = (f"Please read the {school.name} staff safeguarding and communication policy, version "
-                   f"{a.policy_version}, then tick the box below to confirm you have read and understood it. "
+def form_texts(settings: Settings, rnd: AckRound | None = None) -> tuple[str, str, str, str]:
+    """(title, description, policy_url, question) of the form the service creates (for ``rnd``'s
+    school and version; default the configured single school's)."""
+    a = settings.acknowledgement
+    name = school_name(settings, rnd) if rnd is not None else settings.school.name
+    version = rnd.policy_version if rnd is not None else a.policy_version
+    title = f"{name}: policy acknowledgement, version {version}"
+    description = (f"Please read the {name} staff safeguarding and communication policy, version "
+                   f"{version}, then tick the box below to confirm you have read and understood it. "
                    "Sign in with your school account: your school email address is recorded.")
-    question = f"I have read and understood the policy (version {a.policy_version})"
+    question = f"I have read and understood the policy (version {version})"
     return title, description, a.policy_url, question
 
 
@@ -83,41 +91,60 @@ def form_problems(rnd: AckRound, settings: Settings) -> list[Problem]:
     return out
 
 
-def current_round(session: Session, version: str) -> AckRound | None:
-    return session.scalar(select(AckRound).where(AckRound.policy_version == version))
+def _schools(school: str) -> list[str]:
+    """The ``ack_rounds.school`` values of ``school``'s rounds ('' = rows from before 0014 that the
+    single school has not adopted yet)."""
+    return [school, ""]
 
 
-def open_round(store: Store, settings: Settings, now: datetime) -> AckRound:
-    """The round for the configured version, opening it (and closing the previous one) if new."""
-    a = settings.acknowledgement
-    if not a.policy_version:
-        raise ConfigError("[acknowledgement] policy_version is empty: set it to the version of the policy staff "
-                          "must acknowledge, e.g. '2025-10'")
+def current_round(session: Session, version: str, school: str | None = None) -> AckRound | None:
+    """``school``'s round for ``version`` (None: the round of that version of whichever school, as a
+    single-school caller means it)."""
+    q = select(AckRound).where(AckRound.policy_version == version)
+    if school is not None:
+        q = q.where(AckRound.school.in_(_schools(school)))
+    return session.scalars(q.order_by(AckRound.school.desc(), AckRound.id)).first()
+
+
+def open_round(store: Store, settings: Settings, now: datetime, tenant: Tenant | None = None) -> AckRound:
+    """The round of ``tenant``'s (default: the single school's) configured version, opening it (and
+    closing that school's previous one) if new."""
+    tenant = tenant or settings.tenants.schools[0]
+    if not tenant.policy_version:
+        where = (f"[[schools]] {tenant.id} policy_version and [acknowledgement] policy_version are empty"
+                 if settings.tenants.is_trust else "[acknowledgement] policy_version is empty")
+        raise ConfigError(f"{where}: set it to the version of the policy staff must acknowledge, e.g. '2025-10'")
     try:
-        return _open_round(store, settings, now)
+        return _open_round(store, settings, now, tenant)
     except IntegrityError:  # another run opened it at the same moment: use theirs
-        return _open_round(store, settings, now)
+        return _open_round(store, settings, now, tenant)
 
 
-def _open_round(store: Store, settings: Settings, now: datetime) -> AckRound:
-    a = settings.acknowledgement
+def _open_round(store: Store, settings: Settings, now: datetime, tenant: Tenant) -> AckRound:
+    version, form_id, school = tenant.policy_version, tenant.form_id, tenant.id
     with store.session() as s:
-        rnd = current_round(s, a.policy_version)
+        rnd = current_round(s, version, school)
         if rnd is None:
-            for old in s.scalars(select(AckRound).where(AckRound.closed_at.is_(None))):
+            for old in s.scalars(select(AckRound).where(AckRound.closed_at.is_(None),
+                                                        AckRound.school.in_(_schools(school)))):
                 old.final_summary = _summary(s, old, settings, now)
                 old.closed_at = now
-                event(log, "acks.round_closed", policy_version=old.policy_version)
-            reused = bool(a.form_id) and s.scalar(select(AckRound.id).where(AckRound.form_id == a.form_id)) is not None
-            rnd = AckRound(policy_version=a.policy_version, form_id=a.form_id,
-                           form_source="configured" if a.form_id else "created",
-                           setup_state="ready" if a.form_id else "creating", opened_at=now,
+                event(log, "acks.round_closed", school=school, policy_version=old.policy_version)
+            reused = bool(form_id) and s.scalar(select(AckRound.id).where(
+                AckRound.form_id == form_id, AckRound.school.in_(_schools(school)))) is not None
+            rnd = AckRound(school=school, policy_version=version, form_id=form_id,
+                           form_source="configured" if form_id else "created",
+                           setup_state="ready" if form_id else "creating", opened_at=now,
                            counts_from=now if reused else None, final_summary={})
             s.add(rnd)
-            event(log, "acks.round_opened", policy_version=a.policy_version, form_id=a.form_id or "(to create)")
-        elif a.form_id and rnd.form_id != a.form_id:
-            event(log, "acks.form_changed", policy_version=rnd.policy_version, old=rnd.form_id, new=a.form_id)
-            rnd.form_id, rnd.form_source, rnd.setup_state = a.form_id, "configured", "ready"
+            event(log, "acks.round_opened", school=school, policy_version=version,
+                  form_id=form_id or "(to create)")
+        elif form_id and rnd.form_id != form_id:
+            event(log, "acks.form_changed", school=school, policy_version=rnd.policy_version, old=rnd.form_id,
+                  new=form_id)
+            rnd.form_id, rnd.form_source, rnd.setup_state = form_id, "configured", "ready"
+        if not rnd.school:
+            rnd.school = school  # a round from before 0014 that adopt() had not placed yet
         s.flush()
         s.expunge(rnd)
     return rnd
@@ -131,7 +158,7 @@ def _summary(session: Session, rnd: AckRound, settings: Settings, now: datetime)
 
 def ensure_form(store: Store, source: AcknowledgementSource, rnd: AckRound, settings: Settings, now: datetime) -> AckRound:
     """Create/finish the form if needed, else re-read it (its settings may have changed); store what we learn."""
-    title, description, policy_url, question = form_texts(settings)
+    title, description, policy_url, question = form_texts(settings, rnd)
     info: FormInfo
     if rnd.setup_state in ("creating", "claimed"):
         _claim(store, rnd.id, now)

@@ -6,6 +6,7 @@ import argparse
 import getpass
 
 from integration import findings as repo
+from integration.cli.school_option import add_school_argument, checked_school
 from integration.errors import InputError
 from integration.store.models_audit import FINDING_STATUSES
 from integration.wiring import context_from_args
@@ -14,6 +15,7 @@ from integration.wiring import context_from_args
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--status", choices=FINDING_STATUSES, help="only findings with this status")
     p.add_argument("--rule", help="only findings of this rule id")
+    add_school_argument(p)
     p.add_argument("--set-status", nargs=2, metavar=("ID", "STATUS"),
                    help="move a finding along new -> reviewing -> resolved/false_positive (reopen -> reviewing)")
     p.add_argument("--actor", help="who is triaging: a school address in [web] dsl_users (required with "
@@ -29,10 +31,12 @@ def run(args) -> int:
 
         if args.rule not in RULES:
             raise InputError(f"unknown rule id {args.rule!r} (known rule ids: {', '.join(RULES)})")
+    tenants = ctx.settings.tenants
+    school = checked_school(tenants, args.school)
     if args.set_status:
         return _set_status(ctx, args)
     with ctx.store.session() as s:
-        docs = [repo.as_json(f) for f in repo.list_findings(s, status=args.status, rule=args.rule)]
+        docs = repo.listing(s, repo.list_findings(s, status=args.status, rule=args.rule, school=school))
         actor = args.actor or _os_user()
         for doc in docs:  # listing shows counterparts: every view is logged
             repo.log_view(s, doc["id"], actor)
@@ -41,7 +45,7 @@ def run(args) -> int:
 
         print_json(docs)
     else:
-        _table(docs)
+        _table(docs, with_school=tenants.is_trust)
     return 0
 
 
@@ -84,10 +88,15 @@ def _check_triager(settings, actor: str) -> None:
                          "listed in [web] dsl_users")
 
 
-def _table(docs: list[dict]) -> None:
+def _table(docs: list[dict], with_school: bool = False) -> None:
+    """One line a finding; a trust's table has a schools column (one school's would say nothing)."""
     cols = ("id", "rule", "severity", "status", "staff", "pupil/guardian", "confidence", "occurrences", "last_seen")
     rows = [[str(d["id"]), d["rule"], d["severity"], d["status"], d["staff"] or "", d["pupil"] or d["guardian"] or "",
              d["confidence"], str(d["occurrences"]), d["last_seen"] or ""] for d in docs]
+    if with_school:
+        cols = (*cols[:4], "schools", *cols[4:])
+        for r, d in zip(rows, docs, strict=True):
+            r.insert(4, ",".join(d["schools"]) or "-")
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for r in rows:

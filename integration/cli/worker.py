@@ -4,6 +4,10 @@ Runs every job on its `[schedule]`, the digest at `[alerts] digest_time`, escala
 minutes, and jobs requested by webhooks. SIGTERM/SIGINT stop it gracefully: no new runs,
 running jobs finish. It rides out a locked or restarting database; if no job could be scheduled
 for `[schedule] stall_exit_seconds` (2 minutes) it exits 1 at once, so the platform restarts it. `--run JOB` runs one job now (same lease and `runs` record) and exits.
+
+With `[queue] broker_url` set it runs no job itself: it puts each due job on the queue for the
+`queue-worker` processes, and re-enqueues a run whose queue worker died. A broker that does not
+answer at start is exit 3, one line naming host:port.
 """
 
 from __future__ import annotations
@@ -43,7 +47,13 @@ def run(args) -> int:
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
-    worker = Worker(ctx)
+    dispatcher = None
+    if ctx.settings.queue.broker_url:
+        from integration.taskqueue import Dispatcher, check_broker
+
+        check_broker(ctx.settings)
+        dispatcher = Dispatcher(ctx.settings)
+    worker = Worker(ctx, dispatcher=dispatcher)
     worker.start()
     stalled = ""
     try:

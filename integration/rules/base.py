@@ -7,7 +7,7 @@ candidates into findings, applies exceptions and keeps occurrences.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -60,7 +60,12 @@ class Rule:
 
 @dataclass(frozen=True)
 class ChannelPolicy:
-    """The approved channels and hours, as the rules need them."""
+    """The approved channels and hours, as the rules need them.
+
+    Working hours are a school's own: ``school_hours`` holds the windows of the schools whose hours
+    differ from [channels] working_hours, and ``school_of`` places their people (person email ->
+    school id), so a rule asks for the window of the member of staff concerned; anyone else, and
+    a person in no school, keeps the trust-wide window."""
 
     approved_domains: frozenset[str]
     learning_platforms: tuple[str, ...] = ("classroom",)
@@ -69,21 +74,45 @@ class ChannelPolicy:
     work_start: int = 7 * 60  # minutes since local midnight
     work_end: int = 21 * 60
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
+    school_hours: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    school_of: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ChannelPolicy:
+    def from_settings(cls, settings: Settings, school_of: Mapping[str, str] | None = None) -> ChannelPolicy:
         start, end = hours_window(settings.channels.working_hours)
+        own = {t.id: hours_window(t.working_hours) for t in settings.tenants.schools if t.working_hours}
+        own = {sid: window for sid, window in own.items() if window != (start, end)}
         return cls(frozenset(settings.approved_domains), tuple(settings.channels.learning_platforms),
                    settings.channels.chat_approved, settings.channels.meet_approved, start, end,
-                   ZoneInfo(settings.school.timezone))
+                   ZoneInfo(settings.school.timezone), own, dict(school_of or {}) if own else {})
 
-    def in_working_hours(self, when: datetime) -> bool:
-        """Local wall-clock time in the school's zone (zoneinfo handles BST/GMT changes)."""
+    def window(self, person: str | None = None) -> tuple[int, int]:
+        """(start, end) in minutes of the working day of ``person``'s school (the trust-wide one if none)."""
+        if self.school_hours and person:
+            school = self.school_of.get(person)
+            if school in self.school_hours:
+                return self.school_hours[school]
+        return self.work_start, self.work_end
+
+    def in_working_hours(self, when: datetime, person: str | None = None) -> bool:
+        """Local wall-clock time in the school's zone (zoneinfo handles BST/GMT changes), within the
+        working hours of ``person``'s school."""
+        local = when.astimezone(self.timezone)
+        return _within(local.hour * 60 + local.minute, self.window(person))
+
+    def in_every_school_hours(self, when: datetime) -> bool:
+        """Within every school's working hours (a cheap first test before anyone is looked up)."""
         local = when.astimezone(self.timezone)
         minute = local.hour * 60 + local.minute
-        if self.work_start <= self.work_end:
-            return self.work_start <= minute < self.work_end
-        return minute >= self.work_start or minute < self.work_end  # a window across midnight
+        return _within(minute, (self.work_start, self.work_end)) and all(
+            _within(minute, w) for w in self.school_hours.values())
+
+
+def _within(minute: int, window: tuple[int, int]) -> bool:
+    start, end = window
+    if start <= end:
+        return start <= minute < end
+    return minute >= start or minute < end  # a window across midnight
 
 
 @dataclass

@@ -109,12 +109,13 @@ def staff_personal_to_guardian(ev: MailEvent, ctx: RuleContext) -> list[Candidat
 
 
 def out_of_hours(ev: MailEvent, ctx: RuleContext) -> list[Candidate]:
-    """One-to-one school mail between a staff member and a pupil outside working hours (local time).
+    """One-to-one school mail between a staff member and a pupil outside working hours (local time):
+    the working hours of the staff member's school, whose day it is.
 
     One-to-one: the whole message has exactly two people, one staff member and one pupil, on school
     addresses. A Google Group (a roster group, a class's group) is a list, never a person.
     """
-    if ctx.policy.in_working_hours(ev.time):
+    if ctx.policy.in_every_school_hours(ev.time):
         return []
     people, _ = _participants(ev, ctx)
     if any(ctx.identity.is_group(a) for a, _ in people):
@@ -123,7 +124,7 @@ def out_of_hours(ev: MailEvent, ctx: RuleContext) -> list[Candidate]:
         return []
     staff = next((r for _, r in people if _school(r, ("staff",))), None)
     pupil = next((r for _, r in people if _school(r, ("pupil",))), None)
-    if staff is None or pupil is None:
+    if staff is None or pupil is None or ctx.policy.in_working_hours(ev.time, staff.person_email):
         return []
     c = _candidate(OUT_OF_HOURS, ev, staff=staff.person_email, pupil=pupil.person_email)
     c.evidence["local_time"] = ev.time.astimezone(ctx.policy.timezone).isoformat()

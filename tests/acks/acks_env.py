@@ -119,10 +119,12 @@ class AckEnv:
         forms_state(self.domain).clock = lambda: t
 
     def add_person(self, local: str, name: str, *, role: str = "staff", org_unit: str = "/Staff",
-                   first_seen: datetime = T0 - 30 * DAY, aliases: tuple[str, ...] = (), status: str = "active") -> int:
+                   first_seen: datetime = T0 - 30 * DAY, aliases: tuple[str, ...] = (), status: str = "active",
+                   school: str | None = None) -> int:
+        """``school``: the person's school, as the roster sync places them (None: as adopt() leaves it)."""
         with self.ctx.store.session() as s:
             p = Person(email=self.addr(local), name=name, role=role, org_unit=org_unit, status=status,
-                       aliases=list(aliases), first_seen=first_seen, updated_at=first_seen)
+                       aliases=list(aliases), first_seen=first_seen, updated_at=first_seen, school=school)
             s.add(p)
             s.flush()
             s.add(PersonAlias(address=p.email, person_id=p.id))
@@ -136,6 +138,19 @@ class AckEnv:
         with self.ctx.store.session() as s:
             p = s.scalar(select(Person).where(Person.email == self.addr(local)))
             p.status, p.left_at = "left", when
+
+
+def make_trust(env: AckEnv, schools: list[dict], **trust) -> AckEnv:
+    """Turn the env's config into a trust's: ``[trust]`` and ``[[schools]]`` (each school's
+    dsl_emails given as local parts), and a fresh context reading it."""
+    data = tomllib.loads(env.config.read_text(encoding="utf-8"))
+    data["trust"] = {"name": "Oakfield Learning Trust", **trust}
+    data["schools"] = [{**sc, "dsl_emails": [env.addr(x) for x in sc.get("dsl_emails", [])]} for sc in schools]
+    env.config.write_text(tomli_w.dumps(data), encoding="utf-8")
+    if "store" in env.ctx.__dict__:
+        env.ctx.store.dispose()
+    env.ctx = make_context(env.config, env.sleeps)
+    return env
 
 
 def set_ack_config(path: Path, **ack) -> None:

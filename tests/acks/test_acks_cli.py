@@ -23,7 +23,8 @@ def test_acks_json_is_exactly_the_contract_and_opening_the_round_invites(acks_en
     assert env.smtp.box.messages == []
     assert acks(env, "--json") == 0
     doc = json.loads(capsys.readouterr().out)
-    assert set(doc) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
+    assert set(doc) == {"school", "policy_version", "form_id", "acknowledged", "outstanding", "staff"}
+    assert doc["school"] == env.dom.split(".")[0]  # a single school's id: its domain's first label
     assert doc["policy_version"] == "2025-10" and doc["form_id"] in forms_state(env.domain).forms
     assert (doc["acknowledged"], doc["outstanding"]) == (0, 4)
     assert all(set(s) == {"email", "acknowledged_at", "reminders_sent"} for s in doc["staff"])

@@ -93,7 +93,7 @@ def test_a_round_from_publication_to_escalation(acks_env):
     assert day21.doc["acknowledged"] == 2 and day21.doc["outstanding"] == 2
     gus = next(s for s in day21.doc["staff"] if s["email"] == a("gus.governor"))
     assert gus["reminders_sent"] == 3  # days 3, 7 and 12
-    assert set(day21.doc) == {"policy_version", "form_id", "acknowledged", "outstanding", "staff"}
+    assert set(day21.doc) == {"school", "policy_version", "form_id", "acknowledged", "outstanding", "staff"}
 
     total = len(box.messages)
     run(env, T0 + 21 * DAY + DAY / 4)

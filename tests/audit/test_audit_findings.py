@@ -114,14 +114,15 @@ def test_findings_json_has_the_contract_keys_and_logs_views(store, capsys, monke
     a_finding(store)
     ctx = FakeContext(store, make_settings(), [])
     monkeypatch.setattr(findings_cli, "context_from_args", lambda args: ctx)
-    args = argparse.Namespace(status=None, rule=None, set_status=None, actor="dsl@x", note="", json=True)
+    args = argparse.Namespace(status=None, rule=None, school=None, set_status=None, actor="dsl@x", note="", json=True)
     assert findings_cli.run(args) == 0
     [doc] = json.loads(capsys.readouterr().out)
     assert list(doc) == ["id", "rule", "severity", "status", "staff", "pupil", "guardian", "counterpart",
-                         "confidence", "source", "evidence", "first_seen", "last_seen", "occurrences"]
+                         "confidence", "source", "evidence", "first_seen", "last_seen", "occurrences", "school",
+                         "schools"]
     assert doc["first_seen"] == "2026-03-10T12:00:00Z" and doc["counterpart"] == PUPIL_GMAIL
     ctx.settings.web.dsl_users = [DSL]
-    args = argparse.Namespace(status=None, rule=None, set_status=[str(doc["id"]), "reviewing"], actor=DSL,
+    args = argparse.Namespace(status=None, rule=None, school=None, set_status=[str(doc["id"]), "reviewing"], actor=DSL,
                               note="on it", json=True)
     assert findings_cli.run(args) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "reviewing"
@@ -142,7 +143,7 @@ def test_cli_triage_needs_a_note_and_a_school_dsl(store, monkeypatch, actor, not
     settings = make_settings()
     settings.web.dsl_users, settings.web.admin_users = [DSL], [f"head@{DOMAIN}"]
     monkeypatch.setattr(findings_cli, "context_from_args", lambda args: FakeContext(store, settings, []))
-    args = argparse.Namespace(status=None, rule=None, set_status=[str(fid), "reviewing"], actor=actor, note=note,
+    args = argparse.Namespace(status=None, rule=None, school=None, set_status=[str(fid), "reviewing"], actor=actor, note=note,
                               json=True)
     with pytest.raises(InputError, match=refusal):
         findings_cli.run(args)

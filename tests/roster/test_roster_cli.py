@@ -35,7 +35,8 @@ def test_sync_json_prints_exactly_the_contract_keys(school):
     roster = cli(env, "roster", "--json", "--role", "staff")
     rows = json.loads(roster.stdout)
     assert len(rows) == expected(env.domain)["staff"]
-    assert all(list(r) == ["email", "name", "role", "org_unit", "courses"] for r in rows)
+    assert all(list(r) == ["email", "name", "role", "org_unit", "school", "courses"] for r in rows)
+    assert {r["school"] for r in rows} == {env.domain.domain.split(".")[0]}  # one school: everyone is its
 
 
 def test_sync_exits_3_naming_the_api_when_classroom_refuses(school):

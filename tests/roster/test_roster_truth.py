@@ -55,7 +55,7 @@ def test_roster_lists_people_with_their_course_names(school):
     env = school("tiny", 1)
     run_sync(env.ctx)
     rows = list_roster(env.ctx.store)
-    assert all(set(r) == {"email", "name", "role", "org_unit", "courses"} for r in rows)
+    assert all(set(r) == {"email", "name", "role", "org_unit", "school", "courses"} for r in rows)
     teacher = env.domain.find_course(env.domain.courses[0].id).teacher_ids[0]
     email = env.domain.user_by_id()[teacher].primary_email
     row = next(r for r in rows if r["email"] == email)

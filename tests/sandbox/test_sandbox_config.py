@@ -54,7 +54,7 @@ def test_trust_config_lists_every_schools_org_units(tmp_path):
     d = generate("trust")
     with SandboxServer(d) as srv:
         settings = load(write_config(d, srv.url, tmp_path), env={})
-    assert len(settings.roster.staff_org_units) == 10
+    assert len(settings.roster.staff_org_units) == 20
     assert all(p.startswith("/Schools/") for p in settings.roster.pupil_org_units)
 
 

@@ -71,10 +71,10 @@ def test_a_school_is_realistic():
 
 def test_a_trust_is_one_customer_with_per_school_org_units():
     d = generate("trust")
-    assert len(d.schools) == 10 and len(d.staff_org_units) == 10
+    assert len(d.schools) == 20 and len(d.staff_org_units) == 20
     assert all(p.startswith("/Schools/") and p.endswith("/Staff") for p in d.staff_org_units)
     counts = truth(d)
-    assert counts["pupils"] == 15000 and counts["staff"] >= 1500
+    assert counts["pupils"] == 27000 and counts["staff"] >= 2700
     assert len({u.primary_email for u in d.users}) == len(d.users)
 
 
