@@ -351,3 +351,34 @@ def test_the_sandbox_quota_option_reads_api_counts_or_googles_published_defaults
         with pytest.raises(ValueError, match="expected API=N"):
             parse_quota(bad)
     assert main(["--user-quota", "classroom=lots"]) == 2
+
+
+def test_a_worker_whose_redis_dies_mid_run_finishes_every_call_still_paced(google):
+    """A real client process reading Classroom loses its Redis (SIGKILL) a second in: every call still
+    succeeds (the run is not stopped), the sandbox never sees more than the limit in a window, and the
+    process says once that it now paces itself."""
+    g = google()
+    server = RedisProcess()
+    enforced, limit, window, calls = 20, 18, 1.0, 54  # paced at 90 % of the enforced quota, as against Google
+    g.server.state.quotas.enforce({"classroom": enforced}, window_s=window)
+    args = _client_args(g, server.url, limit, window, calls)
+    proc = subprocess.Popen([sys.executable, str(PROCS), "client", json.dumps(args)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        start = time.time() + 0.2
+        proc.stdin.write(f"{start}\n")
+        proc.stdin.flush()
+        time.sleep(1.2)  # into the second window
+        server.kill()
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result == {"ok": calls, "refused": []}
+    assert stderr.count("google.rate_limiter_lost") == 1
+    assert g.server.state.quotas.refused == {} and g.server.state.quotas.admitted["classroom"] == calls
+    stamps = [e.time for e in g.server.requests("classroom.courses.list")]
+    assert _most_in_a_window(stamps, window) <= enforced and stamps[-1] - stamps[0] >= 2 * window * 0.9
