@@ -43,34 +43,40 @@ def checks(ctx, google_down: str = "") -> list[Check]:
 
 
 def _checks(ctx) -> list[Check]:
+    source = ctx.acknowledgement_source()
+    out: list[Check] = list(source.check()) if hasattr(source, "check") else []
+    tenants = ctx.settings.tenants
+    for tenant in tenants.schools:  # a trust: each school's form, named
+        out += _form_checks(ctx, source, tenant, f" ({tenant.id})" if tenants.is_trust else "")
+    return out
+
+
+def _form_checks(ctx, source, tenant, suffix: str) -> list[Check]:
     from integration.acknowledgement.rounds import current_round, manual_steps
     from integration.errors import SourceError, Unreachable
 
-    source = ctx.acknowledgement_source()
-    out: list[Check] = list(source.check()) if hasattr(source, "check") else []
     a = ctx.settings.acknowledgement
-    form_id = a.form_id
+    form_id = tenant.form_id
     if not form_id:
         with ctx.store.session() as s:
-            rnd = current_round(s, a.policy_version)
+            rnd = current_round(s, tenant.policy_version, tenant.id)
             form_id = rnd.form_id if rnd else ""
     if not form_id:
-        out.append(Check("acknowledgement: form", True, "no form yet: 'acks' will create one as "
-                         f"{a.form_owner or ctx.settings.google.admin_subject}"))
-        return out
+        return [Check(f"acknowledgement: form{suffix}", True, "no form yet: 'acks' will create one as "
+                      f"{a.form_owner or ctx.settings.google.admin_subject}")]
     try:
         info = source.get_form(form_id)
     except Unreachable:
         raise
     except SourceError as exc:
-        return out + [Check("acknowledgement: form", False, str(exc), getattr(exc, "fix", ""))]
-    out.append(Check("acknowledgement: form collects verified emails", info.email_collection_type == "VERIFIED",
-                     f"form {form_id}: emailCollectionType {info.email_collection_type or 'not set'}",
-                     "" if info.email_collection_type == "VERIFIED" else
-                     "Google Forms → the form → Settings → Responses → 'Collect email addresses' → 'Verified'"))
-    out.append(Check("acknowledgement: respondents restricted to the school", True,
-                     "cannot be read through the Forms API: check it by hand", manual_steps(ctx.settings)[0]))
-    return out
+        return [Check(f"acknowledgement: form{suffix}", False, str(exc), getattr(exc, "fix", ""))]
+    ok = info.email_collection_type == "VERIFIED"
+    return [Check(f"acknowledgement: form collects verified emails{suffix}", ok,
+                  f"form {form_id}: emailCollectionType {info.email_collection_type or 'not set'}",
+                  "" if ok else "Google Forms → the form → Settings → Responses → 'Collect email addresses' → "
+                  "'Verified'"),
+            Check(f"acknowledgement: respondents restricted to the school{suffix}", True,
+                  "cannot be read through the Forms API: check it by hand", manual_steps(ctx.settings)[0])]
 
 
 __all__ = ["AckRunResult", "checks", "compliance_csv", "report", "reports", "run_acknowledgement"]

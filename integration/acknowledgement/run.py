@@ -118,6 +118,8 @@ def run_acknowledgement(ctx, now: datetime | None = None, *, send: bool = True, 
                     raise
                 event(log, "acks.school_failed", logging.ERROR, school=tenant.id, error=str(exc),
                       fix=getattr(exc, "fix", ""))
+                if exc.args:  # the operator's message names the school (same class, same fix)
+                    exc.args = (f"school {tenant.id}: {exc.args[0]}", *exc.args[1:])
                 refused = refused or exc
         result = runs[0] if runs else AckRunResult({}, ReadResult())
         result.schools = runs if settings.tenants.is_trust else []

@@ -42,7 +42,8 @@ def chosen(settings: Settings, school: str | None) -> list[Tenant]:
         return list(tenants.schools)
     found = tenants.get(school)
     if found is None:
-        raise InputError(f"unknown school {school!r}: the schools are {', '.join(tenants.ids)}")
+        raise InputError(f"school {school!r} is not a school of this config (known school ids: "
+                         f"{', '.join(tenants.ids)})")
     return [found]
 
 

@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from integration.cli.school_option import add_school_argument, checked_school
 from integration.errors import InputError
 
 
@@ -29,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the first invitations)")
     p.add_argument("--report", choices=("json", "csv"), help="print the compliance report by org unit and role")
     p.add_argument("--output", metavar="FILE", help="write the --report to FILE instead of stdout")
-    p.add_argument("--school", metavar="ID", help="this school only (a trust's [[schools]] id)")
+    add_school_argument(p)
 
 
 def run(args) -> int:
@@ -41,7 +42,8 @@ def run(args) -> int:
         raise InputError("--output needs --report json|csv")
     ctx = context_from_args(args)
     trust = ctx.settings.tenants.is_trust
-    result = run_acknowledgement(ctx, send=bool(args.remind), invite=not args.report, school=args.school)
+    school = checked_school(ctx.settings.tenants, args.school)
+    result = run_acknowledgement(ctx, send=bool(args.remind), invite=not args.report, school=school)
     for r in result.runs:
         at = f"school {r.school}: " if trust else ""
         for p in r.problems:
@@ -51,8 +53,8 @@ def run(args) -> int:
         print(f"error: emails were queued but the mail transport refused them: {refused}\n"
               f"  fix: {getattr(refused, 'fix', '') or 'check [alerts] transport settings'}", file=sys.stderr)
     if args.report:
-        docs = reports(ctx, school=args.school)
-        doc = docs if trust and not args.school else docs[0]
+        docs = reports(ctx, school=school)
+        doc = docs if trust and not school else docs[0]
         text = compliance_csv(doc) if args.report == "csv" else json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
         if args.output:
             path = Path(args.output)
@@ -64,7 +66,7 @@ def run(args) -> int:
             sys.stdout.flush()
     if not args.report or args.output:
         if args.json:
-            print_json(result.docs if trust and not args.school else result.doc)
+            print_json(result.docs if trust and not school else result.doc)
         elif not args.report:
             for r in result.runs:
                 _print_human(r, trust)

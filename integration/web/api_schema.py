@@ -50,6 +50,9 @@ _FINDING = {"id": INT, "rule": STR, "severity": SEVERITY, "status": STATUS, "sta
             "confidence": {"type": "string", "enum": ["known", "suspected"]}, "source": STR,
             "evidence": ref("Evidence"), "first_seen": nullable(TIME), "last_seen": nullable(TIME),
             "occurrences": INT}
+SCHOOL_ID = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}
+# where a finding belongs: its staff member's school, else its pupil's, else null; and all its schools
+_PLACED = {"school": nullable(SCHOOL_ID), "schools": arr(SCHOOL_ID)}
 _RULE_COUNT = {"rule": STR, "severity": SEVERITY, "open": INT, "total": INT, **{s: INT for s in FINDING_STATUSES}}
 _TOTALS = {"expected": INT, "acknowledged": INT, "outstanding": INT, "overdue": INT, "percent": nullable(NUM)}
 
@@ -61,11 +64,14 @@ SCHEMAS: dict[str, dict] = {
                                 {"type": "object", "additionalProperties": ref("EvidenceValue")}]},
     "Evidence": {"type": "object", "additionalProperties": ref("EvidenceValue")},
     "Me": obj({"email": EMAIL, "roles": arr({"type": "string", "enum": ["admin", "dsl", "viewer"]}),
-               "csrf_token": STR}),
+               "csrf_token": STR, "schools": arr(SCHOOL_ID), "all_schools": BOOL,
+               "school_roles": {"type": "object", "description": "role -> its schools (null = every school)",
+                                "additionalProperties": nullable(arr(SCHOOL_ID))}}),
     "RuleCount": obj(_RULE_COUNT),
-    "AckProgress": obj({"policy_version": STR, "form_id": STR, "expected": INT, "acknowledged": INT,
-                        "outstanding": INT, "overdue": INT, "percent": NUM}),
-    "Summary": obj({"findings_by_rule": arr(ref("RuleCount")), "acknowledgement": nullable(ref("AckProgress"))}),
+    "AckProgress": obj({"school": SCHOOL_ID, "policy_version": STR, "form_id": STR, "expected": INT,
+                        "acknowledged": INT, "outstanding": INT, "overdue": INT, "percent": NUM}),
+    "Summary": obj({"findings_by_rule": arr(ref("RuleCount")), "acknowledgement": nullable(ref("AckProgress")),
+                    "acknowledgement_by_school": arr(ref("AckProgress"))}),
     "Run": obj({"job": STR, "status": STR, "started_at": nullable(TIME), "finished_at": nullable(TIME),
                 "summary": {"type": "object", "additionalProperties": ref("EvidenceValue")}, "error": STR}),
     "Status": obj({"ready": BOOL, "reason": STR, "runs": arr(ref("Run")),
@@ -73,28 +79,31 @@ SCHEMAS: dict[str, dict] = {
                                   "oldest_pending_due": nullable(TIME)}),
                    "push": arr(obj({"source": STR, "mode": STR, "detail": STR})),
                    "config": arr(obj({"name": STR, "ok": BOOL, "fix": STR}))}),
-    "Finding": obj(_FINDING),
+    "Finding": obj({**_FINDING, **_PLACED}),
     "FindingListed": obj({**_FINDING, "guardian": {"type": "string", "nullable": True, "enum": [None]},
                           "counterpart": {"type": "string", "nullable": True, "enum": [None]},
-                          "staff_name": STR, "pupil_name": STR}),
+                          "staff_name": STR, "pupil_name": STR, **_PLACED}),
     "FindingPage": obj({"findings": arr(ref("FindingListed")), "total": INT, "page": INT, "pages": INT,
                         "per_page": INT}),
     "HistoryEntry": obj({"action": STR, "actor": STR, "at": nullable(TIME), "from": STR, "to": STR, "note": STR}),
-    "FindingDetail": obj({**_FINDING, "policy": arr(STR), "history": arr(ref("HistoryEntry"))}),
+    "FindingDetail": obj({**_FINDING, **_PLACED, "policy": arr(STR), "history": arr(ref("HistoryEntry"))}),
     "Transition": obj({"to": {"type": "string", "enum": ["reviewing", "resolved", "false_positive"]},
                        "note": {"type": "string", "minLength": 1, "maxLength": 2000}}),
     "Person": obj({
         "email": EMAIL, "name": STR, "role": {"type": "string", "enum": ["", *ROLE["enum"]]}, "org_unit": STR,
+        "school": nullable(SCHOOL_ID),
         "role_sources": arr(STR), "conflicts": arr(STR),
         "courses": arr(obj({"platform": STR, "name": STR, "as": STR})),
         "acknowledgement": obj({"state": {"type": "string", "enum": ["acknowledged", "outstanding", "overdue",
                                                                      "not_expected", "no_round"]},
                                 "policy_version": STR, "at": nullable(TIME), "due": nullable(TIME)}),
         "findings": arr(obj({"id": INT, "rule": STR, "severity": SEVERITY, "status": STATUS,
-                             "staff": nullable(EMAIL), "pupil": nullable(EMAIL), "last_seen": nullable(TIME)}))}),
+                             "staff": nullable(EMAIL), "pupil": nullable(EMAIL), "last_seen": nullable(TIME),
+                             **_PLACED}))}),
     "AckTotals": obj(_TOTALS),
+    "AckNoRound": obj({"school": SCHOOL_ID, "school_name": STR, "round": NULL}),
     "AckReport": obj({
-        "policy_version": STR, "form_id": STR, "responder_uri": STR, "generated_at": TIME,
+        "school": SCHOOL_ID, "school_name": STR, "policy_version": STR, "form_id": STR, "responder_uri": STR, "generated_at": TIME,
         "opened_at": nullable(TIME), "deadline_days": INT, "totals": ref("AckTotals"),
         "groups": arr(obj({"org_unit": STR, "role": STR, "expected": INT, "acknowledged": INT,
                            "percent": nullable(NUM),
@@ -119,8 +128,12 @@ SCHEMAS: dict[str, dict] = {
         "acknowledgement": nullable(obj({
             "policy_version": STR, "totals": ref("AckTotals"),
             "by_org_unit": arr(obj({"org_unit": STR, "percent": nullable(NUM), "acknowledged": INT,
-                                    "expected": INT}))}))}),
+                                    "expected": INT}))})),
+        "schools": arr(SCHOOL_ID),
+        "by_school": arr(obj({"school": nullable(SCHOOL_ID), "name": STR, "open": obj({s: INT for s in SEVERITIES}),
+                              "total": INT, "new": INT, "acknowledgement": nullable(ref("AckProgress"))}))}),
     "RosterEntry": obj({"email": EMAIL, "name": STR, "role": ROLE, "status": STR, "org_unit": STR,
+                        "school": nullable(SCHOOL_ID),
                         "role_sources": arr(STR), "conflicts": arr(STR), "courses": INT}),
     "AccessEntry": obj({"at": TIME, "actor": STR, "action": STR, "finding_id": nullable(INT),
                         "person": nullable(EMAIL), "from": STR, "to": STR}),
@@ -138,7 +151,12 @@ def _json(schema: dict) -> dict:
 ERROR = {"$ref": "#/components/responses/Error"}
 
 
-def _op(summary: str, role: str, schema: dict, *, params: list | None = None, errors=("401", "403")) -> dict:
+def _op(summary: str, role: str, schema: dict, *, params: list | None = None, errors=("401", "403"),
+        school: bool = True) -> dict:
+    """An operation; ``school``: it takes the picker's parameter (and answers 404 for a school not yours)."""
+    if school:
+        params = [*(params or []), SCHOOL_PARAM]
+        errors = tuple(sorted({*errors, "404"}))
     op = {"summary": f"{summary} (role: {role})", "security": [{"session": []}],
           "responses": {"200": {"description": "OK", "content": _json(schema)}, **{e: ERROR for e in errors}}}
     if params:
@@ -163,6 +181,8 @@ FINDINGS_PARAMS = [
     _q("per_page", "findings per page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
                                          "default": PAGE_SIZE}),
 ]
+SCHOOL_PARAM = _q("school", "one of the schools you may see (the picker); omitted: all of them. A school you "
+                  "may not see, or an unknown id, is a 404", SCHOOL_ID)
 PATH_ID = [{"name": "finding_id", "in": "path", "required": True, "schema": INT}]
 PATH_EMAIL = [{"name": "email", "in": "path", "required": True, "schema": STR}]
 
@@ -180,7 +200,8 @@ def openapi_document() -> dict:
             "responses": {"Error": {"description": "Not signed in, not allowed, not found or bad input",
                                     "content": _json(ref("Error"))}}},
         "paths": {
-            "/api/me": {"get": _op("Who is signed in, their roles and the CSRF token", "any", ref("Me"))},
+            "/api/me": {"get": _op("Who is signed in, their roles (each with its schools) and the CSRF token", "any",
+                                   ref("Me"), school=False)},
             "/api/summary": {"get": _op("Findings by rule and acknowledgement progress", "viewer", ref("Summary"))},
             "/api/status": {"get": _op("Readiness, last job runs, outbox, push channels, configuration checks",
                                        "admin", ref("Status"))},
@@ -197,15 +218,18 @@ def openapi_document() -> dict:
             "/api/people/{email}": {"get": _op("A person: role and its sources, classes, acknowledgement, findings "
                                                "(the view is logged)", "dsl", ref("Person"), params=PATH_EMAIL,
                                                errors=("401", "403", "404"))},
-            "/api/acks": {"get": _op("Acknowledgement of the current policy by org unit and role (null before the "
-                                     "first round)", "dsl", nullable(ref("AckReport")))},
+            "/api/acks": {"get": _op("Acknowledgement of the current policy by org unit and role: one school's report "
+                                     "(null before its first round), or, when you see several schools and pick "
+                                     "none, one entry per school", "dsl",
+                                     {"anyOf": [ref("AckReport"), NULL,
+                                                arr({"anyOf": [ref("AckReport"), ref("AckNoRound")]})]})},
             "/api/reports": {"get": _op("Counts for governors: by week and rule, triage times, acknowledgement",
                                         "viewer", ref("Reports"))},
-            "/api/admin/roster": {"get": _op("Everyone with role, its sources and conflicts", "admin",
-                                             arr(ref("RosterEntry")))},
+            "/api/admin/roster": {"get": _op("Everyone with role, school, its sources and conflicts (admins see "
+                                             "every school)", "admin", arr(ref("RosterEntry")), school=False)},
             "/api/admin/access-log": {"get": _op("Views, downloads and triage of findings and views of people's "
                                                  "pages, newest first (1,000 at most)", "admin",
-                                                 arr(ref("AccessEntry")))},
-            "/api/openapi.json": {"get": _op("This document", "any", ref("OpenApi"))},
+                                                 arr(ref("AccessEntry")), school=False)},
+            "/api/openapi.json": {"get": _op("This document", "any", ref("OpenApi"), school=False)},
         },
     }

@@ -3,9 +3,11 @@
 Google sign-in is the OpenID Connect authorization-code flow. The ID token is verified
 (signature, expiry, audience = our client id, issuer) by the verifier the app factory hands
 in, then held to the school: the ``hd`` claim AND the address's domain must both be the
-school's domain (``hd`` alone is absent for consumer accounts; the address alone could be a
-consumer account using a school-looking alias). Roles come from ``[web]`` lists and are
-re-read on every request, so removing someone from the config revokes access at once.
+school's domain, or in a trust one of its schools' own domains (``hd`` alone is absent for
+consumer accounts; the address alone could be a consumer account using a school-looking alias).
+Roles come from the ``[web]`` lists and, in a trust, the ``[trust]`` and ``[[schools]]`` lists,
+each role with its schools (`integration.web.scope`). They are re-read on every request, so
+removing someone from the config revokes access at once.
 The session itself is server-side (`integration.web.sessions`): the cookie holds only its id,
 so signing out or signing in elsewhere ends it at once, even for a copied cookie.
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -28,7 +30,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from integration.logs import event
 from integration.settings import Settings
-from integration.web import services, sessions
+from integration.web import scope, services, sessions
+from integration.web.scope import Schools
 
 log = logging.getLogger("safechannels.web")
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -52,21 +55,27 @@ class User:
     email: str
     name: str
     roles: frozenset[str]
+    grants: dict[str, Schools] = field(default_factory=dict, compare=False)  # role -> its schools (None = all)
 
     def can(self, capability: str) -> bool:
         return any(capability in CAPABILITIES[r] for r in self.roles)
 
+    def schools_for(self, capability: str) -> Schools:
+        """The schools this user may see with ``capability`` (None = all; see `integration.web.scope`)."""
+        return scope.reach(self.grants, [r for r in self.roles if capability in CAPABILITIES[r]])
+
 
 def roles_for(settings: Settings, email: str) -> frozenset[str]:
-    email = email.strip().lower()
-    w = settings.web
-    lists = {"dsl": w.dsl_users, "admin": w.admin_users, "viewer": w.viewer_users}
-    return frozenset(role for role, users in lists.items() if email in {u.strip().lower() for u in users})
+    return frozenset(scope.grants_for(settings, email))
+
+
+def school_domains(settings: Settings) -> list[str]:
+    """The domains staff sign in from: the school's, and each trust school's own domain if it has one."""
+    return [d.lower() for d in [settings.school.domain, *(t.domain for t in settings.schools)] if d]
 
 
 def in_school_domain(settings: Settings, email: str) -> bool:
-    domain = settings.school.domain.lower()
-    return bool(domain) and email.lower().rsplit("@", 1)[-1] == domain and email.count("@") == 1
+    return email.count("@") == 1 and email.lower().rsplit("@", 1)[-1] in school_domains(settings)
 
 
 def current_user() -> User | None:
@@ -75,9 +84,9 @@ def current_user() -> User | None:
     svc, user = services(), None
     signed = sessions.resolve(svc.store, session.get("sid"), svc.settings.web)
     if signed is not None:
-        roles = roles_for(svc.settings, signed.email)
-        if roles and in_school_domain(svc.settings, signed.email):
-            user = User(signed.email, signed.name, roles)
+        grants = scope.grants_for(svc.settings, signed.email)
+        if grants and in_school_domain(svc.settings, signed.email):
+            user = User(signed.email, signed.name, frozenset(grants), grants)
         else:  # role removed since sign-in: the session ends now, not at its expiry
             sessions.end(svc.store, session.get("sid"))
     g.user = user
@@ -155,8 +164,14 @@ def _sign_in(email: str, name: str, how: str) -> str:
 def login():
     settings = services().settings
     return render_template("login.html", google=bool(settings.web.oauth_client_id), dev=_dev_allowed(),
-                           dev_users=sorted({*settings.web.dsl_users, *settings.web.admin_users,
-                                             *settings.web.viewer_users}) if _dev_allowed() else [])
+                           dev_users=scope.everyone_listed(settings) if _dev_allowed() else [])
+
+
+def _hd(settings: Settings) -> str:
+    """The ``hd`` hint: the one domain, or "*" (any Workspace account; the callback checks which) for a
+    trust whose schools have domains of their own (Google's OpenID Connect docs, "hd" parameter)."""
+    domains = school_domains(settings)
+    return domains[0] if len(set(domains)) == 1 else "*"
 
 
 @bp.get("/google")
@@ -168,7 +183,7 @@ def google_start():
     session["oauth"] = {"state": state, "nonce": nonce}
     params = {"client_id": w.oauth_client_id, "response_type": "code", "scope": "openid email profile",
               "redirect_uri": url_for("auth.callback", _external=True), "state": state, "nonce": nonce,
-              "hd": services().settings.school.domain, "prompt": "select_account"}
+              "hd": _hd(services().settings), "prompt": "select_account"}
     return redirect(f"{w.oauth_authorize_url or GOOGLE_AUTHORIZE}?{urlencode(params)}")
 
 
@@ -201,7 +216,7 @@ def callback():
     domain = settings.school.domain.lower()
     if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), str(pending.get("nonce", "")).encode()):
         return _refused("The sign-in could not be verified.", "nonce")
-    if str(claims.get("hd", "")).lower() != domain or not in_school_domain(settings, email) \
+    if str(claims.get("hd", "")).lower() != email.rsplit("@", 1)[-1] or not in_school_domain(settings, email) \
             or claims.get("email_verified") not in (True, "true"):
         return _refused(f"Sign in with your {domain} school account.", "domain", email=email)
     if not roles_for(settings, email):

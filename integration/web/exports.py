@@ -14,6 +14,7 @@ from flask import Blueprint, Response
 
 from integration.csv_safe import to_csv
 from integration.rules import rule_title
+from integration.settings import Settings
 from integration.store.models_audit import FindingEvent
 from integration.web import services
 from integration.web.auth import current_user, require
@@ -24,7 +25,7 @@ from integration.web.reading import findings_listing
 bp = Blueprint("exports", __name__)
 
 FINDINGS_HEADER = ("id", "rule", "what", "severity", "status", "staff", "staff_name", "pupil", "pupil_name",
-                   "confidence", "source", "policy", "first_seen", "last_seen", "occurrences")
+                   "confidence", "source", "policy", "first_seen", "last_seen", "occurrences", "school", "schools")
 
 
 def _iso(value: datetime | None) -> str:
@@ -44,7 +45,8 @@ def findings_csv():
     body = to_csv(FINDINGS_HEADER, ([r.id, r.rule, rule_title(r.rule), r.severity, r.status, r.staff or "",
                                      name(r.staff), r.pupil or "", name(r.pupil), r.confidence, r.source,
                                      "; ".join(r.policy or []), _iso(r.first_seen), _iso(r.last_seen),
-                                     r.occurrences] for r in found.page.rows))
+                                     r.occurrences, found.schools[r.id]["school"] or "",
+                                     "; ".join(found.schools[r.id]["schools"])] for r in found.page.rows))
     return _download(body, f"findings-{datetime.now(UTC):%Y-%m-%d}.csv", "text/csv")
 
 
@@ -80,6 +82,15 @@ def evidence_text(ctx: dict, school: str) -> str:
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
+def pack_heading(settings: Settings, schools: list[str]) -> str:
+    """Whose record this is: the school, or in a trust the trust and the finding's schools."""
+    tenants = settings.tenants
+    if not tenants.is_trust:
+        return settings.school.name
+    names = [t.name for t in tenants.schools if t.id in schools]
+    return f"{settings.trust.name}: {', '.join(names)}" if names else settings.trust.name
+
+
 @bp.get("/findings/<int:finding_id>/evidence.txt")
 @require("counterparts")
 def evidence_pack(finding_id: int):
@@ -87,5 +98,5 @@ def evidence_pack(finding_id: int):
     with svc.store.session() as s:
         ctx = finding_context(s, finding_id)
         s.add(FindingEvent(finding_id=finding_id, action="exported", actor=user.email, at=datetime.now(UTC)))
-        body = evidence_text(ctx, svc.settings.school.name)
+        body = evidence_text(ctx, pack_heading(svc.settings, ctx["schools"]["schools"]))
     return _download(body, f"finding-{finding_id}.txt", "text/plain")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from sqlalchemy import select
 
 from integration import exceptions as exceptions_mod
@@ -20,7 +20,7 @@ from integration.rules import RULES
 from integration.store.base import current_crypto
 from integration.store.models_audit import FINDING_STATUSES, Finding, FindingEvent, FindingOccurrence
 from integration.store.models_webapp import FindingException
-from integration.web import explain, inbox, people, services
+from integration.web import explain, inbox, people, scope, services
 from integration.web.auth import current_user, require
 from integration.web.filters import localtime
 from integration.web.reading import findings_listing, read
@@ -56,14 +56,18 @@ def move_label(to: str, status: str) -> str:
 @require("findings")
 def inbox_page():
     f, found = findings_listing()
-    rules = read(lambda s, _settings, _now: sorted(set(RULES) | set(s.scalars(select(Finding.rule).distinct()))))
+    schools = scope.chosen("findings")
+    rules = read(lambda s, _settings, _now: sorted(set(RULES) | set(s.scalars(
+        scope.scoped(select(Finding.rule).distinct(), schools)))))
     return render_template("findings.html", result=found.page, who=found.who, f=f, params=f.as_params(), rules=rules,
                            statuses=("open", *FINDING_STATUSES), severities=inbox.SEVERITIES, sorts=inbox.SORTS)
 
 
 def finding_context(s, finding_id: int) -> dict:
-    """Everything a finding's page and its evidence pack show (the caller checks the role)."""
+    """Everything a finding's page and its evidence pack show (the caller checks the role; a finding
+    outside the request's schools is a 404 here, before anything is logged)."""
     svc = services()
+    scope.require_finding(s, finding_id)
     f = s.get(Finding, finding_id)
     if f is None:
         abort(404)
@@ -76,6 +80,7 @@ def finding_context(s, finding_id: int) -> dict:
     exceptions = list(s.scalars(select(FindingException).where(FindingException.finding_id == finding_id)
                                 .order_by(FindingException.added_at)))
     text = explain.text_for(svc.settings, f.rule)
+    placed = scope.finding_school_fields(s, [f])[f.id]
     def name(address: str | None) -> str:
         if not address:
             return ""
@@ -89,7 +94,9 @@ def finding_context(s, finding_id: int) -> dict:
     return {"f": doc, "finding": f, "who": who, "history": events, "occurrences": occurrences,
             "exceptions": exceptions, "text": text, "what": what, "policy": list(f.policy or []),
             "links": explain.google_links(f.rule, doc["evidence"]), "evidence": evidence_rows(doc["evidence"]),
-            "exception_for": exceptions_mod.counterpart_of(f)}
+            "exception_for": exceptions_mod.counterpart_of(f),
+            "schools": placed, "school_names": [t.name for t in svc.settings.tenants.schools
+                                                 if t.id in placed["schools"]] if svc.settings.tenants.is_trust else []}
 
 
 @bp.get("/findings/<int:finding_id>")
@@ -117,17 +124,20 @@ def triage(finding_id: int):
     svc, user = services(), current_user()
     to_status = request.form.get("to_status", "")
     note = request.form.get("note", "").strip()[:2000]
+    with svc.store.session() as s:
+        scope.require_finding(s, finding_id, "triage")
     if not note:
         flash("Add a note saying what you found or did: every triage step needs one.", "error")
-        return redirect(url_for("findings.finding", finding_id=finding_id))
+        return redirect(scope.url("findings.finding", finding_id=finding_id))
     try:
         with svc.store.session() as s:
+            scope.require_finding(s, finding_id, "triage")
             findings_mod.transition(s, finding_id, to_status, user.email, note)
     except InputError as exc:
         flash(str(exc), "error")
     else:
         flash(f"Finding {finding_id} is now {to_status.replace('_', ' ')}.", "success")
-    return redirect(url_for("findings.finding", finding_id=finding_id))
+    return redirect(scope.url("findings.finding", finding_id=finding_id))
 
 
 @bp.post("/findings/<int:finding_id>/exception")
@@ -135,13 +145,16 @@ def triage(finding_id: int):
 def add_exception(finding_id: int):
     svc, user = services(), current_user()
     form = request.form
+    with svc.store.session() as s:
+        scope.require_finding(s, finding_id, "triage")
     try:
         expires = date.fromisoformat(form.get("expires", "").strip())
     except ValueError:
         flash("Give the exception's expiry date (YYYY-MM-DD).", "error")
-        return redirect(url_for("findings.finding", finding_id=finding_id) + "#exception")
+        return redirect(scope.url("findings.finding", finding_id=finding_id) + "#exception")
     try:
         with svc.store.session() as s:
+            scope.require_finding(s, finding_id, "triage")
             exc = exceptions_mod.add_from_finding(
                 s, current_crypto(), finding_id, approved_by=form.get("approved_by", ""),
                 reason=form.get("reason", ""), expires=expires, actor=user.email, note=form.get("note", "")[:2000],
@@ -149,7 +162,7 @@ def add_exception(finding_id: int):
             exc_id = exc.id
     except InputError as exc:
         flash(f"The exception was not added: {exc}.", "error")
-        return redirect(url_for("findings.finding", finding_id=finding_id) + "#exception")
+        return redirect(scope.url("findings.finding", finding_id=finding_id) + "#exception")
     flash(f"Exception {exc_id} added: finding {finding_id} is suppressed, and the next audits will "
           f"suppress the same contact until {expires.isoformat()}.", "success")
-    return redirect(url_for("findings.finding", finding_id=finding_id))
+    return redirect(scope.url("findings.finding", finding_id=finding_id))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from integration.errors import InputError
 from integration.store.models_audit import FINDING_STATUSES, Finding
 from integration.web.people import lookup, matching_emails
+from integration.web.scope import Schools, finding_school_fields, scoped
 
 SEVERITIES = ("high", "medium", "low")
 OPEN = ("new", "reviewing")
@@ -114,9 +115,9 @@ def _like(column, text: str):
     return func.lower(column).like(f"%{text}%")
 
 
-def query(session: Session, f: Filters, timezone: str) -> Select:
-    """The filtered (not yet sorted or paged) select."""
-    q = select(Finding)
+def query(session: Session, f: Filters, timezone: str, schools: Schools = None) -> Select:
+    """The filtered (not yet sorted or paged) select, within ``schools`` (None: every finding)."""
+    q = scoped(select(Finding), schools)
     if f.status == "open":
         q = q.where(Finding.status.in_(OPEN))
     elif f.status:
@@ -163,8 +164,8 @@ class Page:
     pages: int
 
 
-def page(session: Session, f: Filters, timezone: str) -> Page:
-    q = query(session, f, timezone)
+def page(session: Session, f: Filters, timezone: str, schools: Schools = None) -> Page:
+    q = query(session, f, timezone, schools)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     pages = max(1, -(-total // f.per_page))
     current = min(f.page, pages)
@@ -172,9 +173,9 @@ def page(session: Session, f: Filters, timezone: str) -> Page:
     return Page(rows, total, current, pages)
 
 
-def every(session: Session, f: Filters, timezone: str):
+def every(session: Session, f: Filters, timezone: str, schools: Schools = None):
     """All matching findings in order (exports), read in pages so a large list is not held twice."""
-    q = ordered(query(session, f, timezone), f.sort)
+    q = ordered(query(session, f, timezone, schools), f.sort)
     return session.scalars(q.execution_options(yield_per=500))
 
 
@@ -184,6 +185,7 @@ class Listing:
 
     page: Page
     who: dict
+    schools: dict[int, dict] = field(default_factory=dict)  # finding id -> {"school", "schools"}
 
     def name(self, address: str | None) -> str:
         """The roster's name for a listed address ('' when unknown or absent)."""
@@ -195,11 +197,13 @@ def names(session: Session, rows: list[Finding], *extra: str):
     return lookup(session, [a for r in rows for a in (r.staff, r.pupil)] + list(extra))
 
 
-def listing(session: Session, f: Filters, timezone: str, *, everything: bool = False) -> Listing:
-    """The page (or, ``everything``, all pages: the CSV) for ``f``, named."""
+def listing(session: Session, f: Filters, timezone: str, *, everything: bool = False,
+            schools: Schools = None) -> Listing:
+    """The page (or, ``everything``, all pages: the CSV) for ``f`` within ``schools``, named, with each
+    finding's schools."""
     if everything:
-        rows = list(every(session, f, timezone))
+        rows = list(every(session, f, timezone, schools))
         found = Page(rows, len(rows), 1, 1)
     else:
-        found = page(session, f, timezone)
-    return Listing(found, names(session, found.rows))
+        found = page(session, f, timezone, schools)
+    return Listing(found, names(session, found.rows), finding_school_fields(session, found.rows))

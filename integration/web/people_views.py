@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from integration.settings import Settings
 from integration.store.models_audit import Finding
 from integration.store.models_roster import Person, PersonAlias
-from integration.web import access_log, inbox, people, services
+from integration.web import access_log, inbox, people, school_acks, scope, services
 from integration.web.auth import current_user, require
 from integration.web.roster_view import RosterIndex
 
@@ -30,22 +30,41 @@ class AckStatus:
 
 
 def ack_status(session: Session, settings: Settings, person: Person | None, now: datetime) -> AckStatus:
+    """The person's standing in their own school's round (a single school: its one round)."""
     from integration.acknowledgement.matching import not_expected_reason, standing
-    from integration.acknowledgement.rounds import current_round
 
-    version = settings.acknowledgement.policy_version
-    rnd = current_round(session, version) if version else None
+    tenants = settings.tenants
+    tenant = tenants.get(person.school or "") if person is not None and tenants.is_trust else tenants.schools[0]
+    if tenant is None:
+        return AckStatus("not_expected", settings.acknowledgement.policy_version, reason="in no school")
+    version = tenant.policy_version
+    rnd = school_acks.tenant_round(session, tenant)
     if rnd is None:
         return AckStatus("no_round", version)
     reason = not_expected_reason(person, settings)
     if reason or person is None:
         return AckStatus("not_expected", version, reason=reason)
-    member = next((m for m in standing(session, rnd, settings).members if m.person_id == person.id), None)
+    member = next((m for m in standing(session, rnd, settings).members
+                   if m.person_id == person.id), None)
     if member is None:
         return AckStatus("not_expected", version, reason="not in this round")
     if member.acknowledged_at:
         return AckStatus("acknowledged", version, at=member.acknowledged_at, due=member.due)
     return AckStatus("overdue" if now >= member.due else "outstanding", version, due=member.due)
+
+
+def visible_person(session: Session, email: str, schools: scope.Schools) -> tuple[Person | None, list[str],
+                                                                                 list[Finding]]:
+    """(the roster person, their addresses, the findings naming them) as ``schools`` may see them; a 404
+    for a person of another school, or an address no visible finding names (checked before any logging)."""
+    p = find_person(session, email)
+    if p is not None and not scope.person_in(p, schools):
+        abort(404)
+    addresses = sorted({email, *([p.email.lower(), *(a.lower() for a in (p.aliases or []))] if p else [])})
+    rows = person_findings(session, addresses, schools)
+    if p is None and not rows:
+        abort(404)
+    return p, addresses, rows
 
 
 def find_person(session: Session, email: str) -> Person | None:
@@ -56,8 +75,9 @@ def find_person(session: Session, email: str) -> Person | None:
     return person
 
 
-def person_findings(session: Session, emails: list[str]) -> list[Finding]:
-    q = select(Finding).where(or_(Finding.staff.in_(emails), Finding.pupil.in_(emails)))
+def person_findings(session: Session, emails: list[str], schools: scope.Schools = None) -> list[Finding]:
+    """The findings naming any of ``emails`` as staff or pupil, within ``schools``."""
+    q = scope.scoped(select(Finding).where(or_(Finding.staff.in_(emails), Finding.pupil.in_(emails))), schools)
     return list(session.scalars(inbox.ordered(q, inbox.DEFAULT_SORT).limit(500)))
 
 
@@ -66,14 +86,13 @@ def person_findings(session: Session, emails: list[str]) -> list[Finding]:
 def person(email: str):
     svc = services()
     email = email.strip().lower()
+    schools = scope.chosen("findings")
     with svc.store.session() as s:
-        p = find_person(s, email)
-        addresses = sorted({email, *([p.email.lower(), *(a.lower() for a in (p.aliases or []))] if p else [])})
-        rows = person_findings(s, addresses)
+        p, addresses, rows = visible_person(s, email, schools)
         who = inbox.names(s, rows, email)
         role = RosterIndex(s, svc.settings, [p.id]).explain(p) if p else None
         ack = ack_status(s, svc.settings, p, datetime.now(UTC))
-        if p or rows:
-            access_log.log_person_view(s, email, current_user().email)
+        access_log.log_person_view(s, email, current_user().email)
+        school = svc.settings.tenants.get(p.school or "") if p and svc.settings.tenants.is_trust else None
     return render_template("person.html", email=email, p=p, rows=rows, who=who, role=role, ack=ack,
-                           addresses=addresses, roles=people.ROLE_LABELS), (200 if p or rows else 404)
+                           addresses=addresses, roles=people.ROLE_LABELS, person_school=school)

@@ -16,6 +16,7 @@ from integration.settings import Settings
 from integration.store.models_alerts import OutboxEmail
 from integration.store.models_audit import FINDING_STATUSES, Finding
 from integration.store.models_ops import Run
+from integration.web.scope import Schools, scoped
 
 OPEN = ("new", "reviewing")
 SEVERITIES = ("high", "medium", "low")
@@ -36,9 +37,9 @@ def run_json(run: Run) -> dict:
             "finished_at": _iso(run.finished_at), "summary": run.summary or {}, "error": run.error or ""}
 
 
-def findings_by_rule(session: Session) -> list[dict]:
-    """Per rule and severity: open (new + reviewing) and all-time counts, per status too."""
-    rows = session.execute(select(Finding.rule, Finding.severity, Finding.status, func.count())
+def findings_by_rule(session: Session, schools: Schools = None) -> list[dict]:
+    """Per rule and severity: open (new + reviewing) and all-time counts, per status too, within ``schools``."""
+    rows = session.execute(scoped(select(Finding.rule, Finding.severity, Finding.status, func.count()), schools)
                            .group_by(Finding.rule, Finding.severity, Finding.status))
     table: dict[tuple[str, str], dict] = {}
     for rule, severity, status, n in rows:
@@ -52,31 +53,24 @@ def findings_by_rule(session: Session) -> list[dict]:
     return sorted(table.values(), key=lambda e: (order.get(e["severity"], 9), e["rule"]))
 
 
-def outbox_state(session: Session) -> dict:
-    counts = dict(session.execute(select(OutboxEmail.status, func.count()).group_by(OutboxEmail.status)).all())
-    oldest = session.scalar(select(func.min(OutboxEmail.due_at)).where(OutboxEmail.status == "pending"))
+def outbox_state(session: Session, schools: Schools = None) -> dict:
+    """The outbox's counts, of ``schools``' emails only when the user sees some schools."""
+    def mine(q):
+        return q if schools is None else q.where(OutboxEmail.school.in_(sorted(schools)))
+
+    counts = dict(session.execute(mine(select(OutboxEmail.status, func.count())).group_by(OutboxEmail.status)).all())
+    oldest = session.scalar(mine(select(func.min(OutboxEmail.due_at)).where(OutboxEmail.status == "pending")))
     return {"pending": counts.get("pending", 0), "sent": counts.get("sent", 0),
             "failed": counts.get("failed", 0), "cancelled": counts.get("cancelled", 0),
             "oldest_pending_due": _iso(oldest)}
 
 
-def ack_progress(session: Session, settings: Settings, now: datetime) -> dict | None:
-    """Acknowledgement of the current policy version, or None when there is no round yet."""
-    try:
-        from integration.acknowledgement.matching import standing
-        from integration.acknowledgement.rounds import current_round
-    except ImportError:
-        return None
-    version = settings.acknowledgement.policy_version
-    rnd = current_round(session, version) if version else None
-    if rnd is None:
-        return None
-    st = standing(session, rnd, settings)
-    total = len(st.members)
-    done = len(st.acknowledged)
-    return {"policy_version": version, "form_id": rnd.form_id, "expected": total, "acknowledged": done,
-            "outstanding": total - done, "overdue": len(st.overdue(now)),
-            "percent": round(100 * done / total) if total else 0}
+def ack_progress(session: Session, settings: Settings, now: datetime, schools: Schools = None) -> list[dict]:
+    """Acknowledgement of each school's current policy version (the schools in ``schools`` that have a round)."""
+    from integration.web import school_acks
+
+    tenants = [t for t in settings.tenants.schools if schools is None or t.id in schools]
+    return [p for p in (school_acks.progress(session, settings, t, now) for t in tenants) if p is not None]
 
 
 def readiness(store) -> tuple[bool, str]:

@@ -12,7 +12,7 @@ from flask import request
 from sqlalchemy.orm import Session
 
 from integration.settings import Settings
-from integration.web import inbox, services
+from integration.web import inbox, scope, services
 
 T = TypeVar("T")
 
@@ -25,6 +25,9 @@ def read(fn: Callable[[Session, Settings, datetime], T]) -> T:
 
 
 def findings_listing(*, strict: bool = False, everything: bool = False) -> tuple[inbox.Filters, inbox.Listing]:
-    """The request's filters (``strict``: a bad value raises InputError, for the API) and their findings."""
+    """The request's filters (``strict``: a bad value raises InputError, for the API) and their findings,
+    within the schools the request may see (`scope.chosen`: a school outside them is a 404)."""
+    schools = scope.chosen("findings")
     f = inbox.parse(request.args, strict=strict)
-    return f, read(lambda s, settings, _now: inbox.listing(s, f, settings.school.timezone, everything=everything))
+    return f, read(lambda s, settings, _now: inbox.listing(s, f, settings.school.timezone, everything=everything,
+                                                           schools=schools))

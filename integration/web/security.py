@@ -14,7 +14,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from integration.errors import ConfigError
-from integration.web import services
+from integration.web import scope, services
 from integration.web.auth import check_csrf, csrf_token, current_user
 
 CSP = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -65,8 +65,12 @@ def install(app: Flask) -> None:
         return render_template("error.html", code=code, title=exc.name,
                                message=exc.description if code in (400, 403, 404) else ""), code
 
+    app.jinja_env.globals["url_for"] = scope.url  # links keep the school picker's choice
+
     @app.context_processor
     def template_context() -> dict:
         svc = services()
-        return {"user": current_user(), "csrf_token": csrf_token, "dev_login": svc.dev_login,
-                "school": svc.settings.school.name}
+        user = current_user()
+        return {"user": user, "csrf_token": csrf_token, "dev_login": svc.dev_login,
+                "school": svc.settings.trust.name if svc.settings.tenants.is_trust else svc.settings.school.name,
+                **scope.picker(user)}

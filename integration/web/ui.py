@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 
 from integration.watches import push_status
-from integration.web import queries, services
+from integration.web import queries, scope, services
 from integration.web.auth import current_user, require
 from integration.web.reading import read
 
@@ -16,11 +16,13 @@ bp = Blueprint("ui", __name__)
 @require("aggregate")
 def dashboard():
     svc, user = services(), current_user()
+    schools = scope.chosen("aggregate")
 
     def counts(s, settings, now) -> dict:
-        data = {"by_rule": queries.findings_by_rule(s), "acks": queries.ack_progress(s, settings, now)}
+        data = {"by_rule": queries.findings_by_rule(s, schools), "acks": queries.ack_progress(s, settings, now, schools)}
         if user.can("status"):
-            data["runs"], data["outbox"] = queries.last_runs(s), queries.outbox_state(s)
+            data["runs"] = queries.last_runs(s)
+            data["outbox"] = queries.outbox_state(s, scope.intersect(schools, user.schools_for("status")))
         return data
 
     data = read(counts)

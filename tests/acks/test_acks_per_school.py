@@ -8,8 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tomllib
 
 import pytest
+import tomli_w
 from acks_env import DAY, ESCALATE, T0, make_trust
 from sqlalchemy import select
 
@@ -82,7 +84,8 @@ def test_school_picks_one_schools_document_and_an_unknown_id_exits_2_naming_the_
 
     assert acks(env, "--school", "northbrook", "--json") == 2
     out = capsys.readouterr()
-    assert out.out == "" and "unknown school 'northbrook'" in out.err and "kingsmead, riverside" in out.err
+    assert out.out == "" and "--school 'northbrook' is not a school of this config" in out.err
+    assert "(known school ids: kingsmead, riverside)" in out.err
 
     assert acks(env) == 0  # human output names each school
     human = capsys.readouterr().out
@@ -149,3 +152,29 @@ def test_a_request_to_someone_who_moved_school_is_cancelled_and_the_new_school_a
     assert staff(result.docs[1]) == ["ken.knight", "rita.rivers"]
     [to_ken] = env.smtp.box.to(env.addr("ken.knight"))
     assert "Riverside Academy" in to_ken["Subject"]
+
+
+def test_a_school_whose_form_cannot_be_read_does_not_stop_the_others(trust, capsys):
+    env = trust
+    data = tomllib.loads(env.config.read_text(encoding="utf-8"))
+    data["schools"][1]["form_id"] = "no-such-form"  # Riverside names a form that does not exist
+    env.config.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+    assert acks(env, "--json") == 3
+    out = capsys.readouterr()
+    assert out.out == "" and "error: school riverside: Google Forms API: not found" in out.err
+    invited = sorted(rc for rcpts, _m in env.smtp.box.messages for rc in rcpts)
+    assert invited == sorted(env.addr(x) for x in ("kate.king", "ken.knight"))  # Kingsmead's went
+
+
+def test_doctor_checks_each_schools_form(trust):
+    from integration.acknowledgement import checks
+
+    env = trust
+    before = {c.name: c for c in checks(env.ctx)}
+    assert before["acknowledgement: form (kingsmead)"].ok and "no form yet" in before["acknowledgement: form (riverside)"].detail
+    run_acknowledgement(env.ctx, T0, send=False)
+    after = {c.name: c for c in checks(env.ctx)}
+    for school in ("kingsmead", "riverside"):
+        assert after[f"acknowledgement: form collects verified emails ({school})"].ok  # the service set VERIFIED
+        assert f"acknowledgement: respondents restricted to the school ({school})" in after
