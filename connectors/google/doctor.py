@@ -13,6 +13,7 @@ from typing import Any
 
 from connectors.google import scopes as scope_table
 from connectors.google.auth import KeyFile
+from connectors.google.quotas import shared_quota_url
 from connectors.google.transport import GoogleClient
 from integration.errors import ConfigError, SafeChannelsError, SourceError, Unreachable
 from integration.protocols import Check
@@ -58,6 +59,9 @@ def iter_google_checks(settings, client: GoogleClient | None = None) -> Iterator
         client = GoogleClient(key, api_base_url=settings.google.api_base_url, max_attempts=3, backoff_base=0.5)
     key = client.key
     yield Check("key file", True, f"{key.path}: {key.client_email} (client ID {key.client_id})")
+    limiter = rate_limiter_check(settings, key)
+    if limiter is not None:
+        yield limiter
     gate = _Reach()
     refused: set[str] = set()
     for group in needed_groups(settings):
@@ -83,6 +87,32 @@ def iter_google_checks(settings, client: GoogleClient | None = None) -> Iterator
     if gate.down is None:
         yield chat_mode_check("chat_admin" not in refused)
     yield from _api_checks(settings, client, admin, refused, gate)
+
+
+def rate_limiter_check(settings, key: KeyFile) -> Check | None:
+    """Does the Redis that shares Google's quotas between the workers answer and run the pacing script?
+    None when no shared limiter is configured (each process paces itself)."""
+    url = shared_quota_url(settings)
+    if not url:
+        return None
+    from redis.exceptions import RedisError
+
+    from connectors.google.shared_quotas import SharedQuotaPacer, endpoint, namespace
+
+    where = endpoint(url)
+    try:
+        pacer = SharedQuotaPacer(url, namespace(key.info.get("project_id") or key.client_email,
+                                               settings.google.api_base_url))
+        version = pacer.connect()
+        windows = pacer.keys_in_use()
+    except ConfigError as exc:
+        return Check("config: [queue] rate_limit_url", False, str(exc), "correct [queue] rate_limit_url")
+    except SafeChannelsError as exc:
+        return Check(f"rate limiter {where}", False, str(exc), getattr(exc, "fix", "") or "")
+    except RedisError as exc:  # answered the probe, then failed listing the windows
+        return Check(f"rate limiter {where}", False, f"rate limiter: Redis at {where}: {exc}", "check Redis's log")
+    return Check("rate limiter", True, f"Redis {version} at {where}: Google's quotas shared by every worker "
+                                       f"({windows} windows in use under {pacer.namespace})")
 
 
 class _Reach:

@@ -255,7 +255,8 @@ def test_redis_lost_mid_run_falls_back_to_pacing_this_process_then_rejoins(caplo
         pacer.acquire("classroom", "admin@school.test")
         during.append(time.monotonic())
     assert pacer.lost
-    assert _most_in_a_window(before + during, window) <= limit  # still paced, and no burst at the loss
+    # stamped by this test just after each acquire returns, so a window 2 % short absorbs the stamping delay
+    assert _most_in_a_window(before + during, 0.98 * window) <= limit  # still paced, and no burst at the loss
     assert time.monotonic() - t0 >= 3 * window * 0.9
     lost = [r for r in caplog.records if r.getMessage() == "google.rate_limiter_lost"]
     assert len(lost) == 1 and lost[0].levelno == logging.WARNING
@@ -274,7 +275,8 @@ def test_redis_lost_mid_run_falls_back_to_pacing_this_process_then_rejoins(caplo
         keys = redis.Redis(port=again.port)
         assert keys.exists(f"{KEY_PREFIX}:test-fallback:{{classroom:admin@school.test}}")  # shared again
         # the calls admitted alone were still in the window: no burst on rejoining either
-        assert _most_in_a_window(during + after, window) <= limit and time.monotonic() - t1 >= window * 0.9
+        assert _most_in_a_window(during + after, 0.98 * window) <= limit
+        assert time.monotonic() - t1 >= window * 0.9
         assert pacer.limits == {"classroom": limit} and t1 > t0
     finally:
         again.kill()
@@ -304,3 +306,48 @@ def test_a_client_with_a_shared_limiter_still_reads_every_page(google, ns):
     assert sorted(ids) == sorted(u.id for u in g.domain.users if not u.deleted)
     pages = client.stats.calls["directory"]
     assert pages > 3 and time.monotonic() - t0 >= (-(-pages // 3) - 1) * 1.0 * 0.95
+
+
+def _doctor(config: Path, tmp_path: Path, rate_limit_url: str) -> tuple[int, dict[str, dict]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SAFECHANNELS__QUEUE__RATE_LIMIT_URL": rate_limit_url,
+           "SAFECHANNELS__DATABASE__URL": f"sqlite:///{tmp_path / 'svc.db'}"}
+    done = subprocess.run([sys.executable, "-m", "integration", "doctor", "--config", str(config), "--json"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, {c["name"]: c for c in json.loads(done.stdout)["checks"]}
+
+
+def test_doctor_checks_the_rate_limiter_when_one_is_configured(google, tmp_path, monkeypatch):
+    from connectors.google.doctor import rate_limiter_check
+    from integration import settings as settings_mod
+    from sandbox.config_writer import write_config
+
+    _redis_or_skip()
+    g = google()
+    config = write_config(g.domain, g.server.url, tmp_path / "svc")
+    port = _free_port()
+    code, checks = _doctor(config, tmp_path, f"redis://127.0.0.1:{port}/0")  # the command, as an operator runs it
+    failed = checks[f"rate limiter 127.0.0.1:{port}"]
+    assert code == 3 and not failed["ok"] and "nothing answers at" in failed["detail"]
+    assert "rate_limit_url" in failed["fix"]
+
+    monkeypatch.setenv("SAFECHANNELS__QUEUE__RATE_LIMIT_URL", REDIS_URL)
+    ok = rate_limiter_check(settings_mod.load(str(config)), g.key)
+    assert ok is not None and ok.ok and ok.name == "rate limiter" and ok.detail.startswith("Redis ")
+    assert "shared by every worker" in ok.detail and namespace(g.key.info["project_id"], g.server.url) in ok.detail
+    monkeypatch.setenv("SAFECHANNELS__QUEUE__RATE_LIMIT_URL", "")
+    assert rate_limiter_check(settings_mod.load(str(config)), g.key) is None  # none: each process paces itself
+    monkeypatch.setenv("SAFECHANNELS__QUEUE__BROKER_URL", REDIS_URL)  # a redis:// broker shares them too
+    assert rate_limiter_check(settings_mod.load(str(config)), g.key).ok
+
+
+def test_the_sandbox_quota_option_reads_api_counts_or_googles_published_defaults():
+    from sandbox.__main__ import main
+    from sandbox.quotas import PUBLISHED_PER_USER, parse_quota
+
+    assert parse_quota("classroom=1200") == {"classroom": 1200}
+    assert parse_quota("published") == PUBLISHED_PER_USER == {"classroom": 1200, "directory": 2400, "reports": 2400}
+    for bad in ("classroom", "classroom=0", "nosuchapi=5", "classroom=many"):
+        with pytest.raises(ValueError, match="expected API=N"):
+            parse_quota(bad)
+    assert main(["--user-quota", "classroom=lots"]) == 2
