@@ -341,7 +341,8 @@ class Worker:
         # With a dispatcher ([queue] broker_url set) every due job is put on the queue for the queue
         # workers, never run here: this process only schedules, recovers and beats.
         self.dispatcher = dispatcher
-        self._sent: dict[str, tuple[int, float]] = {}  # kind -> (request id enqueued up to, monotonic time)
+        self._sent: dict[str, tuple[int, float]] = {}
+        self._broker_down = False  # kind -> (request id enqueued up to, monotonic time)
         self.poll_seconds = poll_seconds
         self.quiet, self.max_wait = quiet, max_wait  # debounce of requested jobs
         self.scheduler = None
@@ -377,17 +378,24 @@ class Worker:
         return outcome
 
     def _enqueue(self, kind: str, *, min_gap: timedelta = timedelta(0), picked_up_to: int | None = None,
-                 reason: str = "") -> RunOutcome:
+                 reason: str = "", retry: bool = True) -> RunOutcome:
         """Queue mode: hand the run to the queue workers; a broker that does not take it is tried
-        again in DB_RETRY seconds (the run itself, and its ``runs`` row, happen in a queue worker)."""
+        again in DB_RETRY seconds (the run itself, and its ``runs`` row, happen in a queue worker).
+        ``retry=False``: the caller tries again by itself (requests stay ready until a run picks them)."""
         try:
             self.dispatcher.enqueue(kind, min_gap=min_gap, picked_up_to=picked_up_to, reason=reason)
         except Exception as exc:  # noqa: BLE001 - whatever kept it off the queue, it is tried again
-            event(log, "worker.enqueue_failed", logging.WARNING, job=kind, broker=self.dispatcher.endpoint,
-                  error=f"{type(exc).__name__}: {exc}")
-            with self._lock:
-                self._retry_at[kind] = datetime.now(UTC) + timedelta(seconds=DB_RETRY)
+            if not self._broker_down:  # logged once per outage, not on every tick
+                self._broker_down = True
+                event(log, "worker.enqueue_failed", logging.WARNING, job=kind, broker=self.dispatcher.endpoint,
+                      error=f"{type(exc).__name__}: {exc}")
+            if retry:
+                with self._lock:
+                    self._retry_at[kind] = datetime.now(UTC) + timedelta(seconds=DB_RETRY)
             return RunOutcome(kind, "skipped", error="broker unavailable")
+        if self._broker_down:
+            self._broker_down = False
+            event(log, "worker.broker_back", broker=self.dispatcher.endpoint)
         with self._lock:
             self._retry_at.pop(kind, None)
         return RunOutcome(kind, "queued")
@@ -400,7 +408,7 @@ class Worker:
         if lease_held or (sent is not None and sent[0] >= max_id
                           and time.monotonic() - sent[1] < REQUEST_RESEND):
             return
-        if self._enqueue(kind, picked_up_to=max_id, reason="requested").status == "queued":
+        if self._enqueue(kind, picked_up_to=max_id, reason="requested", retry=False).status == "queued":
             self._sent[kind] = (max_id, time.monotonic())
 
     def submit(self, kind: str, on_start=None) -> bool:

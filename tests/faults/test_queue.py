@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -97,12 +100,12 @@ def reference(sandbox, tmp_path_factory):
 class Queue:
     """One installation on the queue: a scheduler (`worker`) and three `queue-worker` processes."""
 
-    def __init__(self, svc: Service):
-        self.svc = svc
+    def __init__(self, svc: Service, broker: str = REDIS, workers: int = 3):
+        self.svc, self.broker = svc, broker
         self.name = f"test-{uuid.uuid4().hex[:10]}"  # its own queue and Redis key prefix
-        svc.set("queue", broker_url=REDIS, queue_name=self.name)
+        svc.set("queue", broker_url=broker, queue_name=self.name)
         self.store = svc.store()
-        self.workers = [svc.start("queue-worker") for _ in range(3)]
+        self.workers = [svc.start("queue-worker") for _ in range(workers)]
         self.scheduler = svc.start("worker")
         wait_for(lambda: readiness(self.store) == (True, "ok"), 60, "the scheduler and queue workers to be ready")
 
@@ -140,7 +143,7 @@ class Queue:
     def _forget_redis(self) -> None:
         import redis
 
-        client = redis.Redis.from_url(REDIS)
+        client = redis.Redis.from_url(self.broker)
         keys = list(client.scan_iter(f"{self.name}:*"))
         if keys:
             client.delete(*keys)
@@ -199,6 +202,68 @@ def test_queue_workers_killed_mid_audit_and_mid_delivery_lose_nothing(sandboxed,
     finally:
         codes = q.stop()
     assert codes == [0, 0], q.logs()
+
+
+class PrivateRedis:
+    """A Redis server of the test's own (append-only file on, as the README advises), so it can be
+    stopped and started again on the same port without touching the shared one."""
+
+    def __init__(self, directory):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = None
+
+    def start(self) -> PrivateRedis:
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--dir", str(self.directory), "--appendonly", "yes", "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, 20, "the private Redis to answer")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: Redis writes its append-only file and exits
+            self.proc.wait(20)
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs redis-server to run a private Redis")
+def test_a_broker_restarted_mid_run_loses_nothing(sandboxed, relay, reference, tmp_path):
+    """Redis stops while jobs are requested and while the queue workers wait on it; once it is back
+    the scheduler's enqueue goes through, the workers reconnect, and the results are the reference's."""
+    found, emails = reference
+    broker = PrivateRedis(tmp_path).start()
+    try:
+        q = Queue(_configure(sandboxed, relay), broker=broker.url, workers=2)
+        try:
+            q.finished("roster_sync", q.request("roster_sync"))
+            broker.stop()
+            since = q.request("audit")  # requested while nothing answers at the broker
+            time.sleep(8)  # several scheduler ticks fail to enqueue it
+            assert not q.runs("audit", since)
+            broker.start()
+            q.finished("audit", since, 180)
+            wait_for(lambda: q.unsent() == 0, 120, "every alert to be sent")
+            assert _findings(q.store) == found
+            assert _emails(relay) == emails
+            assert len(set(relay.log.message_ids())) == len(relay.log.messages)
+            assert all(p.proc.poll() is None for p in [q.scheduler, *q.workers]), q.logs()
+            assert "worker.enqueue_failed" in q.scheduler.text() and "worker.broker_back" in q.scheduler.text()
+        finally:
+            codes = q.stop()
+        assert codes == [0, 0, 0], q.logs()
+    finally:
+        broker.stop()
 
 
 def test_without_a_queue_worker_readyz_says_nothing_runs_the_jobs(service):
