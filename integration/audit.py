@@ -97,7 +97,8 @@ def stream_types(source, stream: str) -> set[type] | None:
 class _Run:
     """State of one audit run (kept small: records are never held beyond their batch)."""
 
-    def __init__(self, ctx, rules: RuleSet, rctx: RuleContext, now: datetime, full: bool):
+    def __init__(self, ctx, rules: RuleSet, rctx: RuleContext, now: datetime, full: bool,
+                 writer: threading.Lock | None = None):
         self.ctx, self.rules, self.rctx, self.now, self.full = ctx, rules, rctx, now, full
         self.settings = ctx.settings
         self.tenants = ctx.settings.tenants  # findings are placed in their people's schools as recorded
@@ -115,11 +116,12 @@ class _Run:
         self.mail = MailMessages(rctx.identity.is_approved, hold, hold + REPORTING_OVERLAP + UNTIL_DELAY,
                                  rejudge=full)
         self.stop = threading.Event()  # set when the run is interrupted: lanes stop after their batch
-        self._writer = threading.Lock()  # one transaction at a time (see the module docstring)
+        self._writer = writer or threading.Lock()  # one transaction at a time (see the module docstring)
         self._state = threading.Lock()  # counters and logs shared by the lanes
         self._outage_logged = False
         self.store_s = self.store_wait_s = 0.0
         self.stream_s: dict[str, float] = {}
+        self.api_calls: int | None = None  # queue mode: the calls its lanes counted, in whatever process
 
     @contextmanager
     def _session(self) -> Iterator:
@@ -344,7 +346,13 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None, max_lanes
             rctx = build_rule_context(s, settings, store.crypto, now)
         state = _Run(ctx, rules, rctx, now, full)
         try:
-            failures = _run_sources(state, ctx.activity_sources(), max_lanes)
+            lane_queue = getattr(ctx, "lane_queue", None)  # set only in a queue worker ([queue] broker_url)
+            if lane_queue is None:
+                failures = _run_sources(state, ctx.activity_sources(), max_lanes)
+            else:
+                from integration import audit_spread
+
+                failures = audit_spread.run_spread(state, run.id, ctx.activity_sources(), lane_queue, max_lanes)
         finally:  # the run's high/medium findings, emailed together (one email if they are a burst)
             with store.session() as s:
                 alerts.release_held(s, settings, now)
@@ -354,7 +362,10 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None, max_lanes
     result = state.result
     result.registers = registers
     result.findings_new, result.findings_updated = len(state.created), len(state.updated - state.created)
-    result.api_calls = ctx.api_calls() if hasattr(ctx, "api_calls") else 0
+    if state.api_calls is not None:
+        result.api_calls = state.api_calls
+    else:
+        result.api_calls = ctx.api_calls() if hasattr(ctx, "api_calls") else 0
     if not state.unknown_fed:
         for rule in rules.rules:
             if rule.record_type not in state.fed:
@@ -375,24 +386,40 @@ def run_audit(ctx, *, full: bool = False, now: datetime | None = None, max_lanes
     return result
 
 
-def _run_sources(state: _Run, sources: list, max_lanes: int = lanes.MAX_LANES) -> SourceError | None:
-    """Run every stream, lanes side by side; return the error to raise when every source failed entirely.
-    An unexpected error (a bug, not a SourceError) is raised once the other lanes have finished."""
+def plan_jobs(sources: list) -> list[lanes.Job]:
+    """Every stream of every source, in declared order."""
     jobs = []
     for source in sources:
         for stream in source.streams:
             types = stream_types(source, stream)
             jobs.append(lanes.Job(len(jobs), source, stream, None if types is None else frozenset(types),
                                   lanes.stream_apis(source, stream)))
-    plan = lanes.plan(jobs)
+    return jobs
+
+
+def log_plan(plan: list[lanes.Lane], max_lanes: int, **fields) -> None:
     event(log, "audit.lanes", lanes=len(plan), max_lanes=max_lanes,
-          plan="; ".join(f"{lane.label} [{','.join(sorted(lane.apis)) or '?'}]" for lane in plan))
+          plan="; ".join(f"{lane.label} [{','.join(sorted(lane.apis)) or '?'}]" for lane in plan), **fields)
+
+
+def _run_sources(state: _Run, sources: list, max_lanes: int = lanes.MAX_LANES) -> SourceError | None:
+    """Run every stream, lanes side by side; return the error to raise when every source failed entirely.
+    An unexpected error (a bug, not a SourceError) is raised once the other lanes have finished."""
+    jobs = plan_jobs(sources)
+    plan = lanes.plan(jobs)
+    log_plan(plan, max_lanes)
     try:
         outcomes = lanes.run(plan, lambda job: state.run_stream(job.source, job.stream), max_lanes=max_lanes,
                              stop=state.stop)
     finally:
         state.result.timings = {**{k: round(v, 3) for k, v in state.stream_s.items()},
                                 "store_s": round(state.store_s, 3), "store_wait_s": round(state.store_wait_s, 3)}
+    return conclude(state, sources, jobs, outcomes)
+
+
+def conclude(state: _Run, sources: list, jobs: list[lanes.Job], outcomes: dict) -> SourceError | None:
+    """Failed streams recorded in declared order; a crash raised; the error to raise when every source
+    failed entirely (or an outage let nothing be evaluated), else None."""
     failed_sources = 0
     for source in sources:
         mine = [j for j in jobs if j.source is source]

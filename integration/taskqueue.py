@@ -49,6 +49,7 @@ from integration.scheduler import QUEUE_ROLE, beat, retry_delay, run_job
 log = logging.getLogger("safechannels.queue")
 
 TASK = "safechannels.run_job"
+LANE_TASK = "safechannels.audit_lane"  # one lane of a running audit (integration/audit_spread.py)
 JOB_RETRIES = 8  # a failed job: retried after 1, 2, 4, 8, 15, 15, 15, 15 minutes, then its next cron tick
 DB_RETRY, DB_RETRIES = 10, 12  # the database unreachable as the task starts: every 10 s for 2 minutes
 PUBLISH_RETRIES = 2  # an enqueue that cannot reach the broker fails fast; the scheduler tries again
@@ -92,6 +93,7 @@ def make_app(settings):
         enable_utc=True,
     )
     app.task(name=TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)(_run_job_task)
+    app.task(name=LANE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True)(_audit_lane_task)
     return app
 
 
@@ -135,9 +137,43 @@ class Dispatcher:
 _CTX = None  # this process's Context (the queue-worker command sets it before consuming)
 
 
-def bind_context(ctx) -> None:
+def bind_context(ctx, app=None) -> None:
+    """This process's Context for the tasks; with ``app``, its audits spread their lanes on the queue."""
     global _CTX
     _CTX = ctx
+    if app is not None:
+        ctx.lane_queue = LaneQueue(app)
+
+
+class LaneQueue:
+    """How a coordinating audit (audit_spread.run_spread) puts its lanes on the queue."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def enqueue_lane(self, run_id: int, lane: int, streams: list[str], *, full: bool, now: datetime) -> None:
+        self.app.send_task(LANE_TASK, kwargs={"run_id": run_id, "lane": lane, "streams": streams, "full": full,
+                                              "now": now.isoformat()},
+                           retry=True, retry_policy={"max_retries": PUBLISH_RETRIES, "interval_start": 0.2,
+                                                     "interval_step": 0.5})
+
+
+def _audit_lane_task(task, run_id: int, lane: int, streams: list[str] | None = None, full: bool = False,
+                     now: str = "") -> dict:
+    """Run one lane of audit run ``run_id`` if nobody has taken it (the lane row says which streams).
+    A database error is not retried here: the lane goes back to ready (or its lease runs out) and the
+    run's coordinator takes it."""
+    from integration.audit_spread import work_lane
+
+    if _CTX is None:
+        raise RuntimeError("the task runs only in `python -m integration queue-worker`")
+    try:
+        status = work_lane(_CTX, run_id, lane, full=full, now=datetime.fromisoformat(now))
+    except SQLAlchemyError as exc:
+        event(log, "queue.database_unavailable", logging.WARNING, job="audit lane", run=run_id, lane=lane,
+              error=type(exc).__name__)
+        return {"status": "database unavailable"}
+    return {"status": status}
 
 
 def _run_job_task(task, kind: str, min_gap: float = 0.0, picked_up_to: int | None = None, reason: str = "") -> dict:

@@ -23,6 +23,8 @@ log = logging.getLogger("safechannels.wiring")
 class Context:
     """Everything a job needs, built lazily from one Settings."""
 
+    lane_queue = None  # set by `queue-worker` (taskqueue.bind_context): its audits spread their lanes
+
     def __init__(self, settings: Settings, *, migrate: bool = True):
         self.settings = settings
         self._migrate = migrate

@@ -35,7 +35,7 @@ def run(args) -> int:
                           "without it `python -m integration worker` runs every job itself")
     check_broker(ctx.settings)
     app = make_app(ctx.settings)
-    bind_context(ctx)
+    bind_context(ctx, app)  # its audits spread their lanes over the queue workers
     forget_dead_workers(ctx.store)
     heartbeat = QueueHeartbeat(ctx.store, HEARTBEAT_EVERY).start()
     print(f"queue-worker: {HOST}:{os.getpid()} taking jobs from {app.conf.task_default_queue!r} "

@@ -35,3 +35,24 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")  # running | ok | partial | failed
     summary: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditLane(Base):
+    """One lane of one audit run in queue mode (integration/audit_spread.py): claimed by one process
+    at a time through its holder and lease, so each lane runs once; a lane whose holder died is
+    claimed again. ``result`` is what the lane found (counts, failed streams, timings), which the
+    run's coordinator adds up when every lane is ``done``."""
+
+    __tablename__ = "audit_lanes"
+    __table_args__ = (UniqueConstraint("run_id", "lane"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)  # the audit's ``runs`` row
+    lane: Mapped[int] = mapped_column(Integer)  # its place in the run's plan
+    streams: Mapped[list] = mapped_column(JSON, default=list)  # ["source/stream", ...] in declared order
+    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready | running | done | stopped
+    holder: Mapped[str] = mapped_column(String(64), default="")  # host:pid:nonce of the process running it
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    ready_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # waiting for a taker since
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
