@@ -8,7 +8,8 @@ rules it feeds are reported "not evaluated", never "passed".
 Streams run side by side in lanes (integration/lanes.py: streams feeding disjoint record types),
 but one transaction at a time: every session of a run is taken under one lock, so SQLite sees a
 single writer and PostgreSQL the same commit sequence per lane; a lane's reading from Google goes
-on while another lane holds the lock.
+on while another lane holds the lock. In a queue worker ([queue] broker_url) the lanes spread over
+the queue workers' processes instead (integration/audit_spread.py); the result is added up the same.
 """
 
 from __future__ import annotations
